@@ -1,0 +1,179 @@
+"""The app factory: one place that builds the services and the aiohttp application.
+
+The CLI only parses arguments; tests call the same factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from conversations.i18n import Translator
+from storage.db import Database
+
+from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
+from bot.outbox import Channel, OutboxSender
+from bot.scheduler import add_housekeeping, create_scheduler
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    translator: Translator
+    metrics: Metrics
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime]
+    channels: dict[str, Channel] = field(default_factory=dict)
+    sender: OutboxSender | None = None
+    scheduler: AsyncIOScheduler | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start_sender(self) -> OutboxSender:
+        self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics)
+        self.dispatcher.on_enqueued.append(self.sender.wake)
+        return self.sender
+
+    async def close(self) -> None:
+        if self.sender is not None:
+            await self.sender.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.db.close()
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+class ChannelPlugin(Protocol):
+    """A chat channel's wiring: its HTTP routes, and what it runs while the app lives."""
+
+    def add_routes(self, app: web.Application) -> None: ...
+
+    def lifecycle(
+        self, app: web.Application, services: Services
+    ) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    migrate: bool = True,
+) -> Services:
+    """Open the database (upgrading it), load catalogs and flows, build the dispatcher."""
+    if migrate:
+        from storage.migrate import upgrade
+
+        await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    translator = Translator()
+    metrics = Metrics()
+    dispatcher = Dispatcher(
+        db,
+        translator,
+        clock=clock,
+        session_hours=settings.session_hours,
+        media_dir=settings.media_dir,
+        max_media_bytes=settings.max_media_bytes,
+        metrics=metrics,
+        coordinators=settings.coordinators,
+    )
+    services = Services(settings, db, translator, metrics, dispatcher, clock)
+    await bootstrap_coordinators(services)
+    return services
+
+
+async def bootstrap_coordinators(services: Services) -> None:
+    """WARGA_COORDINATORS entries become coordinators (created if never seen)."""
+    now = services.clock()
+    async with services.db.transaction() as tx:
+        for item in services.settings.coordinators:
+            channel, _, external_id = item.partition(":")
+            contact = await tx.contacts.upsert(channel, external_id, now, inbound=False)
+            if contact.role != "coordinator":
+                contact.role = "coordinator"
+                await tx.audit.add("system", "role.coordinator", now, subject=item)
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    ok = await services.db.ping()
+    body = {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable",
+            "channels": sorted(services.channels)}
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    registry = request.app[SERVICES].metrics.registry
+    return web.Response(body=generate_latest(registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    plugins: list[ChannelPlugin] | None = None,
+) -> web.Application:
+    """The service: HTTP routes, channels, outbox loop and scheduler, with clean shutdown."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    plugins = plugins if plugins is not None else default_plugins(settings)
+    for plugin in plugins:
+        plugin.add_routes(app)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services = await build_services(settings, clock=clock)
+        app[SERVICES] = services
+        async with contextlib.AsyncExitStack() as stack:
+            for plugin in plugins:
+                await stack.enter_async_context(plugin.lifecycle(app, services))
+            if not services.channels:
+                log.warning("no chat channel configured (set TELEGRAM_BOT_TOKEN or WHATSAPP_*)")
+            sender = services.start_sender()
+            sender_task = asyncio.create_task(sender.run(), name="outbox")
+            scheduler = create_scheduler(settings.timezone)
+            add_housekeeping(scheduler, services.db, services.metrics, clock)
+            services.scheduler = scheduler
+            scheduler.start()
+            log.info("warga serving on %s:%s with %s", settings.host, settings.port,
+                     ", ".join(sorted(services.channels)) or "no channels")
+            try:
+                yield
+            finally:
+                await sender.stop()
+                sender_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender_task
+        await services.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def default_plugins(settings: Settings) -> list[ChannelPlugin]:
+    """Channels switched on by the environment (DESIGN §2)."""
+    plugins: list[ChannelPlugin] = []
+    return plugins

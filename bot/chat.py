@@ -1,0 +1,64 @@
+"""`warga chat`: a terminal conversation through the real dispatcher, engine and database."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from handlers.console import CHANNEL, ConsoleChannel
+
+from bot.app import build_services
+from bot.settings import Settings
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | None) -> int:
+    services = await build_services(settings)
+    console = ConsoleChannel(_write)
+    services.channels[CHANNEL] = console
+    services.dispatcher.media_fetchers[CHANNEL] = console.fetch_media
+    sender = services.start_sender()
+    try:
+        async with services.db.transaction() as tx:
+            contact = await tx.contacts.upsert(CHANNEL, user_id, services.clock(), name=name,
+                                               inbound=False)
+            if role != "resident" and contact.role != role:
+                contact.role = role
+                await tx.audit.add("cli", f"role.{role}", services.clock(),
+                                   subject=f"{CHANNEL}:{contact.id}")
+        interactive = sys.stdin.isatty()
+        if interactive:
+            _write(services.translator(settings.locale, "console.banner"))
+        while True:
+            if interactive:
+                sys.stdout.write("> ")
+                sys.stdout.flush()
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if not interactive:
+                _write(f"> {line.rstrip()}")
+            for inbound in console.parse(line.rstrip("\n"), user_id, name):
+                await services.dispatcher.handle(inbound)
+            await sender.drain()
+    finally:
+        await services.close()
+    return 0
+
+
+async def add_coordinator(settings: Settings, channel: str, external_id: str) -> None:
+    services = await build_services(settings)
+    try:
+        now = services.clock()
+        async with services.db.transaction() as tx:
+            contact = await tx.contacts.upsert(channel, external_id, now, inbound=False)
+            contact.role = "coordinator"
+            await tx.audit.add("cli", "role.coordinator", now, subject=f"{channel}:{external_id}")
+    finally:
+        await services.close()

@@ -1,0 +1,286 @@
+"""The outbox sender: durable rows → paced platform calls, replies before bulk.
+
+Pacing is by reservation: each send books the next free slot of its channel (overall
+rate) and of its recipient (per-chat interval), so a broadcast runs at the platform's
+cap without ever provoking a 429, and a resident's reply is never queued behind it
+(rows are claimed in priority order and bulk rows are claimed only a little ahead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from conversations.messages import (
+    ChannelMisconfigured,
+    Outbound,
+    OutsideServiceWindow,
+    Pacing,
+    RecipientBlocked,
+    SendError,
+    SendResult,
+    Throttled,
+)
+from storage.db import Database
+from storage.models import OutboxMessage
+
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+class Channel(Protocol):
+    name: str
+    pacing: Pacing
+
+    async def send(self, message: Outbound) -> SendResult: ...
+
+
+class Pacer:
+    """Books send slots; never lets a channel or a recipient go over its limit."""
+
+    def __init__(self, pacing: Pacing, clock: Callable[[], float]) -> None:
+        self.pacing = pacing
+        self.clock = clock
+        self._next_global = 0.0
+        # recipient → times of their recent slots (for the burst allowance)
+        self._recent: dict[str, list[float]] = {}
+
+    def recipient_ready(self, recipient: str) -> float:
+        recent = self._recent.get(recipient)
+        if not recent or len(recent) < self.pacing.burst:
+            return 0.0
+        return recent[-self.pacing.burst] + self.pacing.per_recipient_interval
+
+    def reserve(self, recipient: str) -> float:
+        """The monotonic time at which this message may go."""
+        now = self.clock()
+        slot = max(now, self._next_global, self.recipient_ready(recipient))
+        self._next_global = slot + 1.0 / self.pacing.rate
+        recent = self._recent.setdefault(recipient, [])
+        recent.append(slot)
+        del recent[: -max(self.pacing.burst, 1)]
+        if len(self._recent) > 50_000:
+            self._forget(now)
+        return slot
+
+    def delay(self, recipient: str, seconds: float) -> None:
+        """The platform told us to wait for this recipient."""
+        until = self.clock() + seconds
+        self._recent[recipient] = [until - self.pacing.per_recipient_interval] * max(
+            self.pacing.burst, 1
+        )
+
+    def _forget(self, now: float) -> None:
+        horizon = now - self.pacing.per_recipient_interval
+        self._recent = {r: t for r, t in self._recent.items() if t and t[-1] > horizon}
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        db: Database,
+        channels: dict[str, Channel],
+        *,
+        clock: Callable[[], datetime],
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        lookahead: float = 1.0,
+        max_in_flight: int = 64,
+        on_blocked: Callable[[int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.channels = channels
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.lease = lease
+        self.lookahead = lookahead
+        self.max_in_flight = max_in_flight
+        self.pacers = {name: Pacer(ch.pacing, time.monotonic) for name, ch in channels.items()}
+        self._wake = asyncio.Event()
+        self._in_flight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send until cancelled; sleeps until woken or the next row is due."""
+        while not self._stopping:
+            try:
+                claimed = await self.pump()
+            except Exception:
+                log.exception("outbox pump failed; retrying shortly")
+                claimed = 0
+                await asyncio.sleep(1.0)
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+
+    async def _idle_wait(self) -> float:
+        if self._in_flight:
+            return 0.05
+        async with self.db.transaction() as tx:
+            due = await tx.outbox.next_due_at()
+        if due is None:
+            return 5.0
+        return max(0.01, min(5.0, (due - self.clock()).total_seconds()))
+
+    async def pump(self) -> int:
+        """Claim what can go in the next moment and start sending it; returns rows claimed."""
+        room = self.max_in_flight - len(self._in_flight)
+        if room <= 0:
+            await asyncio.sleep(0.01)
+            return 0
+        budget = sum(int(p.pacing.rate * self.lookahead) + 1 for p in self.pacers.values())
+        limit = max(1, min(room, budget))
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            rows = await tx.outbox.claim_due(
+                now, limit=limit, lease=self.lease, channels=list(self.channels),
+                exclude=list(self._in_flight),
+            )
+            plans = []
+            put_back = 0
+            for row in rows:
+                pacer = self.pacers[row.channel]
+                ready = pacer.recipient_ready(row.recipient)
+                wait = ready - pacer.clock()
+                if wait > self.lookahead:
+                    # This recipient is in cool-down: put it back without using a slot.
+                    row.status = "pending"
+                    row.attempts -= 1
+                    row.lease_until = None
+                    row.next_attempt_at = now + timedelta(seconds=wait)
+                    put_back += 1
+                    continue
+                plans.append(row)
+            contacts = {}
+            for row in plans:
+                if row.contact_id is not None and row.contact_id not in contacts:
+                    contacts[row.contact_id] = await tx.contacts.get(row.contact_id)
+            jobs = []
+            for row in plans:
+                contact = contacts.get(row.contact_id) if row.contact_id else None
+                if contact is not None and row.priority > 0 and (
+                    contact.opted_out or contact.stopped
+                ):
+                    reason = "opted_out" if contact.opted_out else "blocked"
+                    row.status = "skipped"
+                    row.error = reason
+                    row.lease_until = None
+                    self.metrics.outbound.labels(row.channel, reason).inc()
+                    continue
+                message = Outbound.from_dict(row.payload)
+                if contact is not None:
+                    message.extra["last_inbound_at"] = (
+                        contact.last_inbound_at.isoformat() if contact.last_inbound_at else None
+                    )
+                    message.extra["window_closed"] = contact.window_closed
+                    message.extra["bulk"] = row.priority > 0
+                jobs.append((row.id, row.channel, row.recipient, row.attempts, row.contact_id,
+                             message))
+        for job in jobs:
+            self._in_flight.add(job[0])
+            task = asyncio.create_task(self._send(*job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(rows) - put_back
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Send everything that is due now, and wait for it (tests, `warga chat`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            claimed = await self.pump()
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+                continue
+            if not claimed:
+                return
+        raise TimeoutError("outbox did not drain in time")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+
+    # -- one message ---------------------------------------------------------------------
+
+    async def _send(
+        self, row_id: int, channel_name: str, recipient: str, attempts: int,
+        contact_id: int | None, message: Outbound,
+    ) -> None:
+        channel = self.channels[channel_name]
+        pacer = self.pacers[channel_name]
+        try:
+            slot = pacer.reserve(recipient)
+            delay = slot - pacer.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                result = await channel.send(message)
+            except SendError as err:
+                await self._failed(row_id, channel_name, recipient, attempts, contact_id, err)
+                return
+            except Exception as exc:  # a bug in a channel must not stop the outbox
+                log.exception("channel %s raised while sending", channel_name)
+                await self._failed(row_id, channel_name, recipient, attempts, contact_id,
+                                   SendError(type(exc).__name__))
+                return
+            async with self.db.transaction() as tx:
+                await tx.outbox.mark_sent(row_id, self.clock(), result.provider_message_id)
+            self.metrics.outbound.labels(channel_name, "sent").inc()
+        finally:
+            self._in_flight.discard(row_id)
+
+    async def _failed(
+        self, row_id: int, channel_name: str, recipient: str, attempts: int,
+        contact_id: int | None, err: SendError,
+    ) -> None:
+        now = self.clock()
+        kind = type(err).__name__
+        async with self.db.transaction() as tx:
+            if isinstance(err, RecipientBlocked):
+                await tx.outbox.mark_failed(row_id, kind, status="blocked")
+                if contact_id is not None:
+                    await tx.contacts.set_fields(contact_id, now, stopped=True)
+                result = "blocked"
+            elif isinstance(err, OutsideServiceWindow):
+                await tx.outbox.mark_failed(row_id, kind)
+                if contact_id is not None:
+                    await tx.contacts.set_fields(contact_id, now, window_closed=True)
+                result = "outside_window"
+            elif isinstance(err, ChannelMisconfigured):
+                log.error("channel %s is misconfigured (%s); message kept", channel_name,
+                          err.detail)
+                await tx.outbox.mark_retry(row_id, now + timedelta(minutes=5), kind)
+                result = "misconfigured"
+            elif err.retry and attempts < MAX_ATTEMPTS:
+                if isinstance(err, Throttled) and err.retry_after is not None:
+                    wait = err.retry_after
+                    self.pacers[channel_name].delay(recipient, wait)
+                else:
+                    wait = min(300.0, 2.0 ** attempts) * random.uniform(0.8, 1.2)
+                await tx.outbox.mark_retry(row_id, now + timedelta(seconds=wait), kind)
+                result = "throttled" if isinstance(err, Throttled) else "retry"
+            else:
+                await tx.outbox.mark_failed(row_id, f"{kind}: {err.detail}"[:300])
+                result = "failed"
+        self.metrics.outbound.labels(channel_name, result).inc()
+        if result in ("retry", "throttled"):
+            self.wake()

@@ -1,0 +1,46 @@
+"""APScheduler 3.11 wiring. Database rows are the truth; the in-memory job store is
+rebuilt from them at start-up, so a restart neither loses nor repeats work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from storage.db import Database
+
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# APScheduler's default misfire grace is 1 s: a job due while the event loop was busy
+# would be dropped silently. Ours run late rather than never.
+JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
+DEDUPE_RETENTION = timedelta(days=30)
+
+
+def create_scheduler(timezone: str) -> AsyncIOScheduler:
+    return AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
+
+
+def add_housekeeping(
+    scheduler: AsyncIOScheduler, db: Database, metrics: Metrics, clock: Callable[[], datetime]
+) -> None:
+    async def forget_old_inbound_ids() -> None:
+        async with db.transaction() as tx:
+            removed = await tx.inbound.forget_before(clock() - DEDUPE_RETENTION)
+        if removed:
+            log.info("forgot %d inbound ids older than %s", removed, DEDUPE_RETENTION)
+
+    async def outbox_gauge() -> None:
+        async with db.transaction() as tx:
+            counts = await tx.outbox.counts()
+        metrics.outbox_pending.set(counts.get("pending", 0) + counts.get("sending", 0))
+
+    scheduler.add_job(forget_old_inbound_ids, "interval", hours=6, id="housekeeping:inbound",
+                      replace_existing=True)
+    scheduler.add_job(outbox_gauge, "interval", seconds=15, id="housekeeping:outbox-gauge",
+                      replace_existing=True)

@@ -1,0 +1,232 @@
+"""One typed settings object from the environment (DESIGN §2), validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+
+
+class Secret(str):
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+class SettingsError(ValueError):
+    """Configuration is wrong; the message lists every problem found."""
+
+
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///data/warga.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    timezone: str = "Asia/Jakarta"
+    locale: str = "id"
+    coordinators: tuple[str, ...] = ()
+    secret_key: Secret | None = None
+    data_dir: Path = Path("data")
+    session_hours: float = 24.0
+    max_media_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
+    telegram_bot_token: Secret | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: str = "polling"
+    telegram_webhook_secret: Secret | None = None
+    whatsapp_access_token: Secret | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: Secret | None = None
+    whatsapp_verify_token: Secret | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com/v23.0"
+    whatsapp_template_name: str = "warga_notifikasi"
+    whatsapp_template_language: str = "id"
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return all(
+            (
+                self.whatsapp_access_token,
+                self.whatsapp_phone_number_id,
+                self.whatsapp_app_secret,
+                self.whatsapp_verify_token,
+            )
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    def redacted(self) -> dict[str, str]:
+        """Settings safe to log: secrets shown as *** (or unset)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Secret):
+                out[f.name] = "***"
+            elif f.name == "database_url":
+                out[f.name] = make_url(value).render_as_string(hide_password=True)
+            else:
+                out[f.name] = str(value) if value is not None else "-"
+        return out
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")
+    ) -> Settings:
+        """Read and validate; a ``.env`` file fills what the environment leaves unset."""
+        env = dict(os.environ if environ is None else environ)
+        if dotenv is not None and dotenv.exists():
+            from dotenv import dotenv_values
+
+            for key, value in dotenv_values(dotenv).items():
+                if value is not None:
+                    env.setdefault(key, value)
+        errors: list[str] = []
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def secret(name: str) -> Secret | None:
+            value = get(name)
+            return Secret(value) if value else None
+
+        def number(name: str, default: float, kind: type = int) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                errors.append(f"{name} must be a number, got {raw!r}")
+                return default
+            if value <= 0:
+                errors.append(f"{name} must be positive")
+            return float(value) if kind is float else value
+
+        database_url = get("WARGA_DATABASE_URL") or cls.database_url
+        try:
+            url = make_url(database_url)
+            if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+                errors.append(
+                    "WARGA_DATABASE_URL must use sqlite+aiosqlite:/// or postgresql+asyncpg://"
+                )
+        except Exception:
+            errors.append("WARGA_DATABASE_URL is not a database URL")
+            url = None
+        data_dir = Path(get("WARGA_DATA_DIR") or "")
+        if not get("WARGA_DATA_DIR"):
+            data_dir = Path("data")
+            if url is not None and url.drivername.startswith("sqlite") and url.database:
+                data_dir = Path(url.database).parent
+        timezone = get("WARGA_TIMEZONE") or cls.timezone
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(f"WARGA_TIMEZONE {timezone!r} is not a known time zone")
+        locale = get("WARGA_LOCALE") or cls.locale
+        if locale not in ("id", "en"):
+            errors.append("WARGA_LOCALE must be 'id' or 'en'")
+        port = int(number("WARGA_PORT", cls.port))
+        if not 0 <= port <= 65535:
+            errors.append("WARGA_PORT must be between 0 and 65535")
+        coordinators: list[str] = []
+        for item in (get("WARGA_COORDINATORS") or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            channel, _, ext = item.partition(":")
+            if channel not in ("telegram", "whatsapp", "console") or not ext:
+                errors.append(f"WARGA_COORDINATORS entry {item!r} must look like telegram:123")
+            coordinators.append(item)
+        mode = (get("TELEGRAM_MODE") or "polling").lower()
+        if mode not in ("polling", "webhook"):
+            errors.append("TELEGRAM_MODE must be 'polling' or 'webhook'")
+        tg_secret = secret("TELEGRAM_WEBHOOK_SECRET")
+        token = secret("TELEGRAM_BOT_TOKEN")
+        if token and mode == "webhook":
+            if tg_secret is None:
+                errors.append("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+            elif not _WEBHOOK_SECRET.match(tg_secret.reveal()):
+                errors.append("TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ -")
+        wa = {n: get(n) for n in ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID",
+                                  "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")}
+        if any(wa.values()) and not all(wa.values()):
+            missing = ", ".join(n for n, v in wa.items() if not v)
+            errors.append(f"WhatsApp is partly configured; also set {missing}")
+        public_url = get("WARGA_PUBLIC_URL")
+        if public_url and not public_url.startswith(("https://", "http://")):
+            errors.append("WARGA_PUBLIC_URL must start with https://")
+        for name in ("TELEGRAM_API_URL", "WHATSAPP_API_URL"):
+            value = get(name)
+            if value and not value.startswith(("https://", "http://")):
+                errors.append(f"{name} must be an http(s) URL")
+        if errors:
+            raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
+        return cls(
+            database_url=database_url,
+            host=get("WARGA_HOST") or cls.host,
+            port=port,
+            public_url=public_url.rstrip("/") if public_url else None,
+            timezone=timezone,
+            locale=locale,
+            coordinators=tuple(coordinators),
+            secret_key=secret("WARGA_SECRET_KEY"),
+            data_dir=data_dir,
+            session_hours=float(number("WARGA_SESSION_HOURS", cls.session_hours, float)),
+            max_media_bytes=int(number("WARGA_MAX_MEDIA_BYTES", cls.max_media_bytes)),
+            telegram_bot_token=token,
+            telegram_api_url=(get("TELEGRAM_API_URL") or cls.telegram_api_url).rstrip("/"),
+            telegram_mode=mode,
+            telegram_webhook_secret=tg_secret,
+            whatsapp_access_token=secret("WHATSAPP_ACCESS_TOKEN"),
+            whatsapp_phone_number_id=wa["WHATSAPP_PHONE_NUMBER_ID"],
+            whatsapp_app_secret=secret("WHATSAPP_APP_SECRET"),
+            whatsapp_verify_token=secret("WHATSAPP_VERIFY_TOKEN"),
+            whatsapp_api_url=(get("WHATSAPP_API_URL") or cls.whatsapp_api_url).rstrip("/"),
+            whatsapp_template_name=get("WHATSAPP_TEMPLATE_NAME") or cls.whatsapp_template_name,
+            whatsapp_template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or "id",
+            log_level=(get("WARGA_LOG_LEVEL") or "INFO").upper(),
+            extra={k: v for k, v in env.items() if k.startswith("WARGA_TEST_")},
+        )
+
+    def ensure_secret_key(self) -> Secret:
+        """The configured key, or one generated once into the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return Secret(path.read_text().strip())
