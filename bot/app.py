@@ -54,6 +54,7 @@ class Services:
     async def close(self) -> None:
         if self.sender is not None:
             await self.sender.stop()
+        await self.dispatcher.idle()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.db.close()
@@ -176,4 +177,12 @@ def create_app(
 def default_plugins(settings: Settings) -> list[ChannelPlugin]:
     """Channels switched on by the environment (DESIGN §2)."""
     plugins: list[ChannelPlugin] = []
+    if settings.telegram_enabled:
+        from bot.telegram import TelegramPlugin
+
+        plugins.append(TelegramPlugin(settings))
+    if settings.whatsapp_enabled:
+        from bot.whatsapp import WhatsAppPlugin
+
+        plugins.append(WhatsAppPlugin(settings))
     return plugins

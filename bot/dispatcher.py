@@ -23,8 +23,7 @@ from conversations.messages import Choice, Inbound, InboundKind, Media, Outbound
 from conversations.parsing import parse_yes_no
 from conversations.tickets import find_ticket, new_ticket
 from storage.db import Database
-from storage.models import Contact
-from storage.repos import Repos
+from storage.repos import ContactState, Repos
 
 from bot.metrics import Metrics
 
@@ -58,7 +57,7 @@ class Context:
     """Everything one inbound message is handled with, inside its transaction."""
 
     tx: Repos
-    contact: Contact
+    contact: ContactState
     inbound: Inbound
     now: datetime
     state: dict[str, Any]
@@ -99,6 +98,7 @@ class Dispatcher:
         self.media_fetchers: dict[str, MediaFetcher] = {}
         self.on_enqueued: list[Callable[[], None]] = []
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -107,36 +107,48 @@ class Dispatcher:
         key = f"{inbound.channel}:{inbound.user_id}"
         started = _time.perf_counter()
         async with self._contact_lock(key):
-            media_row = await self._fetch_media(inbound)
-            async with self.db.transaction() as tx:
-                now = self.clock()
-                if not await tx.inbound.remember(inbound.channel, inbound.message_id, now):
-                    self.metrics.duplicates.labels(inbound.channel).inc()
-                    return False
-                contact = await tx.contacts.upsert(
-                    inbound.channel,
-                    inbound.user_id,
-                    now,
-                    name=inbound.contact_name,
-                    alt_id=inbound.alt_user_id,
-                    inbound=inbound.kind not in (InboundKind.STOPPED, InboundKind.RESUMED),
-                )
-                if f"{contact.channel}:{contact.external_id}" in self.coordinators:
-                    contact.role = "coordinator"
-                if media_row is not None:
-                    stored = await tx.media.add(**media_row, created_at=now)
-                    inbound = _with_stored_media(inbound, stored.id, stored.sha256)
-                row = await tx.sessions.get(contact.id)
-                state: dict[str, Any] = dict(row.state) if row else {}
-                ctx = Context(tx, contact, inbound, now, state)
-                await self._route(ctx)
-                await self._persist(ctx)
+            if not await self.db.run(lambda tx: self._handle_in(tx, inbound)):
+                self.metrics.duplicates.labels(inbound.channel).inc()
+                return False
             self.metrics.inbound.labels(inbound.channel, inbound.kind.value).inc()
             self.metrics.handle_seconds.labels(inbound.channel).observe(
                 _time.perf_counter() - started
             )
         for wake in self.on_enqueued:
             wake()
+        if inbound.media is not None and inbound.channel in self.media_fetchers:
+            # Download after the commit: a slow platform must not hold up the webhook.
+            task = asyncio.create_task(self._store_media(inbound.channel, inbound.media))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return True
+
+    async def idle(self) -> None:
+        """Wait for background media downloads (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _handle_in(self, tx: Repos, inbound: Inbound) -> bool:
+        """Everything one message changes, inside one transaction; False for a re-delivery."""
+        now = self.clock()
+        if not await tx.inbound.remember(inbound.channel, inbound.message_id, now):
+            return False
+        contact: ContactState | None = None
+        if inbound.kind in (InboundKind.STOPPED, InboundKind.RESUMED):
+            # Not a message from the person: the window and "last seen" stay as they were.
+            contact = await tx.contacts.state(inbound.channel, inbound.user_id)
+        if contact is None:
+            contact = await tx.contacts.touch(
+                inbound.channel, inbound.user_id, now,
+                name=inbound.contact_name, alt_id=inbound.alt_user_id,
+            )
+        if f"{contact.channel}:{contact.external_id}" in self.coordinators:
+            contact.role = "coordinator"
+        state = await tx.sessions.state(contact.id) or {}
+        ctx = Context(tx, contact, inbound, now, state)
+        await self._route(ctx)
+        await self._persist(ctx)
+        await tx.contacts.save_changes(contact, now)
         return True
 
     # -- routing -------------------------------------------------------------------------
@@ -230,7 +242,8 @@ class Dispatcher:
             self._menu(ctx, T("bot.help"))
             return
         if word == "greet" or not text:
-            self._menu(ctx, T("bot.welcome", name=ctx.contact.name or ""))
+            name = f" {ctx.contact.name}" if ctx.contact.name else ""
+            self._menu(ctx, T("bot.welcome", name=name))
             return
         self._menu(ctx, T("bot.unknown"))
 
@@ -240,7 +253,7 @@ class Dispatcher:
         command = command.split("@", 1)[0].lower()
         ctx.state["start_payload"] = payload.strip()[:64] or None
         return {
-            "start": "menu",
+            "start": "greet",
             "menu": "menu",
             "lapor": "report",
             "status": "status",
@@ -502,7 +515,7 @@ class Dispatcher:
                 dedupe_key=f"reply:{ctx.inbound.channel}:{ctx.inbound.message_id}",
             )
 
-    def render(self, contact: Contact, prompts: list[Prompt], *,
+    def render(self, contact: ContactState, prompts: list[Prompt], *,
                remove_keyboard: bool = False) -> Outbound:
         """All prompts of one turn as one message (cheap phones; WhatsApp paces per user)."""
         lang = contact.language or "id"
@@ -523,36 +536,30 @@ class Dispatcher:
             extra={"lang": lang},
         )
 
-    async def _fetch_media(self, inbound: Inbound) -> dict[str, Any] | None:
-        """Download a photo before the transaction (platform URLs expire in minutes)."""
-        media = inbound.media
-        fetch = self.media_fetchers.get(inbound.channel)
-        if media is None or fetch is None:
-            return None
+    async def _store_media(self, channel: str, media: Media) -> None:
+        """Keep the bytes of a photo (platform URLs expire within minutes)."""
+        fetch = self.media_fetchers[channel]
         try:
+            async with self.db.transaction() as tx:
+                if await tx.media.by_ref(channel, media.ref):
+                    return
             data = await fetch(media)
-        except Exception as exc:  # the answer still counts; the bytes are fetched later
-            log.warning("media download failed on %s: %s", inbound.channel, type(exc).__name__)
-            return None
-        if len(data) > self.max_media_bytes:
-            log.warning("media over the size limit on %s (%d bytes)", inbound.channel, len(data))
-            return None
-        digest = hashlib.sha256(data).hexdigest()
-        self.media_dir.mkdir(parents=True, exist_ok=True)
-        path = self.media_dir / digest
-        if not path.exists():
-            tmp = path.with_suffix(".part")
-            await asyncio.to_thread(tmp.write_bytes, data)
-            tmp.replace(path)
-        return {
-            "channel": inbound.channel,
-            "ref": media.ref,
-            "unique_id": media.unique_id,
-            "mime_type": media.mime_type,
-            "sha256": digest,
-            "size": len(data),
-            "path": str(path),
-        }
+            if len(data) > self.max_media_bytes:
+                log.warning("media over the size limit on %s (%d bytes)", channel, len(data))
+                return
+            digest = hashlib.sha256(data).hexdigest()
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+            path = self.media_dir / digest
+            if not path.exists():
+                tmp = path.with_suffix(".part")
+                await asyncio.to_thread(tmp.write_bytes, data)
+                tmp.replace(path)
+            async with self.db.transaction() as tx:
+                await tx.media.add(channel=channel, ref=media.ref, unique_id=media.unique_id,
+                                   mime_type=media.mime_type, sha256=digest, size=len(data),
+                                   path=str(path), created_at=self.clock())
+        except Exception as exc:  # the answer is kept either way; only the bytes are missing
+            log.warning("media download failed on %s: %s", channel, type(exc).__name__)
 
     # -- ordering ------------------------------------------------------------------------
 
@@ -598,11 +605,5 @@ def _join(texts: Iterable[str]) -> str:
     return out
 
 
-def _actor(contact: Contact) -> str:
+def _actor(contact: ContactState) -> str:
     return f"{contact.channel}:{contact.id}"
-
-
-def _with_stored_media(inbound: Inbound, media_id: int, sha256: str) -> Inbound:
-    assert inbound.media is not None
-    media = replace(inbound.media, stored_id=media_id, sha256=sha256)
-    return replace(inbound, media=media)

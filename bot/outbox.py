@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.metrics import Metrics
 from conversations.messages import (
     ChannelMisconfigured,
     Outbound,
@@ -28,9 +29,6 @@ from conversations.messages import (
     Throttled,
 )
 from storage.db import Database
-from storage.models import OutboxMessage
-
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +105,9 @@ class OutboxSender:
         self.pacers = {name: Pacer(ch.pacing, time.monotonic) for name, ch in channels.items()}
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
+        # Sent but not yet recorded; recorded together by _flush_sent.
+        self._sent: list[tuple[int, str | None]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
 
@@ -153,43 +154,28 @@ class OutboxSender:
                 now, limit=limit, lease=self.lease, channels=list(self.channels),
                 exclude=list(self._in_flight),
             )
-            plans = []
+            jobs = []
             put_back = 0
             for row in rows:
                 pacer = self.pacers[row.channel]
-                ready = pacer.recipient_ready(row.recipient)
-                wait = ready - pacer.clock()
+                wait = pacer.recipient_ready(row.recipient) - pacer.clock()
                 if wait > self.lookahead:
                     # This recipient is in cool-down: put it back without using a slot.
-                    row.status = "pending"
-                    row.attempts -= 1
-                    row.lease_until = None
-                    row.next_attempt_at = now + timedelta(seconds=wait)
+                    await tx.outbox.put_back(row.id, now + timedelta(seconds=wait))
                     put_back += 1
                     continue
-                plans.append(row)
-            contacts = {}
-            for row in plans:
-                if row.contact_id is not None and row.contact_id not in contacts:
-                    contacts[row.contact_id] = await tx.contacts.get(row.contact_id)
-            jobs = []
-            for row in plans:
-                contact = contacts.get(row.contact_id) if row.contact_id else None
-                if contact is not None and row.priority > 0 and (
-                    contact.opted_out or contact.stopped
-                ):
-                    reason = "opted_out" if contact.opted_out else "blocked"
-                    row.status = "skipped"
-                    row.error = reason
-                    row.lease_until = None
+                if row.priority > 0 and (row.opted_out or row.stopped):
+                    # Bulk to someone who said stop, or who blocked us, is not sent.
+                    reason = "opted_out" if row.opted_out else "blocked"
+                    await tx.outbox.mark_failed(row.id, reason, status="skipped")
                     self.metrics.outbound.labels(row.channel, reason).inc()
                     continue
                 message = Outbound.from_dict(row.payload)
-                if contact is not None:
+                if row.contact_id is not None:
                     message.extra["last_inbound_at"] = (
-                        contact.last_inbound_at.isoformat() if contact.last_inbound_at else None
+                        row.last_inbound_at.isoformat() if row.last_inbound_at else None
                     )
-                    message.extra["window_closed"] = contact.window_closed
+                    message.extra["window_closed"] = row.window_closed
                     message.extra["bulk"] = row.priority > 0
                 jobs.append((row.id, row.channel, row.recipient, row.attempts, row.contact_id,
                              message))
@@ -200,14 +186,17 @@ class OutboxSender:
             task.add_done_callback(self._tasks.discard)
         return len(rows) - put_back
 
-    async def drain(self, timeout: float = 30.0) -> None:
+    async def drain(self, within: float = 30.0) -> None:
         """Send everything that is due now, and wait for it (tests, `warga chat`)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while loop.time() < deadline:
             claimed = await self.pump()
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+                continue
+            if self._flusher is not None and not self._flusher.done():
+                await self._flusher
                 continue
             if not claimed:
                 return
@@ -218,6 +207,9 @@ class OutboxSender:
         self.wake()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
+        if self._flusher is not None:
+            await self._flusher
+        await self._flush_sent()
 
     # -- one message ---------------------------------------------------------------------
 
@@ -227,6 +219,7 @@ class OutboxSender:
     ) -> None:
         channel = self.channels[channel_name]
         pacer = self.pacers[channel_name]
+        recorded_later = False
         try:
             slot = pacer.reserve(recipient)
             delay = slot - pacer.clock()
@@ -242,11 +235,29 @@ class OutboxSender:
                 await self._failed(row_id, channel_name, recipient, attempts, contact_id,
                                    SendError(type(exc).__name__))
                 return
-            async with self.db.transaction() as tx:
-                await tx.outbox.mark_sent(row_id, self.clock(), result.provider_message_id)
+            self._sent.append((row_id, result.provider_message_id))
+            recorded_later = True
             self.metrics.outbound.labels(channel_name, "sent").inc()
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush_sent())
         finally:
-            self._in_flight.discard(row_id)
+            if not recorded_later:
+                self._in_flight.discard(row_id)
+
+    async def _flush_sent(self) -> None:
+        """Record deliveries in batches: one transaction for many sends."""
+        while self._sent:
+            batch, self._sent = self._sent, []
+            try:
+                async with self.db.transaction() as tx:
+                    await tx.outbox.mark_sent_many(batch, self.clock())
+            except Exception:
+                # The rows stay leased as 'sending'; after the lease they are sent again
+                # (at least once) rather than lost.
+                log.exception("could not record %d deliveries", len(batch))
+            finally:
+                for row_id, _ in batch:
+                    self._in_flight.discard(row_id)
 
     async def _failed(
         self, row_id: int, channel_name: str, recipient: str, attempts: int,

@@ -91,13 +91,12 @@ class Engine:
         lines = []
         for step in flow.steps:
             if step.name in state["answers"]:
-                lines.append(
-                    T(
-                        "flow.summary_line",
-                        title=T(step.title),
-                        value=self.display(step, state["answers"][step.name]),
-                    )
-                )
+                value: Any = self.display(step, state["answers"][step.name])
+            elif step.name in state["skipped"]:
+                value = T("flow.skipped")
+            else:
+                continue
+            lines.append(T("flow.summary_line", title=T(step.title), value=value))
         return lines
 
     def resume(self, flow: Flow, state: dict[str, Any], inbound: Inbound, now: datetime) -> Turn:
@@ -208,7 +207,8 @@ class Engine:
         if picked not in {s.name for s in answered}:
             return self._unchanged(flow, state, [T("answer.choice_unknown", count=len(answered))])
         assert picked is not None
-        state["editing"] = {"step": picked, "previous": state["answers"].pop(picked)}
+        state["editing"] = {"step": picked, "previous": state["answers"].pop(picked, None)}
+        state["skipped"] = [s for s in state["skipped"] if s != picked]
         state["status"] = "asking"
         state["step"] = picked
         return Turn(state, self._ask(flow, state, Prompt()))
@@ -217,7 +217,10 @@ class Engine:
         editing = state.pop("editing", None)
         if editing:
             # Back out of an edit: restore the old answer and show the summary again.
-            state["answers"][editing["step"]] = editing["previous"]
+            if editing["previous"] is None:
+                state["skipped"] = sorted({*state["skipped"], editing["step"]})
+            else:
+                state["answers"][editing["step"]] = editing["previous"]
             return self._advance(flow, state, Prompt())
         history: list[str] = state["history"]
         while history:
@@ -239,6 +242,8 @@ class Engine:
                 if step.name in state["answers"]:
                     del state["answers"][step.name]
                     scope.pop(step.name, None)
+                if step.name in state["skipped"]:
+                    state["skipped"] = [s for s in state["skipped"] if s != step.name]
                 continue
             if nxt is None and step.name not in state["answers"] and (
                 step.name not in state["skipped"]
@@ -300,7 +305,9 @@ class Engine:
         return prompt
 
     def _answered_steps(self, flow: Flow, state: dict[str, Any]) -> list[Step]:
-        return [s for s in flow.steps if s.name in state["answers"]]
+        """Steps the user went through (answered or skipped), in flow order."""
+        done = {*state["answers"], *state["skipped"]}
+        return [s for s in flow.steps if s.name in done]
 
     @staticmethod
     def _scope(state: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ Pure functions, no I/O, used by every flow. Each parser either returns a value, 
 deserves to know what is wrong — raises :class:`InvalidAnswer` with a message-catalog key.
 No parser raises anything else, whatever the input (huge, empty, emoji, markup, SQL).
 
-Input is NFKC-normalised and lower-cased, and only a bounded prefix of it is looked at, so
-the work per message is bounded. Regular expressions are written without nested
-quantifiers, so none of them can backtrack catastrophically.
+Input is NFKC-normalised (full-width digits become ASCII) and lower-cased; only ASCII digits
+count as digits. Work per message is bounded: ``parse_when`` reads the first 200
+characters, the other parsers refuse long input up front (identity numbers are scanned
+once, linearly, so that the digit count can be reported). Regular expressions are written
+without nested quantifiers, so none of them can backtrack catastrophically.
 
 Date rules (``parse_when``), all relative to ``now`` (an aware datetime in Asia/Jakarta):
 
@@ -33,7 +35,13 @@ Date rules (``parse_when``), all relative to ``now`` (an aware datetime in Asia/
 * Clock hours with a part of the day: pagi keeps 0-12, siang maps 1-6 to 13-18, sore 1-11
   to 13-23, malam 5-11 to 17-23; ``jam 12 malam`` (and 1-4 malam) is after midnight, so a
   given date moves to the next day: ``Sabtu jam 12 malam`` is Sunday 00:00. Without a
-  part-of-day word the hour is taken as written (``jam 3`` is 03:00, ``jam 15`` is 15:00).
+  part-of-day word the hour is taken as written (``jam 3`` is 03:00, ``jam 15`` is 15:00),
+  except after ``nanti``: ``nanti jam 7`` said at 10:00 means 19:00.
+* ``nanti``/``tadi`` with a clock time mean today; ``tadi`` alone is today; ``nanti``
+  alone is too vague and gives None. ``sekarang``/``barusan``: today at the current minute.
+* Relative amounts: ``3 hari lagi``, ``dua hari yang lalu``, ``seminggu lalu``,
+  ``2 minggu lagi``, ``sebulan lalu``, ``2 jam lagi`` (date and time), ``30 menit lagi``.
+* Greetings (``selamat pagi``) are not times.
 * An explicit but impossible value (``tgl 32``, ``jam 25``, ``31/02``) gives ``None``.
 """
 
@@ -138,17 +146,20 @@ _SCALES: dict[str, int] = {
 
 _NUMERAL_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
     # 1500, 007
-    (re.compile(r"\d{1,18}"), lambda s: s),
+    (re.compile(r"[0-9]{1,18}"), lambda s: s),
     # 1.500 / 1.500.000 (dot thousands)
-    (re.compile(r"\d{1,3}(?:\.\d{3})+"), lambda s: s.replace(".", "")),
+    (re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+"), lambda s: s.replace(".", "")),
     # 1.500,50 (dot thousands, comma decimals)
-    (re.compile(r"\d{1,3}(?:\.\d{3})+,\d{1,6}"), lambda s: s.replace(".", "").replace(",", ".")),
+    (
+        re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+,[0-9]{1,6}"),
+        lambda s: s.replace(".", "").replace(",", "."),
+    ),
     # 1,500,000 (comma thousands, only when there are two groups or more)
-    (re.compile(r"\d{1,3}(?:,\d{3}){2,}"), lambda s: s.replace(",", "")),
+    (re.compile(r"[0-9]{1,3}(?:,[0-9]{3}){2,}"), lambda s: s.replace(",", "")),
     # 3,5 (comma decimal)
-    (re.compile(r"\d{1,18},\d{1,6}"), lambda s: s.replace(",", ".")),
+    (re.compile(r"[0-9]{1,18},[0-9]{1,6}"), lambda s: s.replace(",", ".")),
     # 1.5 (dot decimal, when the dot is not a thousands separator)
-    (re.compile(r"\d{1,18}\.\d{1,6}"), lambda s: s),
+    (re.compile(r"[0-9]{1,18}\.[0-9]{1,6}"), lambda s: s),
 )
 
 
@@ -304,15 +315,17 @@ _SE_UNITS: dict[str, str] = {
     "sejam": "hour",
 }
 
-_TOKEN = re.compile(r"[a-z]+|\d+")
-_ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?!\d)")
-_DOTTED_DATE = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\d.])")
-_SLASHED_DATE = re.compile(r"(?<![\d./:-])(\d{1,2})([/-])(\d{1,2})(?:\2(\d{4}|\d{2}))?(?![\d/:-])")
+_TOKEN = re.compile(r"[a-z]+|[0-9]+")
+_ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-9])")
+_DOTTED_DATE = re.compile(r"(?<![0-9.])([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})(?![0-9.])")
+_SLASHED_DATE = re.compile(
+    r"(?<![0-9./:-])([0-9]{1,2})([/-])([0-9]{1,2})(?:\2([0-9]{4}|[0-9]{2}))?(?![0-9/:-])"
+)
 _MONTHNAME_DATE = re.compile(
-    rf"(?<![\d.])(\d{{1,2}})[\s-]*({_MONTH_ALT})(?![a-z])\.?(?:[\s,-]*(\d{{4}})(?!\d))?"
+    rf"(?<![0-9.])([0-9]{{1,2}})[\s-]*({_MONTH_ALT})(?![a-z])\.?(?:[\s,-]*([0-9]{{4}})(?![0-9]))?"
 )
 _TGL_DATE = re.compile(
-    r"(?<![a-z])(?:tgl|tanggal|tggl|tg)\.?\s*(\d{1,3})(?!\d)"
+    r"(?<![a-z])(?:tgl|tanggal|tggl|tg)\.?\s*([0-9]{1,3})(?![0-9])"
     r"(?:\s*(?:bulan|bln)\s*(ini|depan|dpn|lalu|kemarin|kemaren))?"
 )
 _PERIOD_PHRASE = re.compile(
@@ -326,20 +339,20 @@ _HOUR_WORDS: dict[str, int] = {
     "delapan": 8, "sembilan": 9, "sepuluh": 10, "sebelas": 11, "duabelas": 12,
 }  # fmt: skip
 _HOUR = (
-    r"\d{1,2}(?!\d)|(?:dua\s?belas|sebelas|sepuluh|satu|dua|tiga|empat|lima|enam|tujuh"
+    r"[0-9]{1,2}(?![0-9])|(?:dua\s?belas|sebelas|sepuluh|satu|dua|tiga|empat|lima|enam|tujuh"
     r"|delapan|sembilan)(?![a-z])"
 )
-_CLOCK = re.compile(rf"setengah\s*(?P<half>{_HOUR})|(?P<h>{_HOUR})(?:[.:](?P<m>\d{{2}})(?!\d))?")
+_CLOCK = re.compile(rf"setengah\s*(?P<half>{_HOUR})|(?P<h>{_HOUR})(?:[.:](?P<m>[0-9]+))?")
 _CLOCK_MOD = re.compile(
     r"\s*(?:(?P<plus>lewat|lebih|lbh|lwt)\s*|(?P<minus>kurang|krg)\s*)?"
-    r"(?P<amt>seperempat|(?P<n>\d{1,2})\s*(?:menit|mnt|mnit)?)(?![a-z\d])"
+    r"(?P<amt>seperempat|(?P<n>[0-9]+)\s*(?:menit|mnt|mnit)?)(?![a-z0-9])"
 )
 _CLOCK_PERIOD = re.compile(r"\s*(pagi|siang|sore|petang|malam|subuh)(?![a-z])")
 _CLOCK_ANCHOR = re.compile(r"(?<![a-z])(?:jam|pukul|pkl|pk|jm)(?![a-z])\.?\s*")
-_BARE_HALF = re.compile(r"(?<![a-z])setengah\s*(?=\d|[a-z])")
-_BARE_COLON = re.compile(r"(?<![\d.:,/])\d{1,2}[.:]\d{2}(?![\d.:,/])")
+_BARE_HALF = re.compile(r"(?<![a-z])setengah\s*(?=[0-9]|[a-z])")
+_BARE_COLON = re.compile(r"(?<![0-9.:,/])[0-9]{1,2}[.:][0-9]{2}(?![0-9.:,/])")
 _BARE_PERIOD_HOUR = re.compile(
-    r"(?<![\d.:,/])\d{1,2}\s*(?=(?:pagi|siang|sore|petang|malam|subuh)(?![a-z]))"
+    r"(?<![0-9.:,/])[0-9]{1,2}\s*(?=(?:pagi|siang|sore|petang|malam|subuh)(?![a-z]))"
 )
 
 
@@ -556,6 +569,7 @@ _SIMPLE_RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
 _NOW_WORDS = re.compile(r"(?<![a-z])(?:sekarang|skrg|skrng|skr|saat\s+ini|barusan)(?![a-z])")
 _WEAK_TODAY = re.compile(r"(?<![a-z])(?:nanti|ntar|entar|nnti|tadi|td)(?![a-z])")
 _TADI = re.compile(r"(?<![a-z])(?:tadi|td)(?![a-z])")
+_NANTI = re.compile(r"(?<![a-z])(?:nanti|ntar|entar|nnti)(?![a-z])")
 
 
 def _find_simple_relative(state: _WhenState) -> date | None:
@@ -613,6 +627,8 @@ def _read_clock(text: str, pos: int) -> tuple[int, int, str | None, int] | None:
             raise _OutOfRange
     else:
         hour = _hour_value(m["h"])
+        if m["m"] is not None and len(m["m"]) != 2:
+            raise _OutOfRange  # "7:5", "7.300"
         minute = int(m["m"]) if m["m"] is not None else 0
         if hour > 23 or minute > 59:
             raise _OutOfRange
@@ -723,9 +739,17 @@ def _parse_when(state: _WhenState) -> When | None:
     if clock is not None:
         hour, minute, own_period = clock
         hour, shift = _apply_period(hour, own_period or period)
-        when_time = time(hour, minute)
         if found is None and weak_today:
             found = state.today
+            if (
+                own_period is None
+                and period is None
+                and hour < 12
+                and (hour, minute) <= (now.hour, now.minute)
+                and _NANTI.search(state.text)
+            ):
+                hour += 12  # "nanti jam 7" said at 10:00 is 19:00
+        when_time = time(hour, minute)
     elif period is not None:
         if found is None and len(only_period) == 1:
             # the whole message is "sore": later today (or tomorrow if it is over)
@@ -938,15 +962,21 @@ def parse_nik(text: str, today: date | None = None) -> Nik:
     )
 
 
+# A card "issued" before this year is a typing mistake (e.g. 12-12-26 typed in 2026 would
+# otherwise become 1926): family cards with 16-digit numbers are far younger.
+_KK_EARLIEST_YEAR = 1970
+
+
 def parse_kk(text: str, today: date | None = None) -> Kk:
     """Check a No. KK's format: 16 digits ``PP RR SS DDMMYY XXXX``, DDMMYY the issue date.
 
+    The issue date may not be after ``today`` (default: today in Jakarta) nor before 1970.
     Raises InvalidAnswer with ``kk.digits``, ``kk.length`` (``count``), ``kk.province``
     (``code``), ``kk.region`` (``code``), ``kk.date`` or ``kk.serial``.
     """
     digits = _id_digits(text, "kk")
     issued = _past_date(int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), today or _today())
-    if issued is None:
+    if issued is None or issued.year < _KK_EARLIEST_YEAR:
         raise InvalidAnswer("kk.date")
     if digits[12:] == "0000":
         raise InvalidAnswer("kk.serial")
@@ -1041,7 +1071,7 @@ def parse_number(text: str) -> int | Decimal | None:
         if stripped == s:
             break
         s = stripped
-    s = re.sub(r"(?<=\d)(?=[a-z])", " ", s)  # "150rb" -> "150 rb", "5orang" -> "5 orang"
+    s = re.sub(r"(?<=[0-9])(?=[a-z])", " ", s)  # "150rb" -> "150 rb", "5orang" -> "5 orang"
     for _ in range(3):
         stripped = _UNIT_SUFFIX.sub("", s).strip()
         if not stripped or stripped == s:
@@ -1061,7 +1091,7 @@ def parse_number(text: str) -> int | Decimal | None:
 # parse_rt_rw
 # --------------------------------------------------------------------------------------
 
-_RT_RW_TOKEN = re.compile(r"rt|rw|\d+|[\s.,:/\\\-]+|.", re.DOTALL)
+_RT_RW_TOKEN = re.compile(r"rt|rw|[0-9]+|[\s.,:/\\\-]+|.", re.DOTALL)
 
 
 def parse_rt_rw(text: str) -> tuple[str, str] | None:

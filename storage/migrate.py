@@ -12,17 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
-from sqlalchemy import event
+from alembic.migration import MigrationContext
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
+from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
 
 class ForeignKeyViolation(RuntimeError):
     """A SQLite migration left rows whose foreign keys point nowhere."""
+
+
+class UnversionedSchema(RuntimeError):
+    """Tables exist without an Alembic version and do not match the models."""
 
 
 def alembic_config(url: str) -> Config:
@@ -34,10 +41,31 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def _adopt_unversioned(connection: Connection, config: Config) -> None:
+    """Stamp a schema made by ``Database.create_all()`` instead of failing on it.
+
+    Only when it matches the models exactly; anything else needs a person to look.
+    """
+    if MigrationContext.configure(connection).get_current_revision() is not None:
+        return
+    existing = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
+    if not existing:
+        return
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    differences = compare_metadata(context, Base.metadata)
+    if differences:
+        raise UnversionedSchema(
+            f"tables {sorted(existing)} exist without a migration version and differ from "
+            f"the models ({len(differences)} differences, e.g. {differences[0]!r})"
+        )
+    command.stamp(config, "head")
+
+
 def upgrade_connection(connection: Connection, revision: str = "head") -> None:
     """Upgrade through an open sync connection: ``await conn.run_sync(upgrade_connection)``."""
     config = alembic_config(connection.engine.url.render_as_string(hide_password=False))
     config.attributes["connection"] = connection
+    _adopt_unversioned(connection, config)
     command.upgrade(config, revision)
 
 

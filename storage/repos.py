@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +33,61 @@ from storage.models import (
     MediaFile,
     OutboxMessage,
     ProcessedInbound,
+    UTCDateTime,
+)
+
+
+def _sql(sql: str, **types: Any) -> TextClause:
+    """A hot-path statement in SQL both SQLite and PostgreSQL speak.
+
+    SQLAlchemy does not cache the compiled form of dialect ``insert()…on_conflict``
+    constructs; recompiling them costs more than the statement itself.
+    """
+    return text(sql).bindparams(*(bindparam(name, type_=t) for name, t in types.items()))
+
+
+_REMEMBER = _sql(
+    "INSERT INTO processed_inbound (channel, message_id, received_at) "
+    "VALUES (:channel, :message_id, :received_at) "
+    "ON CONFLICT (channel, message_id) DO NOTHING",
+    received_at=UTCDateTime(),
+)
+_NEW_CONTACT = _sql(
+    "INSERT INTO contacts (channel, external_id, alt_id, name, phone, language, role, "
+    "opted_out, stopped, window_closed, created_at, updated_at) "
+    "VALUES (:channel, :external_id, :alt_id, :name, :phone, :language, 'resident', "
+    ":false, :false, :false, :now, :now) "
+    "ON CONFLICT (channel, external_id) DO NOTHING",
+    now=UTCDateTime(),
+    false=Boolean(),
+)
+_SAVE_SESSION = _sql(
+    "INSERT INTO sessions (contact_id, flow_id, flow_version, step, status, state, "
+    "expires_at, updated_at) VALUES (:contact_id, :flow_id, :flow_version, :step, :status, "
+    ":state, :expires_at, :updated_at) "
+    "ON CONFLICT (contact_id) DO UPDATE SET flow_id = excluded.flow_id, "
+    "flow_version = excluded.flow_version, step = excluded.step, status = excluded.status, "
+    "state = excluded.state, expires_at = excluded.expires_at, "
+    "updated_at = excluded.updated_at",
+    state=JSON(),
+    expires_at=UTCDateTime(),
+    updated_at=UTCDateTime(),
+)
+_ENQUEUE = _sql(
+    "INSERT INTO outbox (contact_id, channel, recipient, priority, payload, status, attempts, "
+    "next_attempt_at, batch, dedupe_key, created_at) VALUES (:contact_id, :channel, "
+    ":recipient, :priority, :payload, 'pending', 0, :next_attempt_at, :batch, :dedupe_key, "
+    ":created_at) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    payload=JSON(),
+    next_attempt_at=UTCDateTime(),
+    created_at=UTCDateTime(),
+)
+
+
+_MARK_SENT = _sql(
+    "UPDATE outbox SET status = 'sent', sent_at = :sent_at, lease_until = NULL, "
+    "provider_message_id = :provider_message_id, error = NULL WHERE id = :row_id",
+    sent_at=UTCDateTime(),
 )
 
 
@@ -44,9 +112,122 @@ class Repos:
         self.media = MediaRepo(session)
 
 
+_CONTACT_COLUMNS = (
+    "id, channel, external_id, alt_id, name, phone, language, role, volunteer_type, "
+    "opted_out, stopped, window_closed, consent_version, consent_at, last_inbound_at"
+)
+_CONTACT_TYPES = {
+    "opted_out": Boolean(),
+    "stopped": Boolean(),
+    "window_closed": Boolean(),
+    "consent_at": UTCDateTime(),
+    "last_inbound_at": UTCDateTime(),
+}
+
+
+def _touch(where: str) -> TextClause:
+    return _sql(
+        "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
+        "window_closed = :false, stopped = :false, name = COALESCE(:name, name), "
+        f"alt_id = COALESCE(:alt_id, alt_id) WHERE channel = :channel AND {where} = :ext "
+        f"RETURNING {_CONTACT_COLUMNS}",
+        now=UTCDateTime(),
+        false=Boolean(),
+    ).columns(**_CONTACT_TYPES)
+
+
+# A person who writes to us has evidently unblocked the bot, and opened the WhatsApp window.
+_TOUCH_BY_EXTERNAL = _touch("external_id")
+_TOUCH_BY_ALT = _touch("alt_id")
+_LOCKABLE_FIELDS = frozenset(
+    {"name", "phone", "language", "role", "volunteer_type", "opted_out", "stopped",
+     "window_closed", "consent_version", "consent_at", "alt_id"}
+)
+
+
+@dataclass
+class ContactState:
+    """A contact as the dispatcher works with it: plain data, changes written back once."""
+
+    id: int
+    channel: str
+    external_id: str
+    alt_id: str | None
+    name: str | None
+    phone: str | None
+    language: str
+    role: str
+    volunteer_type: str | None
+    opted_out: bool
+    stopped: bool
+    window_closed: bool
+    consent_version: str | None
+    consent_at: datetime | None
+    last_inbound_at: datetime | None
+    _loaded: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_row(cls, row: Any) -> ContactState:
+        data = dict(row._mapping)
+        state = cls(**data)
+        state._loaded = {k: data[k] for k in _LOCKABLE_FIELDS}
+        return state
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k) for k in _LOCKABLE_FIELDS if getattr(self, k) != self._loaded[k]
+        }
+
+
 class ContactRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+
+    async def touch(
+        self,
+        channel: str,
+        external_id: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        alt_id: str | None = None,
+        language: str = "id",
+    ) -> ContactState:
+        """Record that this person wrote to us now; create them on first contact.
+
+        One statement in the common case: the UPDATE … RETURNING both locks the row (on
+        PostgreSQL) and reads it.
+        """
+        name = name[:200] if name else None
+        params = {"channel": channel, "ext": external_id, "now": now, "false": False,
+                  "name": name, "alt_id": alt_id}
+        for stmt in (_TOUCH_BY_EXTERNAL, _TOUCH_BY_ALT, None):
+            if stmt is None:
+                await self.s.execute(
+                    _NEW_CONTACT,
+                    {"channel": channel, "external_id": external_id, "alt_id": alt_id,
+                     "name": name, "phone": None, "language": language, "now": now,
+                     "false": False},
+                )
+                stmt = _TOUCH_BY_EXTERNAL
+            row = (await self.s.execute(stmt, params)).first()
+            if row is not None:
+                return ContactState.from_row(row)
+        raise AssertionError("contact vanished while it was being created")
+
+    async def state(self, channel: str, external_id: str) -> ContactState | None:
+        contact = await self.get_by_external(channel, external_id, for_update=True)
+        if contact is None:
+            return None
+        return ContactState.from_row(
+            _RowLike({k: getattr(contact, k) for k in _CONTACT_COLUMNS.split(", ")})
+        )
+
+    async def save_changes(self, contact: ContactState, now: datetime) -> None:
+        changes = contact.changes()
+        if changes:
+            await self.set_fields(contact.id, now, **changes)
+            contact._loaded.update(changes)
 
     async def upsert(
         self,
@@ -61,25 +242,19 @@ class ContactRepo:
         inbound: bool = True,
     ) -> Contact:
         """Find or create the contact and lock it for this transaction."""
-        stmt = (
-            _insert(self.s, Contact)
-            .values(
-                channel=channel,
-                external_id=external_id,
-                alt_id=alt_id,
-                name=name,
-                phone=phone,
-                language=language,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        )
-        await self.s.execute(stmt)
+        name = name[:200] if name else None
         contact = await self.get_by_external(channel, external_id, for_update=True)
-        assert contact is not None
+        if contact is None:
+            await self.s.execute(
+                _NEW_CONTACT,
+                {"channel": channel, "external_id": external_id, "alt_id": alt_id,
+                 "name": name, "phone": phone, "language": language, "now": now,
+                 "false": False},
+            )
+            contact = await self.get_by_external(channel, external_id, for_update=True)
+            assert contact is not None
         if name and contact.name != name:
-            contact.name = name[:200]
+            contact.name = name
         if alt_id and contact.alt_id != alt_id:
             contact.alt_id = alt_id
         if phone and not contact.phone:
@@ -101,13 +276,15 @@ class ContactRepo:
     async def get_by_external(
         self, channel: str, external_id: str, *, for_update: bool = False
     ) -> Contact | None:
-        stmt = select(Contact).where(
-            Contact.channel == channel,
-            or_(Contact.external_id == external_id, Contact.alt_id == external_id),
-        )
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.s.execute(stmt.order_by(Contact.id).limit(1))).scalar_one_or_none()
+        """By the id the platform gives (or the alternative one, e.g. a WhatsApp wa_id)."""
+        for column in (Contact.external_id, Contact.alt_id):
+            stmt = select(Contact).where(Contact.channel == channel, column == external_id)
+            if for_update:
+                stmt = stmt.with_for_update()
+            found = (await self.s.execute(stmt.order_by(Contact.id).limit(1))).scalar_one_or_none()
+            if found is not None:
+                return found
+        return None
 
     async def set_fields(self, contact_id: int, now: datetime, **fields: Any) -> None:
         await self.s.execute(
@@ -122,9 +299,27 @@ class ContactRepo:
         return int((await self.s.execute(select(func.count(Contact.id)))).scalar_one())
 
 
+class _RowLike:
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+
+_SESSION_STATE = {
+    name: _sql(f"SELECT state FROM sessions WHERE contact_id = :contact_id{suffix}")
+    .columns(state=JSON())
+    for name, suffix in (("sqlite", ""), ("postgresql", " FOR UPDATE"))
+}
+
+
 class SessionRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
+
+    async def state(self, contact_id: int) -> dict[str, Any] | None:
+        """The session document alone, locked for this transaction."""
+        stmt = _SESSION_STATE[self.s.bind.dialect.name]
+        row = (await self.s.execute(stmt, {"contact_id": contact_id})).first()
+        return dict(row[0]) if row else None
 
     async def get(self, contact_id: int, *, for_update: bool = True) -> ConversationSession | None:
         stmt = select(ConversationSession).where(ConversationSession.contact_id == contact_id)
@@ -144,21 +339,12 @@ class SessionRepo:
         status: str | None = None,
         expires_at: datetime | None = None,
     ) -> None:
-        values = {
-            "state": state,
-            "flow_id": flow_id,
-            "flow_version": flow_version,
-            "step": step,
-            "status": status,
-            "expires_at": expires_at,
-            "updated_at": now,
-        }
-        stmt = (
-            _insert(self.s, ConversationSession)
-            .values(contact_id=contact_id, **values)
-            .on_conflict_do_update(index_elements=["contact_id"], set_=values)
+        await self.s.execute(
+            _SAVE_SESSION,
+            {"contact_id": contact_id, "state": state, "flow_id": flow_id,
+             "flow_version": flow_version, "step": step, "status": status,
+             "expires_at": expires_at, "updated_at": now},
         )
-        await self.s.execute(stmt)
 
     async def delete(self, contact_id: int) -> None:
         await self.s.execute(
@@ -176,12 +362,9 @@ class InboundRepo:
 
     async def remember(self, channel: str, message_id: str, now: datetime) -> bool:
         """Record an inbound id; False when it was seen before (a re-delivery)."""
-        stmt = (
-            _insert(self.s, ProcessedInbound)
-            .values(channel=channel, message_id=message_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=["channel", "message_id"])
+        result = await self.s.execute(
+            _REMEMBER, {"channel": channel, "message_id": message_id, "received_at": now}
         )
-        result = await self.s.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def seen(self, channel: str, message_id: str) -> bool:
@@ -278,7 +461,26 @@ class ComplaintRepo:
             for row in rows:
                 yield row
             last = rows[-1].id
-            self.s.expunge_all()
+            # No expunge_all(): it dropped the caller's unflushed changes to these rows (and
+            # detached everything else). The identity map holds clean rows weakly anyway.
+
+
+@dataclass
+class ClaimedMessage:
+    """An outbox row taken for sending, with what the sender must know of its contact."""
+
+    id: int
+    contact_id: int | None
+    channel: str
+    recipient: str
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+    opted_out: bool
+    stopped: bool
+    last_inbound_at: datetime | None
+    window_closed: bool
+    due_at: datetime
 
 
 class OutboxRepo:
@@ -299,22 +501,12 @@ class OutboxRepo:
         not_before: datetime | None = None,
     ) -> int | None:
         """Queue a message; with a dedupe key, queueing the same thing twice is a no-op."""
-        stmt = _insert(self.s, OutboxMessage).values(
-            contact_id=contact_id,
-            channel=channel,
-            recipient=recipient,
-            payload=payload,
-            priority=priority,
-            status="pending",
-            attempts=0,
-            next_attempt_at=not_before or now,
-            batch=batch,
-            dedupe_key=dedupe_key,
-            created_at=now,
+        result = await self.s.execute(
+            _ENQUEUE,
+            {"contact_id": contact_id, "channel": channel, "recipient": recipient,
+             "payload": payload, "priority": priority, "next_attempt_at": not_before or now,
+             "batch": batch, "dedupe_key": dedupe_key, "created_at": now},
         )
-        if dedupe_key is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = await self.s.execute(stmt.returning(OutboxMessage.id))
         row = result.first()
         return int(row[0]) if row else None
 
@@ -326,36 +518,68 @@ class OutboxRepo:
         lease: timedelta,
         channels: Sequence[str] | None = None,
         exclude: Sequence[int] = (),
-    ) -> Sequence[OutboxMessage]:
+    ) -> list[ClaimedMessage]:
         """Take due rows under a lease; replies (lower priority number) first.
 
         Rows left in ``sending`` by a process that died are taken again once the
         lease runs out. On PostgreSQL several replicas claim in parallel without
         waiting on each other (SKIP LOCKED); on SQLite BEGIN IMMEDIATE serialises.
+        One statement claims the rows; one more reads their contacts.
         """
         due = or_(
             and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
             and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
         )
-        stmt = select(OutboxMessage).where(due)
+        pick = select(OutboxMessage.id).where(due)
         if channels is not None:
-            stmt = stmt.where(OutboxMessage.channel.in_(channels))
+            pick = pick.where(OutboxMessage.channel.in_(channels))
         if exclude:
-            stmt = stmt.where(OutboxMessage.id.not_in(exclude))
-        stmt = (
-            stmt.order_by(
-                OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id
-            )
+            pick = pick.where(OutboxMessage.id.not_in(exclude))
+        pick = (
+            pick.order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        rows = (await self.s.execute(stmt)).scalars().all()
-        for row in rows:
-            row.status = "sending"
-            row.lease_until = now + lease
-            row.attempts += 1
-        await self.s.flush()
-        return rows
+        claim = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(pick.scalar_subquery()))
+            .values(status="sending", lease_until=now + lease,
+                    attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id, OutboxMessage.contact_id, OutboxMessage.channel,
+                       OutboxMessage.recipient, OutboxMessage.priority, OutboxMessage.payload,
+                       OutboxMessage.attempts, OutboxMessage.next_attempt_at)
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await self.s.execute(claim)).all()
+        contact_ids = {r.contact_id for r in rows if r.contact_id is not None}
+        contacts: dict[int, Any] = {}
+        if contact_ids:
+            found = await self.s.execute(
+                select(Contact.id, Contact.opted_out, Contact.stopped, Contact.last_inbound_at,
+                       Contact.window_closed).where(Contact.id.in_(contact_ids))
+            )
+            contacts = {c.id: c for c in found}
+        claimed = []
+        for r in rows:
+            c = contacts.get(r.contact_id) if r.contact_id is not None else None
+            claimed.append(ClaimedMessage(
+                id=r.id, contact_id=r.contact_id, channel=r.channel, recipient=r.recipient,
+                priority=r.priority, payload=r.payload, attempts=r.attempts,
+                opted_out=bool(c and c.opted_out), stopped=bool(c and c.stopped),
+                last_inbound_at=c.last_inbound_at if c else None,
+                window_closed=bool(c and c.window_closed), due_at=r.next_attempt_at,
+            ))
+        claimed.sort(key=lambda m: (m.priority, m.due_at, m.id))
+        return claimed
+
+    async def put_back(self, row_id: int, at: datetime) -> None:
+        """Return a claimed row unsent, without counting an attempt."""
+        await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(status="pending", lease_until=None, next_attempt_at=at,
+                    attempts=OutboxMessage.attempts - 1)
+        )
 
     async def mark_sent(self, row_id: int, now: datetime, provider_message_id: str | None) -> None:
         await self.s.execute(
@@ -368,6 +592,16 @@ class OutboxRepo:
                 provider_message_id=provider_message_id,
                 error=None,
             )
+        )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
+        """Record many deliveries in one statement (the sender batches them)."""
+        if not sent:
+            return
+        await self.s.execute(
+            _MARK_SENT,
+            [{"row_id": row_id, "provider_message_id": pid, "sent_at": now}
+             for row_id, pid in sent],
         )
 
     async def mark_retry(self, row_id: int, at: datetime, error: str) -> None:

@@ -52,18 +52,18 @@ def postgres_url() -> Iterator[str | None]:
 
 
 @pytest.fixture
-def database_url(postgres_url: str | None, tmp_path: Path) -> str:
+async def database_url(postgres_url: str | None, tmp_path: Path) -> str:
+    """An empty database (no tables at all) for one test."""
     if postgres_url:
+        await _admin(postgres_url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         return postgres_url
     return f"sqlite+aiosqlite:///{tmp_path / 'warga.db'}"
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    """An empty schema on the database under test."""
+    """The schema created from the models on the database under test."""
     database = Database(database_url)
-    if not database.is_sqlite:
-        await database.drop_all()
     await database.create_all()
     try:
         yield database

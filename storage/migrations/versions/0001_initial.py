@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
         sa.UniqueConstraint("channel", "external_id", name=op.f("uq_contacts_channel")),
     )
+    op.create_index("ix_contacts_alt", "contacts", ["channel", "alt_id"])
     op.create_table(
         "sessions",
         sa.Column("contact_id", sa.Integer(), nullable=False),
@@ -195,4 +196,5 @@ def downgrade() -> None:
     op.drop_table("complaints")
     op.drop_table("processed_inbound")
     op.drop_table("sessions")
+    op.drop_index("ix_contacts_alt", table_name="contacts")
     op.drop_table("contacts")

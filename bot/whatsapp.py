@@ -1,0 +1,160 @@
+"""WhatsApp wiring: the webhook routes, one shared HTTP session, the channel and its
+media fetcher, and delivery receipts applied to the outbox.
+
+The webhook only verifies, decodes and stores (``Dispatcher.handle`` commits the inbound
+id, the session and the reply in the outbox); the Graph API is never called inside the
+request, so Meta gets its 200 in milliseconds even when the Graph API is slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import Services
+from bot.settings import Settings
+from conversations.messages import Template
+from handlers.whatsapp import (
+    CHANNEL,
+    SIGNATURE_HEADER,
+    PayloadError,
+    StatusUpdate,
+    WhatsAppChannel,
+    parse,
+    verify_signature,
+)
+
+log = logging.getLogger(__name__)
+
+PATH = "/webhooks/whatsapp"
+# Generous for one message, short enough that a stuck Graph API call frees its slot.
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+class WhatsAppPlugin:
+    """``GET|POST /webhooks/whatsapp`` and the ``whatsapp`` channel (DESIGN §3)."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.whatsapp_enabled:
+            raise ValueError("WhatsApp needs all of WHATSAPP_ACCESS_TOKEN, "
+                             "WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, "
+                             "WHATSAPP_VERIFY_TOKEN")
+        assert settings.whatsapp_app_secret and settings.whatsapp_verify_token
+        self.settings = settings
+        self._app_secret = settings.whatsapp_app_secret.reveal()
+        self._verify_token = settings.whatsapp_verify_token.reveal().encode()
+        self.services: Services | None = None
+        self.channel: WhatsAppChannel | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(PATH, self.verify)
+        app.router.add_post(PATH, self.receive)
+
+    @contextlib.asynccontextmanager
+    async def lifecycle(self, app: web.Application, services: Services) -> AsyncIterator[None]:
+        """One client session for every Graph API call, closed after the last one."""
+        settings = self.settings
+        assert settings.whatsapp_access_token and settings.whatsapp_phone_number_id
+        session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        channel = WhatsAppChannel(
+            session,
+            api_url=settings.whatsapp_api_url,
+            phone_number_id=settings.whatsapp_phone_number_id,
+            access_token=settings.whatsapp_access_token.reveal(),
+            template=Template(settings.whatsapp_template_name,
+                              settings.whatsapp_template_language),
+            clock=services.clock,
+            max_media_bytes=settings.max_media_bytes,
+        )
+        services.channels[CHANNEL] = channel
+        services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media
+        self.services, self.channel = services, channel
+        try:
+            yield
+        finally:
+            # Media downloads and read receipts use the session: let them finish first.
+            await services.dispatcher.idle()
+            if self._background:
+                await asyncio.wait(set(self._background), timeout=5)
+            for task in self._background:
+                task.cancel()
+            services.dispatcher.media_fetchers.pop(CHANNEL, None)
+            await session.close()
+
+    # -- webhook -----------------------------------------------------------------------
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """Meta's subscription check: echo ``hub.challenge`` only for our verify token."""
+        mode = request.query.get("hub.mode")
+        token = request.query.get("hub.verify_token")
+        challenge = request.query.get("hub.challenge")
+        if (mode == "subscribe" and token is not None and challenge is not None
+                and hmac.compare_digest(token.encode(), self._verify_token)):
+            return web.Response(text=challenge)
+        return web.Response(status=403, text="forbidden")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """Signature on the raw bytes first, then decode, store, and answer 200."""
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return web.Response(status=413, text="too large")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return web.Response(status=401, text="signature missing")
+        body = await request.read()  # past client_max_size aiohttp answers 413 itself
+        if not verify_signature(self._app_secret, body, signature):
+            return web.Response(status=403, text="signature invalid")
+        try:
+            batch = parse(json.loads(body), phone_number_id=self.settings.whatsapp_phone_number_id)
+        except (ValueError, PayloadError):
+            return web.Response(status=400, text="not a WhatsApp webhook payload")
+        for error in batch.errors:
+            log.warning("WhatsApp webhook reports error %s", error.describe())
+        if batch.ignored:
+            log.debug("WhatsApp webhook: ignored %s", ", ".join(batch.ignored))
+        services = self.services
+        assert services is not None and self.channel is not None
+        try:
+            for inbound in batch.messages:
+                if await services.dispatcher.handle(inbound):
+                    self._spawn(self.channel.mark_read(inbound.message_id))
+            if batch.statuses:
+                await self._apply_statuses(services, batch.statuses)
+        except Exception as exc:
+            # Not stored (the transaction rolled back): a non-200 makes Meta deliver again,
+            # and what was stored before the failure is deduplicated then.
+            log.error("WhatsApp webhook not stored (%s); asking Meta to retry",
+                      type(exc).__name__)
+            log.debug("webhook failure", exc_info=True)
+            services.metrics.errors.labels(CHANNEL).inc()
+            return web.Response(status=503, text="try again later")
+        return web.Response(text="ok")
+
+    async def _apply_statuses(self, services: Services, statuses: list[StatusUpdate]) -> None:
+        """Delivery receipts move our outbox rows forward; 131047 closes the window."""
+        now = services.clock()
+        async with services.db.transaction() as tx:
+            for status in statuses:
+                error = "; ".join(e.describe() for e in status.errors) or None
+                await tx.outbox.update_delivery(status.message_id, status.status, error)
+                if status.window_closed:
+                    row = await tx.outbox.by_provider_id(status.message_id)
+                    if row is not None and row.contact_id is not None:
+                        await tx.contacts.set_fields(row.contact_id, now, window_closed=True)
+                if status.errors:
+                    log.warning("WhatsApp delivery %s: %s", status.status, error)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Fire and forget, but keep a reference so the task is not collected mid-flight."""
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

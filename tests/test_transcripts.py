@@ -1,0 +1,257 @@
+"""Golden transcripts of the resident's report, through dispatcher, engine and database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import Complaint, ComplaintStatus, ConversationSession
+from tests.harness import (
+    Action,
+    Bot,
+    Button,
+    Clock,
+    Later,
+    Photo,
+    Pin,
+    Restart,
+    Unsupported,
+    check_golden,
+)
+
+pytestmark = [pytest.mark.e2e]
+
+
+async def complaints(db: Database) -> list[Complaint]:
+    async with db.session() as s:
+        return list((await s.execute(select(Complaint).order_by(Complaint.id))).scalars())
+
+
+BUTTONS: list[Action] = [
+    "/start",
+    Button("menu:lapor"),
+    Button("jenis:air"),
+    Button("kategori:keruh"),
+    "Air keruh kecoklatan sejak pipa diperbaiki",
+    "kemarin",
+    "12",
+    Pin(-6.1011, 106.9264),
+    Button("kelurahan:1004"),
+    "RT 5 RW 3",
+    Button("patokan:__skip"),
+    Photo(),
+    Button("boleh_dihubungi:yes"),
+    "0812-3456-7890",
+    Button("confirm:yes"),
+]
+
+
+async def test_buttons(db: Database) -> None:
+    bot = Bot(db)
+    check_golden("complaint_buttons", await bot.run(BUTTONS))
+    [c] = await complaints(db)
+    assert c.report_type == "air" and c.category == "keruh"
+    assert (c.kelurahan_code, c.rt, c.rw) == ("31.72.04.1004", "005", "003")
+    assert c.latitude == pytest.approx(-6.1011)
+    assert c.answers["sejak"] == "2026-11-27"
+    assert c.answers["jumlah_kk"] == 12
+    assert c.answers["foto"]["ref"] == "photo-1"
+    assert c.answers["telepon"] == "+6281234567890"
+    assert c.status == "diterima"
+    async with db.session() as s:
+        history = (await s.execute(select(ComplaintStatus.status))).scalars().all()
+        assert history == ["diterima"]
+        # The flow is over: nothing left in the session but the menu context.
+        session = (await s.execute(select(ConversationSession))).scalar_one()
+        assert session.flow_id is None
+
+
+async def test_typed_numbers_and_loose_labels(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = [
+        "halo",
+        "1",  # menu: report
+        "1",  # water
+        "keruh",  # loose label for "Air keruh / kotor"
+        "airnya kotor banget, bau juga",
+        "3 hari lalu",
+        "sekitar 20 rumah",
+        "lewati",
+        "kali baru",
+        "005/003",
+        "dekat musholla Al-Ikhlas",
+        "lewati",
+        "tidak",
+        "ya",
+    ]
+    check_golden("complaint_typed", await bot.run(script))
+    [c] = await complaints(db)
+    assert c.category == "keruh"
+    assert c.answers["jumlah_kk"] == 20
+    assert c.answers["sejak"] == "2026-11-25"
+    assert c.answers["boleh_dihubungi"] is False
+    assert "telepon" not in c.answers
+
+
+async def test_back_skip_edit_cancel(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = [
+        "lapor",
+        "kembali",  # at the first question
+        "air",
+        "debit kecil",
+        "kembali",  # back to the category
+        "bau",
+        "lewati",  # description is required
+        "Air bau kaporit menyengat",
+        "hari ini",
+        "5",
+        "lewati",
+        "Semper Timur",
+        "rt 1 rw 2",
+        "lewati",
+        "lewati",
+        "ya",
+        "lewati",
+        "ubah",  # at the summary
+        "Masalah air",  # pick by its title
+        "asin",
+        "ubah",
+        Button("edit:rt_rw"),
+        "kembali",  # leave the edit: the old answer stays
+        "batal",
+    ]
+    check_golden("complaint_back_skip_edit_cancel", await bot.run(script))
+    assert await complaints(db) == []
+
+
+async def test_language_switch_mid_flow(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = [
+        "lapor",
+        "1",
+        "bahasa",
+        Button("lang:en"),
+        "2",  # still the category question, now in English: "Low flow"
+        "Very little water comes out in the mornings",
+        "bahasa",
+        "1",  # Bahasa Indonesia
+        "kemarin",
+    ]
+    check_golden("complaint_language_switch", await bot.run(script))
+
+
+async def test_restart_mid_flow_continues_at_the_same_step(db: Database) -> None:
+    clock = Clock()
+    bot = Bot(db, clock)
+    await bot.run(["lapor", "air", "mati"])
+    await bot.send(Restart())
+    out = await bot.say("Sudah dua hari air tidak keluar sama sekali")
+    assert "Sejak kapan" in out.text
+    # A brand-new process on the same database knows nothing but what was stored.
+    fresh = Bot(db, clock)
+    out = await fresh.say("2 hari lalu")
+    assert "berapa rumah" in out.text
+
+
+async def test_expiry_offers_to_continue_with_a_recap(db: Database) -> None:
+    clock = Clock()
+    bot = Bot(db, clock)
+    script: list[Action] = [
+        "lapor",
+        "air",
+        "pompa",
+        "Pompa sumur bor RW 07 mati",
+        Later(25),
+        "halo",
+        "ya",
+        "kemarin",
+        Later(30),
+        "pagi",
+        "tidak",
+    ]
+    check_golden("complaint_expiry", await bot.run(script))
+
+
+BAD_INPUTS = [
+    "x" * 10_000,
+    "😀😀😀",
+    "",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE complaints; --",
+    Pin(-6.1, 106.9),
+    Unsupported("voice"),
+    Unsupported("sticker"),
+]
+
+
+@pytest.mark.parametrize("step_path", [
+    ["lapor"],
+    ["lapor", "air"],
+    ["lapor", "air", "mati"],
+    ["lapor", "air", "mati", "Air mati total sejak subuh"],
+    ["lapor", "air", "mati", "Air mati total sejak subuh", "kemarin"],
+    ["lapor", "air", "mati", "Air mati total sejak subuh", "kemarin", "3", "lewati"],
+    ["lapor", "air", "mati", "Air mati total sejak subuh", "kemarin", "3", "lewati",
+     "kalibaru"],
+    ["lapor", "air", "mati", "Air mati total sejak subuh", "kemarin", "3", "lewati",
+     "kalibaru", "rt 1 rw 1", "lewati", "lewati"],
+], ids=lambda p: p[-1][:12])
+async def test_bad_input_reprompts_and_changes_nothing(db: Database,
+                                                       step_path: list[str]) -> None:
+    bot = Bot(db)
+    for action in step_path:
+        await bot.send(action)
+    async with db.session() as s:
+        before = (await s.execute(select(ConversationSession.state))).scalar_one()
+    step = before["flow"]["step"]
+    for bad in BAD_INPUTS:
+        if isinstance(bad, Pin) and step == "lokasi":
+            continue
+        if isinstance(bad, str) and step in ("uraian", "patokan") and len(bad) < 1000 and any(
+            ch.isalnum() for ch in bad
+        ):
+            continue  # free text: markup and quotes are a valid description, stored verbatim
+        out = await bot.say(bad)
+        assert out.text, "a re-prompt is never empty"
+        assert "Traceback" not in out.text and "Error" not in out.text
+        async with db.session() as s:
+            after = (await s.execute(select(ConversationSession.state))).scalar_one()
+        assert after["flow"] == before["flow"], f"{bad!r} changed the session at {step}"
+    assert await complaints(db) == []
+
+
+async def test_markup_and_injection_are_stored_verbatim(db: Database) -> None:
+    bot = Bot(db)
+    evil = "'; DROP TABLE complaints; -- <b>air</b> {ticket} %s"
+    await bot.run(["lapor", "keluhan", evil, "lewati", "marunda", "rt 2 rw 1", "lewati",
+                   "lewati", "tidak", "ya"])
+    [c] = await complaints(db)
+    assert c.description == evil
+    assert c.ticket.startswith("ADU-")
+
+
+async def test_duplicate_delivery_is_answered_once(db: Database) -> None:
+    bot = Bot(db)
+    inbound = bot.inbound("lapor")
+    assert await bot.dispatcher.handle(inbound) is True
+    assert await bot.dispatcher.handle(inbound) is False
+    await bot.sender.drain()
+    assert len(bot.channel.sent) == 1
+
+
+async def test_status_lists_own_tickets_only(db: Database) -> None:
+    clock = Clock()
+    siti = Bot(db, clock, user="siti")
+    await siti.run(BUTTONS)
+    [c] = await complaints(db)
+    out = await siti.say(f"cek {c.ticket.lower()}")
+    assert c.ticket in out.text and "Diterima" in out.text
+    budi = Bot(db, clock, user="budi", name="Budi")
+    out = await budi.say(f"cek {c.ticket}")
+    assert "tidak ditemukan" in out.text
+    out = await budi.say("status")
+    assert "belum punya laporan" in out.text
+    async with db.session() as s:
+        assert (await s.execute(select(func.count(Complaint.id)))).scalar_one() == 1
