@@ -17,14 +17,14 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from conversations.i18n import Translator
-from storage.db import Database
-
-from bot.dispatcher import Dispatcher
+from bot.dispatcher import Dispatcher, Feature
+from bot.features import default_features
 from bot.metrics import Metrics
 from bot.outbox import Channel, OutboxSender
 from bot.scheduler import add_housekeeping, create_scheduler
 from bot.settings import Settings
+from conversations.i18n import Translator
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class Services:
     channels: dict[str, Channel] = field(default_factory=dict)
     sender: OutboxSender | None = None
     scheduler: AsyncIOScheduler | None = None
+    features: list[Feature] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_sender(self) -> OutboxSender:
@@ -78,6 +79,7 @@ async def build_services(
     *,
     clock: Callable[[], datetime] = utc_now,
     migrate: bool = True,
+    features: list[Feature] | None = None,
 ) -> Services:
     """Open the database (upgrading it), load catalogs and flows, build the dispatcher."""
     if migrate:
@@ -97,7 +99,11 @@ async def build_services(
         metrics=metrics,
         coordinators=settings.coordinators,
     )
-    services = Services(settings, db, translator, metrics, dispatcher, clock)
+    features = default_features(settings) if features is None else features
+    for feature in features:
+        dispatcher.add_feature(feature)
+    services = Services(settings, db, translator, metrics, dispatcher, clock,
+                        features=list(features))
     await bootstrap_coordinators(services)
     return services
 
@@ -136,6 +142,7 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_now,
     plugins: list[ChannelPlugin] | None = None,
+    features: list[Feature] | None = None,
 ) -> web.Application:
     """The service: HTTP routes, channels, outbox loop and scheduler, with clean shutdown."""
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -144,9 +151,15 @@ def create_app(
     plugins = plugins if plugins is not None else default_plugins(settings)
     for plugin in plugins:
         plugin.add_routes(app)
+    features = default_features(settings) if features is None else features
+    for feature in features:
+        # A feature with pages (the dashboard) adds them now: routes freeze at start-up.
+        add_routes = getattr(feature, "add_routes", None)
+        if add_routes is not None:
+            add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        services = await build_services(settings, clock=clock)
+        services = await build_services(settings, clock=clock, features=features)
         app[SERVICES] = services
         async with contextlib.AsyncExitStack() as stack:
             for plugin in plugins:
@@ -158,6 +171,11 @@ def create_app(
             scheduler = create_scheduler(settings.timezone)
             add_housekeeping(scheduler, services.db, services.metrics, clock)
             services.scheduler = scheduler
+            for feature in services.features:
+                # Timers rebuilt from the database rows (reminders, deadlines, SLAs).
+                schedule = getattr(feature, "schedule", None)
+                if schedule is not None:
+                    await schedule(scheduler, services)
             scheduler.start()
             log.info("warga serving on %s:%s with %s", settings.host, settings.port,
                      ", ".join(sorted(services.channels)) or "no channels")

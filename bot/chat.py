@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from handlers.console import CHANNEL, ConsoleChannel
-
 from bot.app import build_services
 from bot.settings import Settings
+from handlers.console import CHANNEL, ConsoleChannel
 
 
 def _write(text: str) -> None:

@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from bot.metrics import Metrics
 from conversations.complaint import COMPLAINT
 from conversations.engine import Engine, Prompt, Turn
 from conversations.flow import Flow
@@ -24,8 +25,6 @@ from conversations.parsing import parse_yes_no
 from conversations.tickets import find_ticket, new_ticket
 from storage.db import Database
 from storage.repos import ContactState, Repos
-
-from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,34 @@ KEYWORDS: dict[str, frozenset[str]] = {
 
 MediaFetcher = Callable[[Media], Awaitable[bytes]]
 FlowAction = Callable[["Context", dict[str, Any]], Awaitable[list[T]]]
+Handler = Callable[["Context", str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A feature's command: '/name args' anywhere; 'name args' typed outside a flow.
+
+    ``names`` are lower-case words ("relawan", "daftar relawan"); ``roles`` limits who may
+    use it (others get a polite refusal).
+    """
+
+    names: tuple[str, ...]
+    handler: Handler
+    roles: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    label: T
+    handler: Callable[[Context], Awaitable[None]]
+    roles: frozenset[str] | None = None
+
+
+class Feature(Protocol):
+    """A capability plugged into the dispatcher (volunteers, activities, tickets…)."""
+
+    def register(self, dispatcher: Dispatcher) -> None: ...
 
 
 @dataclass
@@ -96,9 +123,58 @@ class Dispatcher:
         self.flows: dict[str, Flow] = {COMPLAINT.id: COMPLAINT}
         self.actions: dict[str, FlowAction] = {COMPLAINT.id: self._create_complaint}
         self.media_fetchers: dict[str, MediaFetcher] = {}
+        self.commands: list[Command] = []
+        self.menu_extra: list[MenuItem] = []
+        # Buttons outside flows, by choice-id prefix ("rsvp" for "rsvp:12:yes").
+        self.choice_handlers: dict[str, Handler] = {}
+        # Telegram deep links, by payload prefix ("relawan" for "/start relawan_KODE").
+        self.start_payloads: dict[str, Handler] = {}
         self.on_enqueued: list[Callable[[], None]] = []
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._background: set[asyncio.Task[None]] = set()
+
+    # -- extension points ----------------------------------------------------------------
+
+    def add_feature(self, feature: Feature) -> None:
+        feature.register(self)
+
+    def add_flow(self, flow: Flow, action: FlowAction) -> None:
+        from conversations.flow import validate
+
+        self.flows[flow.id] = validate(flow, self.tr.keys["id"])
+        self.actions[flow.id] = action
+
+    def add_command(self, command: Command) -> None:
+        self.commands.append(command)
+
+    def add_menu_item(self, item: MenuItem) -> None:
+        self.menu_extra.append(item)
+
+    async def notify(
+        self,
+        tx: Repos,
+        contact_id: int,
+        *texts: T,
+        now: datetime,
+        choices: list[tuple[str, T | str]] | None = None,
+        priority: int = REPLY,
+        dedupe_key: str | None = None,
+        batch: str | None = None,
+        media_path: str | None = None,
+    ) -> int | None:
+        """Queue a message to someone other than the sender, in their own language."""
+        contact = await tx.contacts.get(contact_id)
+        if contact is None:
+            return None
+        state = ContactState.from_orm(contact)
+        outbound = self.render(state, [Prompt(texts=list(texts), choices=list(choices or []))])
+        if media_path:
+            outbound = replace(outbound, media_path=media_path)
+        return await tx.outbox.enqueue(
+            channel=contact.channel, recipient=contact.external_id,
+            payload=outbound.as_dict(), now=now, contact_id=contact.id, priority=priority,
+            dedupe_key=dedupe_key, batch=batch,
+        )
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -193,6 +269,26 @@ class Dispatcher:
         if choice.startswith("menu:"):
             await self._menu_choice(ctx, choice.removeprefix("menu:"))
             return
+        prefix = choice.partition(":")[0]
+        if prefix in self.choice_handlers:
+            await self.choice_handlers[prefix](ctx, choice)
+            return
+        in_flow = bool(flow and fstate and not ctx.state.get("paused"))
+        found = self._feature_command(text, in_flow)
+        if found is not None:
+            command, args = found
+            if command.roles is not None and ctx.contact.role not in command.roles:
+                ctx.say(T("bot.not_allowed"))
+                self._reask_if_flow(ctx, flow, fstate)
+                return
+            await command.handler(ctx, args)
+            return
+        payload = ctx.state.get("start_payload")
+        if payload:
+            key, _, rest = payload.partition("_")
+            if key in self.start_payloads:
+                await self.start_payloads[key](ctx, rest)
+                return
 
         if word in ("lang_en", "lang_id"):
             self._set_language(ctx, "en" if word == "lang_en" else "id")
@@ -247,6 +343,29 @@ class Dispatcher:
             return
         self._menu(ctx, T("bot.unknown"))
 
+    def _feature_command(self, text: str, in_flow: bool) -> tuple[Command, str] | None:
+        """'/relawan ABC' → (relawan, 'ABC'); 'daftar relawan ABC' too, outside a flow."""
+        if not text or not self.commands:
+            return None
+        slash = text.startswith("/")
+        if in_flow and not slash:
+            return None
+        body = text[1:] if slash else text
+        head, _, rest = body.partition(" ")
+        head = head.split("@", 1)[0]
+        words = normalize(body).split()
+        for command in self.commands:
+            for name in command.names:
+                parts = name.split()
+                if slash and len(parts) == 1 and head.lower() == name:
+                    return command, rest.strip()
+                if not slash and words[: len(parts)] == parts:
+                    # Keep the arguments as typed (codes are case-sensitive to the eye).
+                    original = body.split(None, len(parts))
+                    return command, original[len(parts)].strip() if len(original) > len(
+                        parts) else ""
+        return None
+
     def _slash(self, ctx: Context, text: str) -> str | None:
         """Telegram-style commands: '/lapor', '/start payload'."""
         command, _, payload = text[1:].partition(" ")
@@ -269,9 +388,12 @@ class Dispatcher:
     # -- menu ----------------------------------------------------------------------------
 
     def menu_items(self, ctx: Context) -> list[tuple[str, T]]:
+        extra = [(item.key, item.label) for item in self.menu_extra
+                 if item.roles is None or ctx.contact.role in item.roles]
         return [
             ("lapor", T("menu.report")),
             ("status", T("menu.status")),
+            *extra,
             ("bahasa", T("menu.language")),
             ("bantuan", T("menu.help")),
         ]
@@ -301,7 +423,11 @@ class Dispatcher:
             await self.extra_menu_choice(ctx, key)
 
     async def extra_menu_choice(self, ctx: Context, key: str) -> None:
-        """Menu entries added by other features; unknown keys show the menu again."""
+        """Menu entries added by features; unknown or forbidden keys show the menu again."""
+        for item in self.menu_extra:
+            if item.key == key and (item.roles is None or ctx.contact.role in item.roles):
+                await item.handler(ctx)
+                return
         self._menu(ctx, T("bot.unknown"))
 
     # -- flows ---------------------------------------------------------------------------
@@ -330,12 +456,18 @@ class Dispatcher:
         ctx.state["await"] = None
         await self._apply(ctx, flow, turn)
 
-    async def _start_or_offer(self, ctx: Context, flow_id: str) -> None:
+    async def start_or_offer(self, ctx: Context, flow_id: str,
+                             extra: dict[str, Any] | None = None) -> None:
+        """Start a flow, or offer to finish the one under way first."""
+        await self._start_or_offer(ctx, flow_id, extra)
+
+    async def _start_or_offer(self, ctx: Context, flow_id: str,
+                              extra: dict[str, Any] | None = None) -> None:
         flow, fstate = self._active_flow(ctx)
         if flow and fstate:
             self._offer_resume(ctx, flow, fstate, T("bot.resume_unfinished"))
             return
-        await self.start_flow(ctx, flow_id)
+        await self.start_flow(ctx, flow_id, extra)
 
     def _offer_resume(self, ctx: Context, flow: Flow, fstate: dict[str, Any], why: T) -> None:
         ctx.state["await"] = "resume"

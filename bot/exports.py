@@ -6,9 +6,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from storage.db import Database
-
 from bot.settings import Settings
+from storage.db import Database
 
 
 async def run_export(settings: Settings, what: str, fmt: str, out: Path) -> int:

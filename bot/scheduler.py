@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from storage.db import Database
-
 from bot.metrics import Metrics
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-# Opt in to PTB's v22.2 time periods as timedelta: without it, merely constructing a
-# RetryAfter (every 429) emits a PTBDeprecationWarning.
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
-from telegram import (  # noqa: E402
+from telegram import (
     Bot,
     CallbackQuery,
     ChatMemberUpdated,
@@ -35,8 +31,8 @@ from telegram import (  # noqa: E402
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode  # noqa: E402
-from telegram.error import (  # noqa: E402
+from telegram.constants import ChatMemberStatus, ChatType, MessageEntityType, ParseMode
+from telegram.error import (
     BadRequest,
     ChatMigrated,
     EndPointNotFound,
@@ -47,7 +43,7 @@ from telegram.error import (  # noqa: E402
     TelegramError,
 )
 
-from conversations.messages import (  # noqa: E402
+from conversations.messages import (
     ChannelMisconfigured,
     ChannelUnavailable,
     Choice,
@@ -65,6 +61,10 @@ from conversations.messages import (  # noqa: E402
 )
 
 log = logging.getLogger(__name__)
+
+# Opt in to PTB's v22.2 time periods as timedelta (read at call time): without it, merely
+# constructing a RetryAfter (every 429) emits a PTBDeprecationWarning.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096

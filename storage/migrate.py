@@ -58,10 +58,10 @@ def _adopt_unversioned(connection: Connection, config: Config) -> None:
             f"tables {sorted(existing)} exist without a migration version and differ from "
             f"the models ({len(differences)} differences, e.g. {differences[0]!r})"
         )
-    command.stamp(config, "head")
+    command.stamp(config, "heads")
 
 
-def upgrade_connection(connection: Connection, revision: str = "head") -> None:
+def upgrade_connection(connection: Connection, revision: str = "heads") -> None:
     """Upgrade through an open sync connection: ``await conn.run_sync(upgrade_connection)``."""
     config = alembic_config(connection.engine.url.render_as_string(hide_password=False))
     config.attributes["connection"] = connection
@@ -69,7 +69,7 @@ def upgrade_connection(connection: Connection, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
+async def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision`` (creates a SQLite file's folder)."""
     engine = create_engine(url)
     sqlite = engine.dialect.name == "sqlite"

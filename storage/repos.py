@@ -173,6 +173,12 @@ class ContactState:
         state._loaded = {k: data[k] for k in _LOCKABLE_FIELDS}
         return state
 
+    @classmethod
+    def from_orm(cls, contact: Contact) -> ContactState:
+        return cls.from_row(
+            _RowLike({k: getattr(contact, k) for k in _CONTACT_COLUMNS.split(", ")})
+        )
+
     def changes(self) -> dict[str, Any]:
         return {
             k: getattr(self, k) for k in _LOCKABLE_FIELDS if getattr(self, k) != self._loaded[k]
@@ -217,11 +223,7 @@ class ContactRepo:
 
     async def state(self, channel: str, external_id: str) -> ContactState | None:
         contact = await self.get_by_external(channel, external_id, for_update=True)
-        if contact is None:
-            return None
-        return ContactState.from_row(
-            _RowLike({k: getattr(contact, k) for k in _CONTACT_COLUMNS.split(", ")})
-        )
+        return None if contact is None else ContactState.from_orm(contact)
 
     async def save_changes(self, contact: ContactState, now: datetime) -> None:
         changes = contact.changes()

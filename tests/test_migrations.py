@@ -100,7 +100,7 @@ async def test_upgrade_on_a_shared_connection(fresh_url: str) -> None:
     database = Database(fresh_url)
     try:
         async with database.engine.begin() as conn:
-            await conn.run_sync(upgrade_connection, "head")
+            await conn.run_sync(upgrade_connection, "heads")
     finally:
         await database.close()
     differences, current = await _inspect(fresh_url)
@@ -112,7 +112,7 @@ async def test_alembic_command_line_path_and_downgrade(fresh_url: str) -> None:
     """env.py without a shared connection builds its own async engine (``alembic`` CLI)."""
     config = alembic_config(fresh_url)
     # env.py calls asyncio.run(): give it a thread without a running loop.
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(command.upgrade, config, "heads")
     differences, current = await _inspect(fresh_url)
     assert (differences, current) == ([], "0001")
     await asyncio.to_thread(command.downgrade, config, "base")

@@ -1,0 +1,14 @@
+"""Capabilities plugged into the dispatcher: each module registers its flows, commands,
+menu entries and button handlers through ``Dispatcher.add_*``.
+"""
+
+from __future__ import annotations
+
+from bot.dispatcher import Feature
+from bot.settings import Settings
+
+
+def default_features(settings: Settings) -> list[Feature]:
+    """Every feature the service runs with, in menu order."""
+    features: list[Feature] = []
+    return features

@@ -1,0 +1,1 @@
+"""Fake platforms, served on loopback ports, for tests and benchmarks."""
