@@ -35,15 +35,17 @@ def _logging(level: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, default_plugins
 
     settings = _settings()
     _logging(settings.log_level)
     log.info("settings: %s", settings.redacted())
-    app = create_app(settings)
+    plugins = default_plugins(settings)
+    app = create_app(settings, plugins=plugins)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 shutdown_timeout=10)
-    return 0
+    # A channel that had to stop the service (Telegram 409 Conflict) makes the exit non-zero.
+    return max((getattr(p, "exit_status", 0) for p in plugins), default=0)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

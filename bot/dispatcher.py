@@ -312,6 +312,18 @@ class Dispatcher:
             await self._status(ctx, find_ticket(text))
             self._reask_if_flow(ctx, flow, fstate)
             return
+        if word == "cancel" and not in_flow:
+            # /batal from Telegram's command menu (in a flow the engine cancels): drop a
+            # paused report, or just show the menu.
+            if flow and fstate:
+                ctx.state.pop("flow", None)
+                ctx.state["paused"] = False
+                await ctx.tx.audit.add(_actor(ctx.contact), "flow.cancelled", ctx.now,
+                                       subject=flow.id)
+                self._menu(ctx, T("flow.cancelled"))
+            else:
+                self._menu(ctx, T("bot.menu_intro"))
+            return
         if word == "menu":
             if flow and fstate:
                 ctx.state["paused"] = True
@@ -383,6 +395,7 @@ class Dispatcher:
             "berhenti": "stop",
             "stop": "stop",
             "mulai": "resume_sub",
+            "batal": "cancel",
         }.get(command)
 
     # -- menu ----------------------------------------------------------------------------

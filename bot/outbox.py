@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -102,7 +101,8 @@ class OutboxSender:
         self.lease = lease
         self.lookahead = lookahead
         self.max_in_flight = max_in_flight
-        self.pacers = {name: Pacer(ch.pacing, time.monotonic) for name, ch in channels.items()}
+        # Pacing follows the same clock as the rows' timestamps (injected in tests).
+        self.pacers = {name: Pacer(ch.pacing, self._seconds) for name, ch in channels.items()}
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         # Sent but not yet recorded; recorded together by _flush_sent.
@@ -110,6 +110,9 @@ class OutboxSender:
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+
+    def _seconds(self) -> float:
+        return self.clock().timestamp()
 
     def wake(self) -> None:
         self._wake.set()

@@ -83,6 +83,9 @@ class Settings:
     def media_dir(self) -> Path:
         return self.data_dir / "media"
 
+    def __repr__(self) -> str:
+        return f"Settings({self.redacted()})"
+
     def redacted(self) -> dict[str, str]:
         """Settings safe to log: secrets shown as *** (or unset)."""
         out: dict[str, str] = {}

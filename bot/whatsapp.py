@@ -21,9 +21,10 @@ from aiohttp import web
 
 from bot.app import Services
 from bot.settings import Settings
-from conversations.messages import Template
+from conversations.messages import Pacing, Template
 from handlers.whatsapp import (
     CHANNEL,
+    PACING,
     SIGNATURE_HEADER,
     PayloadError,
     StatusUpdate,
@@ -42,13 +43,14 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 class WhatsAppPlugin:
     """``GET|POST /webhooks/whatsapp`` and the ``whatsapp`` channel (DESIGN §3)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, pacing: Pacing = PACING) -> None:
         if not settings.whatsapp_enabled:
             raise ValueError("WhatsApp needs all of WHATSAPP_ACCESS_TOKEN, "
                              "WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET, "
                              "WHATSAPP_VERIFY_TOKEN")
         assert settings.whatsapp_app_secret and settings.whatsapp_verify_token
         self.settings = settings
+        self.pacing = pacing
         self._app_secret = settings.whatsapp_app_secret.reveal()
         self._verify_token = settings.whatsapp_verify_token.reveal().encode()
         self.services: Services | None = None
@@ -74,6 +76,7 @@ class WhatsAppPlugin:
                               settings.whatsapp_template_language),
             clock=services.clock,
             max_media_bytes=settings.max_media_bytes,
+            pacing=self.pacing,
         )
         services.channels[CHANNEL] = channel
         services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media

@@ -99,6 +99,7 @@ _REQUEST_LABELS = {
     "contact": {"id": "📱 Kirim nomor HP", "en": "📱 Share phone number"},
 }
 
+_DECODED = frozenset({"update_id", "message", "callback_query", "my_chat_member"})
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _BOLD = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])")
 _COMMAND_MENTION = re.compile(r"^(/\w+)@\w+")
@@ -133,8 +134,11 @@ class TelegramChannel:
         """Bot API update JSON → PTB ``Update``; ValueError when it is not one."""
         if not isinstance(data, Mapping) or not isinstance(data.get("update_id"), int):
             raise ValueError("not a Telegram update")
+        # Decode only what we use: PTB refuses objects that lack a field it requires, and
+        # an update kind we ignore must not turn into an error.
+        wanted = {k: v for k, v in data.items() if k in _DECODED}
         try:
-            return Update.de_json(dict(data), self.bot)
+            return Update.de_json(wanted, self.bot)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed Telegram update ({type(exc).__name__})") from exc
 

@@ -255,7 +255,9 @@ def _message(msg: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | s
                       sha256=_str(body.get("sha256")), caption=_str(body.get("caption")))
         return Inbound(kind=InboundKind.MEDIA, media=media, **base)
     if kind == "contacts":
-        phone = _shared_phone(msg.get("contacts"))
+        # Only the sender's own card answers "your phone number"; we do not keep other
+        # people's numbers (UU PDP).
+        phone = _own_phone(msg.get("contacts"), wa_id)
         if phone:
             return Inbound(kind=InboundKind.CONTACT, phone=phone, **base)
         return Inbound(kind=InboundKind.UNSUPPORTED, unsupported="contact", **base)
@@ -310,11 +312,11 @@ def _location(body: dict[str, Any]) -> Location | None:
                     address[:300] if address else None)
 
 
-def _shared_phone(cards: Any) -> str | None:
+def _own_phone(cards: Any, wa_id: str | None) -> str | None:
     for card in _dicts(cards):
         for phone in _dicts(card.get("phones")):
             number = _str(phone.get("phone")) or _str(phone.get("wa_id"))
-            if number:
+            if wa_id and phone.get("wa_id") == wa_id and number:
                 return number[:32]
     return None
 
@@ -664,7 +666,6 @@ class WhatsAppChannel:
     """Sends through one shared ``aiohttp.ClientSession`` to ``{api_url}``."""
 
     name = CHANNEL
-    pacing = PACING
 
     def __init__(
         self,
@@ -678,8 +679,10 @@ class WhatsAppChannel:
         max_media_bytes: int = 10 * 1024 * 1024,
         media_attempts: int = 3,
         media_backoff: float = 1.0,
+        pacing: Pacing = PACING,
     ) -> None:
         self.session = session
+        self.pacing = pacing
         self.api_url = api_url.rstrip("/")
         self.messages_url = f"{self.api_url}/{phone_number_id}/messages"
         self._auth = {"Authorization": f"Bearer {access_token}"}

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import os
 import secrets
 import tempfile
@@ -67,9 +68,18 @@ except ZoneInfoNotFoundError:  # no tz database on the machine; WIB has had no D
     JAKARTA = timezone(timedelta(hours=7), "WIB")
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d[\d .,]*$")
+
+
 def guard_formula(value: str) -> str:
-    """Neutralise spreadsheet formula injection in a text cell."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """Neutralise spreadsheet formula injection in a text cell.
+
+    A plain signed number such as a phone in E.164 (+6281…) cannot run anything and is
+    left as it is, so coordinators can dial it from the sheet.
+    """
+    if value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
 
 
 def _item_text(value: Any) -> str:

@@ -273,8 +273,10 @@ def test_flatten_answers() -> None:
     ("text", "expected"),
     [
         ("=1+2", "'=1+2"),
-        ("+628", "'+628"),
-        ("-5", "'-5"),
+        ("+6281234567890", "+6281234567890"),  # a phone number is data, not a formula
+        ("-5", "-5"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1", "'\t=1"),
         ("Air keruh", "Air keruh"),

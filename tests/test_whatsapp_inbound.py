@@ -220,6 +220,17 @@ CRAFTED = [
      one({"from": "6281234567890", "type": "location",
           "location": {"latitude": "x", "longitude": True}}),
      Case("", [crafted(kind=InboundKind.UNSUPPORTED, unsupported="other")])),
+    ("the sender's own contact card gives their number",
+     one({"from": "6281234567890", "type": "contacts", "contacts": [
+         {"name": {"formatted_name": "Ibu"}, "phones": [{"phone": "+62 811-1111-111"}]},
+         {"name": {"formatted_name": "Siti"},
+          "phones": [{"phone": "+62 812-3456-7890", "wa_id": "6281234567890"}]}]}),
+     Case("", [crafted(kind=InboundKind.CONTACT, phone="+62 812-3456-7890")])),
+    ("someone else's contact card is not kept",
+     one({"from": "6281234567890", "type": "contacts", "contacts": [
+         {"name": {"formatted_name": "Ibu"},
+          "phones": [{"phone": "+62 811-1111-111", "wa_id": "628111111111"}]}]}),
+     Case("", [crafted(kind=InboundKind.UNSUPPORTED, unsupported="contact")])),
     ("contact card without a phone",
      one({"from": "6281234567890", "type": "contacts",
           "contacts": [{"name": {"formatted_name": "Budi"}}]}),

@@ -1,0 +1,324 @@
+"""Telegram wiring: the PTB ``Application``, the webhook route or the poller, and the
+hand-over of every update to the dispatcher.
+
+- Webhook (``TELEGRAM_MODE=webhook``): ``POST /webhooks/telegram`` on our own aiohttp
+  server; PTB is built with ``updater(None)``. The secret header is checked first, then
+  the update is handled by the dispatcher, which commits the update id, the session and
+  the reply in one transaction — so a 200 means "durably stored", and a re-delivery of
+  the same ``update_id`` is answered once.
+- Polling (``TELEGRAM_MODE=polling``): PTB's updater fetches; we consume its queue
+  ourselves, one lane per chat (in order) and many chats at once. A 409 Conflict means a
+  second poller runs with this token: we say so and stop the service (exit status 1).
+
+Our engine owns conversation state: no ConversationHandler, no persistence in PTB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from telegram import BotCommand, Update
+from telegram.error import Conflict, TelegramError
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.settings import Settings
+from handlers.telegram import CHANNEL, TelegramChannel
+
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Edited messages are left out on purpose: an edit (a live location moving, a corrected
+# typo) never advances a flow.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# Updates fetched but not yet handed to a lane; a full queue pauses getUpdates, so
+# Telegram keeps the rest (fetched updates are confirmed on the next getUpdates call).
+POLL_QUEUE = 200
+MAX_IN_FLIGHT = 64
+HANDLE_ATTEMPTS = 4
+
+# (command, Indonesian description, English description) for the "/" menu.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("start", "Mulai dan lihat menu utama", "Start and show the main menu"),
+    ("lapor", "Buat laporan baru", "Make a new report"),
+    ("status", "Cek status laporan Anda", "Check the status of your reports"),
+    ("menu", "Menu utama", "Main menu"),
+    ("bahasa", "Ganti bahasa / change language", "Change language / ganti bahasa"),
+    ("bantuan", "Bantuan", "Help"),
+    ("batal", "Batalkan laporan yang sedang diisi", "Cancel the report in progress"),
+)
+
+
+def _stop_service(reason: str) -> None:
+    """Ask `warga serve` to shut down cleanly (aiohttp's run_app handles SIGTERM)."""
+    signal.raise_signal(signal.SIGTERM)
+
+
+class TelegramPlugin:
+    """The Telegram channel as a ChannelPlugin of ``bot.app.create_app``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_fatal: Callable[[str], None] = _stop_service,
+    ) -> None:
+        if settings.telegram_bot_token is None:
+            raise ValueError("TelegramPlugin needs TELEGRAM_BOT_TOKEN")
+        self.settings = settings
+        self.webhook = settings.telegram_mode == "webhook"
+        self.on_fatal = on_fatal
+        # Non-zero once the channel had to stop the service; `warga serve` exits with it.
+        self.exit_status = 0
+        self.channel: TelegramChannel | None = None
+        self._services: Services | None = None
+        self._lanes: Lanes | None = None
+
+    # -- ChannelPlugin -------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        if self.webhook:
+            app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    @contextlib.asynccontextmanager
+    async def lifecycle(self, app: web.Application, services: Services) -> AsyncIterator[None]:
+        application = self._build()
+        # getMe: a wrong token or API URL fails the start-up here, loudly.
+        await application.initialize()
+        try:
+            bot = application.bot
+            channel = TelegramChannel(bot, username=bot.username, bot_id=bot.id,
+                                      max_media_bytes=self.settings.max_media_bytes)
+            self.channel = channel
+            services.channels[CHANNEL] = channel
+            services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media
+            self._services = services
+            await self._set_commands(application)
+            if self.webhook:
+                await self._set_webhook(application)
+                yield
+            else:
+                async with self._polling(application):
+                    yield
+        finally:
+            # Photo downloads use PTB's HTTP client: let them finish before it closes.
+            await services.dispatcher.idle()
+            services.dispatcher.media_fetchers.pop(CHANNEL, None)
+            self._services = None
+            await application.shutdown()
+
+    # -- PTB -----------------------------------------------------------------------------
+
+    def _build(self) -> PTBApplication:
+        token = self.settings.telegram_bot_token
+        assert token is not None
+        api = self.settings.telegram_api_url
+        builder = (
+            ApplicationBuilder()
+            .token(token.reveal())
+            .base_url(f"{api}/bot")
+            .base_file_url(f"{api}/file/bot")
+            .job_queue(None)  # our scheduler owns timed work
+            .connection_pool_size(MAX_IN_FLIGHT)
+            .pool_timeout(5.0)
+        )
+        if self.webhook:
+            builder = builder.updater(None)
+        else:
+            builder = builder.update_queue(asyncio.Queue(maxsize=POLL_QUEUE))
+        return builder.build()
+
+    async def _set_commands(self, application: PTBApplication) -> None:
+        """The "/" menu in Indonesian (also the default) and English."""
+        bot = application.bot
+        indonesian = [BotCommand(c, d) for c, d, _ in COMMANDS]
+        english = [BotCommand(c, d) for c, _, d in COMMANDS]
+        try:
+            await bot.set_my_commands(indonesian)
+            await bot.set_my_commands(indonesian, language_code="id")
+            await bot.set_my_commands(english, language_code="en")
+        except TelegramError as err:  # a cosmetic menu must not keep the service down
+            log.warning("setMyCommands failed: %s", type(err).__name__)
+
+    async def _set_webhook(self, application: PTBApplication) -> None:
+        public = self.settings.public_url
+        if not public:
+            log.info("WARGA_PUBLIC_URL is not set: register %s with setWebhook yourself",
+                     WEBHOOK_PATH)
+            return
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
+        try:
+            await application.bot.set_webhook(
+                url=f"{public}{WEBHOOK_PATH}", secret_token=secret.reveal(),
+                allowed_updates=ALLOWED_UPDATES, max_connections=40)
+        except TelegramError as err:
+            # Telegram keeps an earlier registration; say so and keep serving.
+            log.error("setWebhook failed (%s: %s); Telegram keeps the previous webhook",
+                      type(err).__name__, err)
+
+    # -- webhook -------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self.settings.telegram_webhook_secret
+        given = request.headers.get(SECRET_HEADER, "")
+        # Constant-time compare, before the body is even read.
+        if secret is None or not hmac.compare_digest(given.encode(), secret.reveal().encode()):
+            return web.Response(status=403, text="forbidden")
+        channel, services = self.channel, self._services
+        if channel is None or services is None:
+            return web.Response(status=503, text="starting")
+        try:
+            data = await request.json()
+            update = channel.decode(data)
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400, text="not a Telegram update")
+        try:
+            await self._process(update)
+        except Exception as exc:
+            # Not stored (the transaction rolled back): a non-200 makes Telegram deliver
+            # the update again, and the dedupe on update_id makes that safe.
+            log.error("telegram update %s not stored (%s); Telegram will retry",
+                      update.update_id, type(exc).__name__)
+            log.debug("webhook failure", exc_info=True)
+            services.metrics.errors.labels(CHANNEL).inc()
+            return web.Response(status=503, text="try again later")
+        return web.Response(status=200)
+
+    # -- polling -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _polling(self, application: PTBApplication) -> AsyncIterator[None]:
+        updater = application.updater
+        assert updater is not None
+        queue = application.update_queue
+        lanes = self._lanes = Lanes(MAX_IN_FLIGHT)
+        consumer = asyncio.create_task(self._consume(queue, lanes), name="telegram-updates")
+        try:
+            await updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3,
+                error_callback=self._polling_error)
+            log.info("telegram: polling for updates")
+            yield
+        finally:
+            if updater.running:
+                # Stops fetching and confirms what was fetched, so it is not served again.
+                await updater.stop()
+            # Everything fetched is handled before we go: it is confirmed to Telegram.
+            await queue.put(_STOP)
+            await consumer
+            await lanes.drain()
+            self._lanes = None
+
+    async def _consume(self, queue: asyncio.Queue[object], lanes: Lanes) -> None:
+        while True:
+            update = await queue.get()
+            if update is _STOP:
+                return
+            if isinstance(update, Update):
+                # Handed over in arrival order: one chat's lane keeps that order.
+                await lanes.submit(_lane_key(update), functools.partial(
+                    self._process_retrying, update))
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        """PTB's error callback (must not raise)."""
+        if isinstance(exc, Conflict):
+            if self.exit_status:
+                return
+            self.exit_status = 1
+            log.critical(
+                "Telegram answered 409 Conflict: another process is polling getUpdates with "
+                "this bot token. Only one poller may run per token; for several replicas use "
+                "TELEGRAM_MODE=webhook. Stopping this service.")
+            self.on_fatal("telegram: 409 Conflict")
+        else:
+            log.warning("telegram polling failed (%s); PTB retries", type(exc).__name__)
+
+    async def _process_retrying(self, update: Update) -> None:
+        """Polled updates are already confirmed to Telegram: retry here, not there."""
+        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+            try:
+                await self._process(update)
+                return
+            except Exception as exc:
+                if attempt == HANDLE_ATTEMPTS:
+                    log.error("telegram update %s lost after %d attempts: %s",
+                              update.update_id, attempt, type(exc).__name__)
+                    if self._services is not None:
+                        self._services.metrics.errors.labels(CHANNEL).inc()
+                    return
+                log.warning("telegram update %s failed (%s); retrying", update.update_id,
+                            type(exc).__name__)
+                await asyncio.sleep(0.5 * 2 ** attempt)
+
+    # -- both ----------------------------------------------------------------------------
+
+    async def _process(self, update: Update) -> None:
+        """Parse, hand to the dispatcher (commit), then acknowledge a pressed button."""
+        channel, services = self.channel, self._services
+        assert channel is not None and services is not None
+        inbounds = channel.parse(update)
+        fresh = True
+        for inbound in inbounds:
+            fresh = await services.dispatcher.handle(inbound) and fresh
+        if update.callback_query is not None and fresh:
+            await channel.acknowledge(update)
+
+
+_STOP = object()
+
+
+def _lane_key(update: Update) -> str:
+    chat = update.effective_chat
+    if chat is not None:
+        return str(chat.id)
+    user = update.effective_user
+    return str(user.id) if user is not None else f"update:{update.update_id}"
+
+
+class Lanes:
+    """Runs jobs of one key in submission order, different keys in parallel, at most
+    ``limit`` at once (submit waits for room: back-pressure on the poller)."""
+
+    def __init__(self, limit: int) -> None:
+        self._room = asyncio.Semaphore(limit)
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: str, job: Callable[[], Awaitable[None]]) -> None:
+        await self._room.acquire()
+        previous = self._tails.get(key)
+        task = asyncio.create_task(self._run(key, previous, job))
+        self._tails[key] = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, key: str, previous: asyncio.Task[None] | None,
+                   job: Callable[[], Awaitable[None]]) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # its failure is its own
+            await job()
+        except Exception:
+            log.exception("telegram update handling failed")
+        finally:
+            self._room.release()
+            if self._tails.get(key) is asyncio.current_task():
+                del self._tails[key]
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))

@@ -1,0 +1,87 @@
+"""The command line, run as an operator would: separate processes on one database."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conversations.tickets import TICKET_RE
+
+pytestmark = [pytest.mark.e2e]
+
+SCRIPT = "\n".join([
+    "halo", "1", "1", "keruh", "Air keruh kecoklatan sejak Kamis", "2 hari lalu", "15",
+    "/lokasi -6.1010,106.9265", "Kalibaru", "RT 05 / RW 03", "dekat pos ronda", "lewati",
+    "ya", "0812 3456 7890", "kirim", "status",
+]) + "\n"
+
+
+def warga(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+        env=env, timeout=120, cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WARGA_", "TELEGRAM_",
+                                                                     "WHATSAPP_"))}
+    return {**base, "WARGA_DATABASE_URL": database_url, "WARGA_DATA_DIR": str(tmp_path)}
+
+
+def test_piped_chat_ends_with_a_ticket_that_the_export_shows(env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    chat = warga(["chat", "--user", "bu-siti", "--name", "Siti"], env, SCRIPT)
+    assert chat.returncode == 0, chat.stderr
+    tickets = re.findall(r"Nomor tiket: \*([A-Z]{3}-[0-9A-Z]{5})\*", chat.stdout)
+    assert len(tickets) == 1 and TICKET_RE.match(tickets[0])
+    ticket = tickets[0]
+    assert f"• {ticket} — Masalah air bersih — Diterima" in chat.stdout
+    assert "Traceback" not in chat.stderr
+
+    out = tmp_path / "complaints.csv"
+    export = warga(["export", "complaints", "--format", "csv", "--out", str(out)], env)
+    assert export.returncode == 0, export.stderr
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    [row] = rows
+    assert row["ticket"] == ticket
+    assert row["category"] == "keruh"
+    assert row["description"] == "Air keruh kecoklatan sejak Kamis"
+    assert (row["kelurahan_code"], row["rw"], row["rt"]) == ("31.72.04.1004", "003", "005")
+    assert row["sejak"] == "2026-11-26" or re.match(r"\d{4}-\d{2}-\d{2}", row["sejak"])
+    assert row["jumlah_kk"] == "15"
+    assert row["patokan"] == "dekat pos ronda"
+    assert row["telepon"] == "+6281234567890"
+    assert row["lokasi.latitude"] == "-6.101"
+
+
+def test_the_conversation_survives_a_new_process(env: dict[str, str]) -> None:
+    first = warga(["chat", "--user", "pak-budi"], env, "lapor\nair\nmati\n")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.rstrip().endswith("Ceritakan masalahnya secara singkat.")
+    second = warga(["chat", "--user", "pak-budi"], env, "Sudah 3 hari air mati total\n")
+    assert "Sejak kapan masalah ini terjadi?" in second.stdout
+
+
+def test_coordinator_add_and_db_upgrade(env: dict[str, str]) -> None:
+    upgraded = warga(["db", "upgrade"], env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    added = warga(["coordinator", "add", "telegram:4242"], env)
+    assert added.returncode == 0 and "telegram:4242 is a coordinator" in added.stdout
+    wrong = warga(["coordinator", "add", "fax-4242"], env)
+    assert wrong.returncode == 2 and "CHANNEL:ID" in wrong.stderr
+
+
+def test_bad_configuration_is_refused_with_the_reason(env: dict[str, str]) -> None:
+    result = warga(["db", "upgrade"], {**env, "WARGA_LOCALE": "fr", "WARGA_PORT": "x"})
+    assert result.returncode == 2
+    assert "WARGA_LOCALE" in result.stderr and "WARGA_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
