@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.dispatcher import Dispatcher  # noqa: E402
-from bot.metrics import Metrics  # noqa: E402
-from bot.outbox import OutboxSender  # noqa: E402
-from conversations.i18n import Translator  # noqa: E402
-from conversations.messages import (  # noqa: E402
+from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
+from bot.outbox import OutboxSender
+from conversations.i18n import Translator
+from conversations.messages import (
     Inbound,
     InboundKind,
     Location,
@@ -35,8 +35,8 @@ from conversations.messages import (  # noqa: E402
     Pacing,
     SendResult,
 )
-from storage.db import Database  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from storage.db import Database
+from storage.migrate import upgrade
 
 SCRIPT = [
     "lapor", "air", "keruh", "Air keruh sejak pagi, warnanya coklat", "kemarin", "12",
@@ -69,7 +69,9 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000
 
 
-async def closed_loop(dispatcher: Dispatcher, users: int, seconds: float) -> tuple[int, list[float]]:
+async def closed_loop(
+    dispatcher: Dispatcher, users: int, seconds: float
+) -> tuple[int, list[float]]:
     deadline = time.perf_counter() + seconds
     latencies: list[float] = []
     count = 0
@@ -91,26 +93,25 @@ async def closed_loop(dispatcher: Dispatcher, users: int, seconds: float) -> tup
 
 
 async def open_loop(dispatcher: Dispatcher, rate: float, seconds: float) -> list[float]:
-    """Arrivals at a fixed rate regardless of how fast we answer (what users do)."""
+    """Arrivals at a fixed rate regardless of how fast we answer (what users do).
+
+    About ``rate`` residents walk the script side by side, so each answers about once a
+    second; a resident who finishes is replaced by a new one.
+    """
     latencies: list[float] = []
     tasks = []
-    # Each simulated resident walks the script; a new one joins as others finish.
-    scripts = ((f"o{n}", text) for n in itertools.count() for text in SCRIPT)
-    queues: dict[str, asyncio.Lock] = {}
-    start = time.perf_counter()
-    total = int(rate * seconds)
-    users = max(1, int(rate))  # interleave ~rate residents so each answers about once a second
+    users = max(1, int(rate))
+    residents = [iter(SCRIPT) for _ in range(users)]
+    ids = [f"o{n}" for n in range(users)]
+    next_id = users
 
     async def one(user: str, text: str) -> None:
         t0 = time.perf_counter()
         await dispatcher.handle(inbound(user, text))
         latencies.append(time.perf_counter() - t0)
 
-    pending = [next(scripts) for _ in range(0)]
-    residents = [iter(SCRIPT) for _ in range(users)]
-    ids = [f"o{n}" for n in range(users)]
-    next_id = users
-    for i in range(total):
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
         slot = i % users
         text = next(residents[slot], None)
         if text is None:
@@ -118,13 +119,11 @@ async def open_loop(dispatcher: Dispatcher, rate: float, seconds: float) -> list
             ids[slot] = f"o{next_id}"
             next_id += 1
             text = next(residents[slot])
-        target = start + i / rate
-        delay = target - time.perf_counter()
+        delay = start + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(ids[slot], text)))
     await asyncio.gather(*tasks)
-    del pending, queues
     return latencies
 
 
@@ -156,7 +155,8 @@ async def main() -> None:
         print(f"  persisted answers/s    {count / elapsed:,.0f}")
         print(f"  latency p50 / p99      {pct(lat, 0.5):.1f} ms / {pct(lat, 0.99):.1f} ms")
         lat = await open_loop(dispatcher, args.rate, args.seconds)
-        print(f"open loop                {args.rate:.0f} answers/s offered for {args.seconds:.0f} s")
+        print(f"open loop                {args.rate:.0f} answers/s offered, "
+              f"{args.seconds:.0f} s")
         print(f"  latency p50 / p99      {pct(lat, 0.5):.1f} ms / {pct(lat, 0.99):.1f} ms")
         print(f"  mean                   {statistics.mean(lat) * 1000:.1f} ms")
         await asyncio.sleep(1.0)

@@ -180,7 +180,9 @@ class Settings:
             if tg_secret is None:
                 errors.append("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
             elif not _WEBHOOK_SECRET.match(tg_secret.reveal()):
-                errors.append("TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ -")
+                errors.append(
+                    "TELEGRAM_WEBHOOK_SECRET must be 32-256 characters of A-Z a-z 0-9 _ -"
+                )
         wa = {n: get(n) for n in ("WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID",
                                   "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")}
         if any(wa.values()) and not all(wa.values()):

@@ -5,6 +5,7 @@ request for information. Categories follow DESIGN §4; the lifecycle follows SP4
 from __future__ import annotations
 
 from conversations.flow import (
+    All,
     Answered,
     Constraint,
     Eq,
@@ -13,7 +14,6 @@ from conversations.flow import (
     Option,
     Step,
     StepType,
-    All,
 )
 
 WATER_CATEGORIES = (

@@ -233,7 +233,8 @@ def mermaid(flow: Flow) -> str:
         edge = f" -- {step.relevant} -->" if step.relevant else " -->"
         if not step.required:
             edge = edge.replace("-->", "-. optional .->") if not step.relevant else edge
-        lines.append(f"  {previous}{edge.replace('$', '').replace('{', '').replace('}', '')} {shape}")
+        edge = edge.replace("$", "").replace("{", "").replace("}", "")
+        lines.append(f"  {previous}{edge} {shape}")
         previous = step.name
     lines.append(f"  {previous} --> summary{{{{summary + confirm}}}}")
     lines.append("  summary -- ya --> done([saved])")

@@ -166,7 +166,7 @@ class _SafeDict(dict[str, str]):
 
 
 def format_when(moment: datetime, lang: str = DEFAULT_LANGUAGE) -> str:
-    """'Sabtu, 5 Desember 2026 pukul 07.00 WIB' (English: 'Saturday, 5 December 2026 at 07:00 WIB')."""
+    """'Sabtu, 5 Desember 2026 pukul 07.00 WIB'; in English 'Saturday, … at 07:00 WIB'."""
     if moment.tzinfo is None:
         raise ValueError("format_when needs an aware datetime")
     local = moment.astimezone(JAKARTA)

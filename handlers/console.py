@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
@@ -55,7 +56,7 @@ class ConsoleChannel:
         return [Inbound(kind=InboundKind.TEXT, text=line, **base)]  # type: ignore[arg-type]
 
     async def fetch_media(self, media: Media) -> bytes:
-        return Path(media.ref).read_bytes()
+        return await asyncio.to_thread(Path(media.ref).read_bytes)
 
     async def send(self, message: Outbound) -> SendResult:
         lines = [message.text]

@@ -452,9 +452,10 @@ def reply_keyboard(message: Outbound) -> ReplyKeyboardMarkup:
     lang = str(message.extra.get("lang") or "id")
     kind = "location" if message.request_location else "contact"
     label = message.button_label or _REQUEST_LABELS[kind].get(lang, _REQUEST_LABELS[kind]["id"])
-    request = KeyboardButton(label, request_location=message.request_location,
-                             request_contact=message.request_contact and not
-                             message.request_location)
+    if kind == "location":
+        request = KeyboardButton(label, request_location=True)
+    else:
+        request = KeyboardButton(label, request_contact=True)
     per_row = 2 if all(len(c.label) <= SHORT_LABEL for c in message.choices) else 1
     # Pressing "Lewati" sends the label as text, which the engine understands.
     rest = _rows([KeyboardButton(c.label) for c in message.choices], per_row)

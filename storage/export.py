@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import re
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence

@@ -74,7 +74,7 @@ def test_a_fuzzy_entry_fails_the_build(tmp_path: Path) -> None:
     text = po.read_text(encoding="utf-8")
     po.write_text(text.replace('msgid "common.yes"', '#, fuzzy\nmsgid "common.yes"', 1),
                   encoding="utf-8")
-    with pytest.raises(CatalogError, match="fuzzy: common.yes"):
+    with pytest.raises(CatalogError, match=r"fuzzy: common\.yes"):
         compile_catalogs(folder)
 
 
@@ -83,7 +83,7 @@ def test_an_untranslated_entry_fails_the_build(tmp_path: Path) -> None:
     po = folder / "en" / "LC_MESSAGES" / "messages.po"
     text = po.read_text(encoding="utf-8")
     po.write_text(text.replace('msgstr "Yes"', 'msgstr ""', 1), encoding="utf-8")
-    with pytest.raises(CatalogError, match="untranslated: common.yes"):
+    with pytest.raises(CatalogError, match=r"untranslated: common\.yes"):
         compile_catalogs(folder)
 
 

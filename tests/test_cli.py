@@ -22,7 +22,9 @@ SCRIPT = "\n".join([
 ]) + "\n"
 
 
-def warga(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+def warga(
+    args: list[str], env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
         env=env, timeout=120, cwd=Path(__file__).resolve().parents[1],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -164,7 +165,7 @@ def test_pacer_keeps_the_overall_and_per_recipient_limits() -> None:
     now = [100.0]
     pacer = Pacer(Pacing(rate=30.0, per_recipient_interval=1.0, burst=1), lambda: now[0])
     slots = [pacer.reserve(f"chat{n}") for n in range(60)]
-    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert all(gap == pytest.approx(1 / 30) for gap in gaps)  # 30 per second, no faster
     assert slots[-1] - slots[0] == pytest.approx(59 / 30)
     same = [pacer.reserve("chat0") for _ in range(3)]

@@ -8,6 +8,7 @@ queries, edited messages. Waits are bounded only to fail a hung test, never to m
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 import logging
 import os
@@ -33,6 +34,7 @@ SECRET = "kalibaru-webhook-secret_0123456789abcdef"
 PUBLIC = "https://warga.example.id"
 TICKET = re.compile(r"\b[A-Z]{3}-[0-9A-Z]{5}\b")
 PHOTO = b"\xff\xd8\xff\xe0 a photo of murky water \xff\xd9" * 40
+ROOT = Path(__file__).resolve().parents[1]
 SETTLE = 20.0  # seconds before a hung wait fails the test
 
 
@@ -111,7 +113,9 @@ class Service:
             return not counts.get("pending") and not counts.get("sending")
 
         async with asyncio.timeout(SETTLE):
-            while not await done():
+            while True:
+                if await done():
+                    break
                 await asyncio.sleep(0.02)
             await self.services.dispatcher.idle()
 
@@ -153,14 +157,14 @@ class Resident:
 
     async def press(self, choice_id: str) -> dict[str, Any]:
         """Tap a button on the latest bot message that shows it; returns that message."""
-        shown = [m for (chat, _), m in sorted(self.fake.messages.items())
+        shown = [copy.deepcopy(m) for (chat, _), m in sorted(self.fake.messages.items())
                  if chat == self.id and choice_id in callback_data(m)]
         assert shown, f"no message in chat {self.id} offers {choice_id}"
         query_id = f"cq-{next(_update_ids)}"
         self.pressed.append(query_id)
         update = {"update_id": next(_update_ids), "callback_query": {
             "id": query_id, "from": self.user, "chat_instance": "-87123857",
-            "message": dict(shown[-1]), "data": choice_id}}
+            "message": shown[-1], "data": choice_id}}
         await self.deliver(update)
         # In polling mode the answer follows the commit; wait for it too.
         await self.fake.wait_for(lambda: any(
@@ -268,7 +272,7 @@ async def walk_from_location(resident: Resident) -> str:
     async with resident.service.services.db.session() as session:
         media = (await session.execute(select(MediaFile))).scalar_one()
     assert media.unique_id == "u-AgACAgUAAxkBAAIBfoto"
-    assert Path(media.path).read_bytes() == PHOTO
+    assert await asyncio.to_thread(Path(media.path).read_bytes) == PHOTO
 
     await resident.press("boleh_dihubungi:yes")
     ask_phone = markup_of(resident.last())
@@ -370,8 +374,6 @@ async def test_polling_keeps_each_chat_in_order_while_chats_run_in_parallel(
                 last_id = update["update_id"]
                 fake.push_update(update)
         await service.settle(last_id)
-        for resident in residents:
-            await service.settle()
         for resident in residents:
             texts = [m["text"] for m in resident.sent()]
             # Each step answered in order: the flow reached the location question.
@@ -568,7 +570,7 @@ async def test_warga_serve_exits_non_zero_on_a_polling_conflict(
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": fake.url,
         "TELEGRAM_MODE": "polling",
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(ROOT),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env,
