@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.dispatcher import Dispatcher, Feature
 from bot.features import default_features
@@ -137,6 +138,31 @@ async def metrics_view(request: web.Request) -> web.Response:
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+def _is_outage(error: BaseException) -> bool:
+    """The database cannot be reached (as opposed to a bug in a query)."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error.orig, OSError)
+    return isinstance(error, OSError | TimeoutError)
+
+
+@web.middleware
+async def database_unavailable(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """No database, no acknowledgement: 503 makes Telegram and Meta deliver again later."""
+    try:
+        return await handler(request)
+    except (DBAPIError, OSError, TimeoutError) as error:
+        if not _is_outage(error):
+            raise
+        log.warning("database unavailable while serving %s: %s", request.path,
+                    type(error).__name__)
+        return web.json_response({"error": "database unavailable"}, status=503,
+                                 headers={"Retry-After": "5"})
+
+
 def create_app(
     settings: Settings,
     *,
@@ -145,7 +171,8 @@ def create_app(
     features: list[Feature] | None = None,
 ) -> web.Application:
     """The service: HTTP routes, channels, outbox loop and scheduler, with clean shutdown."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[database_unavailable])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     plugins = plugins if plugins is not None else default_plugins(settings)

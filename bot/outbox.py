@@ -110,6 +110,7 @@ class OutboxSender:
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._failing = False
 
     def _seconds(self) -> float:
         return self.clock().timestamp()
@@ -124,8 +125,15 @@ class OutboxSender:
         while not self._stopping:
             try:
                 claimed = await self.pump()
-            except Exception:
-                log.exception("outbox pump failed; retrying shortly")
+                if self._failing:
+                    log.info("outbox: database reachable again, sending resumes")
+                    self._failing = False
+            except Exception as error:
+                # Log an outage once, not every second while it lasts.
+                if not self._failing:
+                    log.error("outbox: cannot reach the database (%s); retrying",
+                              type(error).__name__)
+                    self._failing = True
                 claimed = 0
                 await asyncio.sleep(1.0)
             if claimed:

@@ -30,7 +30,8 @@ from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.settings import Settings
-from handlers.telegram import CHANNEL, TelegramChannel
+from conversations.messages import Pacing
+from handlers.telegram import CHANNEL, PACING, TelegramChannel
 
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -75,12 +76,14 @@ class TelegramPlugin:
         settings: Settings,
         *,
         on_fatal: Callable[[str], None] = _stop_service,
+        pacing: Pacing = PACING,
     ) -> None:
         if settings.telegram_bot_token is None:
             raise ValueError("TelegramPlugin needs TELEGRAM_BOT_TOKEN")
         self.settings = settings
         self.webhook = settings.telegram_mode == "webhook"
         self.on_fatal = on_fatal
+        self.pacing = pacing
         # Non-zero once the channel had to stop the service; `warga serve` exits with it.
         self.exit_status = 0
         self.channel: TelegramChannel | None = None
@@ -101,7 +104,8 @@ class TelegramPlugin:
         try:
             bot = application.bot
             channel = TelegramChannel(bot, username=bot.username, bot_id=bot.id,
-                                      max_media_bytes=self.settings.max_media_bytes)
+                                      max_media_bytes=self.settings.max_media_bytes,
+                                      pacing=self.pacing)
             self.channel = channel
             services.channels[CHANNEL] = channel
             services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media

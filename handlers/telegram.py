@@ -75,6 +75,9 @@ MAX_INLINE_BUTTONS = 100
 SHORT_LABEL = 16  # labels up to this length go two to a row
 GROUP_INTERVAL = 3.0  # Telegram allows 20 messages a minute in one group
 KEYBOARD_REMOVED = "✓"
+# ~30 messages/s per bot, ~1/s per chat; PTB's own limiter has no per-chat limit, the
+# outbox paces by this.
+PACING = Pacing(rate=30.0, per_recipient_interval=1.0, burst=1)
 
 # Message contents we cannot use, in the order Telegram may combine them (an animation
 # also carries `document`, so it is checked first).
@@ -109,8 +112,6 @@ class TelegramChannel:
     """Parses updates and sends messages through one PTB ``Bot``."""
 
     name = CHANNEL
-    # ~30 messages/s per bot, ~1/s per chat; PTB's own limiter has no per-chat limit.
-    pacing = Pacing(rate=30.0, per_recipient_interval=1.0, burst=1)
 
     def __init__(
         self,
@@ -119,9 +120,11 @@ class TelegramChannel:
         username: str | None = None,
         bot_id: int | None = None,
         max_media_bytes: int = 10 * 1024 * 1024,
+        pacing: Pacing = PACING,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot = bot
+        self.pacing = pacing
         self.username = username
         self.bot_id = bot_id
         self.max_media_bytes = max_media_bytes
