@@ -145,8 +145,11 @@ class OutboxSender:
     async def _idle_wait(self) -> float:
         if self._in_flight:
             return 0.05
-        async with self.db.transaction() as tx:
-            due = await tx.outbox.next_due_at()
+        try:
+            async with self.db.transaction() as tx:
+                due = await tx.outbox.next_due_at()
+        except Exception:
+            return 1.0  # the next pump reports the outage
         if due is None:
             return 5.0
         return max(0.01, min(5.0, (due - self.clock()).total_seconds()))
