@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # would be dropped silently. Ours run late rather than never.
 JOB_DEFAULTS = {"misfire_grace_time": 3600, "coalesce": True, "max_instances": 1}
 DEDUPE_RETENTION = timedelta(days=30)
+SESSION_RETENTION = timedelta(days=30)
 
 
 def create_scheduler(timezone: str) -> AsyncIOScheduler:
@@ -34,6 +35,12 @@ def add_housekeeping(
         if removed:
             log.info("forgot %d inbound ids older than %s", removed, DEDUPE_RETENTION)
 
+    async def forget_stale_sessions() -> None:
+        async with db.transaction() as tx:
+            removed = await tx.sessions.forget_before(clock() - SESSION_RETENTION)
+        if removed:
+            log.info("forgot %d conversations untouched for %s", removed, SESSION_RETENTION)
+
     async def outbox_gauge() -> None:
         async with db.transaction() as tx:
             counts = await tx.outbox.counts()
@@ -41,5 +48,7 @@ def add_housekeeping(
 
     scheduler.add_job(forget_old_inbound_ids, "interval", hours=6, id="housekeeping:inbound",
                       replace_existing=True)
+    scheduler.add_job(forget_stale_sessions, "interval", hours=6,
+                      id="housekeeping:sessions", replace_existing=True)
     scheduler.add_job(outbox_gauge, "interval", seconds=15, id="housekeeping:outbox-gauge",
                       replace_existing=True)

@@ -353,6 +353,13 @@ class SessionRepo:
             delete(ConversationSession).where(ConversationSession.contact_id == contact_id)
         )
 
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Drop conversations untouched since ``cutoff`` (unfinished answers included)."""
+        result = await self.s.execute(
+            delete(ConversationSession).where(ConversationSession.updated_at < cutoff)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def count_active(self) -> int:
         stmt = select(func.count()).where(ConversationSession.flow_id.is_not(None))
         return int((await self.s.execute(stmt)).scalar_one())
