@@ -139,8 +139,11 @@ class OutboxSender:
             if claimed:
                 continue
             self._wake.clear()
+            # Ask the database first: a coroutine made before an await that is cancelled
+            # would never be awaited (RuntimeWarning at shutdown).
+            timeout = await self._idle_wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_wait())
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def _idle_wait(self) -> float:
         if self._in_flight:

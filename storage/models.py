@@ -228,3 +228,4 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(160), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+from storage import models_tickets  # noqa: E402,F401

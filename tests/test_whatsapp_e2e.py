@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from bot.app import SERVICES, Services, create_app
 from bot.settings import Secret, Settings
@@ -77,11 +77,31 @@ class WhatsApp:
         await self.settle()
 
     async def settle(self) -> None:
+        """Wait until media downloads, due outbox rows and read receipts are all done.
+
+        The app's own sender loop runs beside ``drain()`` and may hold rows it has claimed
+        but not yet started, so the database decides when the outbox is quiet.
+        """
+        sender = self.services.sender
+        assert sender is not None
         await self.services.dispatcher.idle()
-        assert self.services.sender is not None
-        await self.services.sender.drain()
+        for _ in range(1000):  # a bound, not a timing: each round waits for real work
+            await sender.drain()
+            if not await self.outbox_busy():
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the outbox never became quiet")
         if self.plugin._background:
             await asyncio.wait(set(self.plugin._background))
+
+    async def outbox_busy(self) -> bool:
+        due = or_(OutboxMessage.status == "sending",
+                  and_(OutboxMessage.status == "pending",
+                       OutboxMessage.next_attempt_at <= self.clock()))
+        async with self.services.db.session() as s:
+            stmt = select(func.count()).select_from(OutboxMessage).where(due)
+            return bool((await s.execute(stmt)).scalar_one())
 
     async def say(self, message: dict[str, Any], user: str = USER) -> dict[str, Any]:
         """The user sends one message; return the one reply they get."""

@@ -1,0 +1,328 @@
+"""Telegram outbound: one table of Outbound → the Bot API requests the fake recorded, one
+table of Bot API failures → typed send errors, and the pieces they are built from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import unused_port
+from telegram import Bot
+
+from bot.telegram import Lanes
+from conversations.messages import (
+    ChannelMisconfigured,
+    ChannelUnavailable,
+    Choice,
+    Media,
+    Outbound,
+    Pacing,
+    PermanentFailure,
+    RecipientBlocked,
+    SendError,
+    Throttled,
+)
+from handlers.telegram import PACING, TelegramChannel, split_text, to_html, utf16_len
+from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeBotAPI
+
+CHAT = 681234567
+GROUP = -1001987654321
+YES_NO = (Choice("ok:yes", "Ya"), Choice("ok:no", "Tidak"))
+SKIP = (Choice("lokasi:__skip", "Lewati"),)
+CATEGORIES = (Choice("kategori:mati", "Air tidak mengalir / mati"),
+              Choice("kategori:keruh", "Air keruh / kotor"),
+              Choice("kategori:lainnya", "Lainnya"))
+LONG = "\n\n".join(f"Paragraf {i}: " + "air bersih " * 60 for i in range(15))
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    api = await FakeBotAPI().start()
+    try:
+        yield api
+    finally:
+        await api.close()
+    assert api.problems == [], api.problems
+
+
+def make_bot(url: str) -> Bot:
+    return Bot(TOKEN, base_url=f"{url}/bot", base_file_url=f"{url}/file/bot")
+
+
+@pytest.fixture
+async def channel(fake: FakeBotAPI) -> AsyncIterator[TelegramChannel]:
+    async with make_bot(fake.url) as bot:
+        yield TelegramChannel(bot, username=BOT_USERNAME, bot_id=BOT_ID, max_media_bytes=1000)
+
+
+def out(text: str = "Halo", user: int | str = CHAT, **fields: Any) -> Outbound:
+    return Outbound(channel="telegram", user_id=str(user), text=text, **fields)
+
+
+def keyboard(params: dict[str, Any]) -> list[list[str]]:
+    """Inline keyboard as rows of callback data; reply keyboard as rows of labels."""
+    markup = params.get("reply_markup") or {}
+    if "inline_keyboard" in markup:
+        return [[b["callback_data"] for b in row] for row in markup["inline_keyboard"]]
+    return [[b["text"] for b in row] for row in markup.get("keyboard", [])]
+
+
+# (label, outbound, expected requests: (method, checked fields of its parameters))
+SEND_CASES: list[tuple[str, Outbound, list[tuple[str, dict[str, Any]]]]] = [
+    ("text escaped, *bold* rendered",
+     out("Nomor tiket: *AIR-4K7QX* <script> & \"kutip\" 2 * 3 * 4"),
+     [("sendMessage", {"chat_id": CHAT, "parse_mode": "HTML", "text":
+                       "Nomor tiket: <b>AIR-4K7QX</b> &lt;script&gt; &amp; \"kutip\" 2 * 3 * 4"})]),
+    ("short labels two to a row", out("Betul?", choices=YES_NO),
+     [("sendMessage", {"keyboard": [["ok:yes", "ok:no"]]})]),
+    ("long labels one to a row", out("Apa masalahnya?", choices=CATEGORIES),
+     [("sendMessage", {"keyboard": [["kategori:mati"], ["kategori:keruh"],
+                                    ["kategori:lainnya"]]})]),
+    ("location request: a one-time reply keyboard, skip as a text button",
+     out("Kirim lokasi.", choices=SKIP, request_location=True),
+     [("sendMessage", {"keyboard": [["📍 Kirim lokasi"], ["Lewati"]],
+                       "markup.one_time_keyboard": True, "markup.resize_keyboard": True})]),
+    ("contact request in English",
+     out("Phone?", choices=(Choice("telepon:__skip", "Skip"),), request_contact=True,
+         extra={"lang": "en"}),
+     [("sendMessage", {"keyboard": [["📱 Share phone number"], ["Skip"]]})]),
+    ("keyboard removed", out("Terima kasih.", remove_keyboard=True),
+     [("sendMessage", {"markup": {"remove_keyboard": True}})]),
+    ("removal and buttons: the question goes in a message of its own",
+     out("Ringkasan: ...\n\nSudah benar?", choices=YES_NO, remove_keyboard=True),
+     [("sendMessage", {"text": "Ringkasan: ...", "markup": {"remove_keyboard": True}}),
+      ("sendMessage", {"text": "Sudah benar?", "keyboard": [["ok:yes", "ok:no"]]})]),
+    ("removal and buttons on a one-line question",
+     out("Di kelurahan mana?", choices=YES_NO, remove_keyboard=True),
+     [("sendMessage", {"text": "✓", "markup": {"remove_keyboard": True}}),
+      ("sendMessage", {"text": "Di kelurahan mana?", "keyboard": [["ok:yes", "ok:no"]]})]),
+    ("long text split on paragraphs, keyboard on the last part",
+     out(LONG, choices=YES_NO),
+     [("sendMessage", {"keyboard": []}), ("sendMessage", {"keyboard": []}),
+      ("sendMessage", {"keyboard": [["ok:yes", "ok:no"]]})]),
+    ("a group gets plain text", out("Saya hanya melayani lewat chat pribadi.", user=GROUP),
+     [("sendMessage", {"chat_id": GROUP, "markup": None})]),
+]
+
+
+@pytest.mark.parametrize(("label", "message", "expected"), SEND_CASES,
+                         ids=[c[0] for c in SEND_CASES])
+async def test_send(fake: FakeBotAPI, channel: TelegramChannel, label: str,
+                    message: Outbound, expected: list[tuple[str, dict[str, Any]]]) -> None:
+    result = await channel.send(message)
+    calls = [c for c in fake.calls if c.method not in ("getMe",)]
+    assert [c.method for c in calls] == [m for m, _ in expected]
+    assert all(c.status == 200 for c in calls)
+    for call, (_, fields) in zip(calls, expected, strict=True):
+        for name, value in fields.items():
+            if name == "keyboard":
+                assert keyboard(call.params) == value
+            elif name == "markup":
+                assert call.params.get("reply_markup") == value
+            elif name.startswith("markup."):
+                assert call.params["reply_markup"][name.removeprefix("markup.")] == value
+            else:
+                assert call.params[name] == value, name
+    last = max(mid for _, mid in fake.messages)
+    assert result.provider_message_id == str(last)
+
+
+async def test_long_text_arrives_whole_in_parts_within_the_limit(
+        fake: FakeBotAPI, channel: TelegramChannel) -> None:
+    await channel.send(out(LONG))
+    parts = [m["text"] for m in fake.sent(CHAT)]
+    assert len(parts) == 3
+    assert all(utf16_len(p) <= 4096 for p in parts)
+    assert "\n\n".join(parts) == LONG
+
+
+async def test_photo_with_caption_and_buttons(fake: FakeBotAPI, channel: TelegramChannel,
+                                              tmp_path: Path) -> None:
+    photo = tmp_path / "jadwal.jpg"
+    photo.write_bytes(b"\xff\xd8 jadwal tangki \xff\xd9")
+    await channel.send(out("Jadwal *tangki* air", media_path=str(photo), choices=YES_NO))
+    (params,) = fake.requests("sendPhoto")
+    assert params["caption"] == "Jadwal <b>tangki</b> air"
+    assert params["photo"].startswith("<upload")
+    assert keyboard(params) == [["ok:yes", "ok:no"]]
+    assert fake.requests("sendMessage") == []
+
+
+async def test_photo_with_a_long_text_sends_the_text_after_it(
+        fake: FakeBotAPI, channel: TelegramChannel, tmp_path: Path) -> None:
+    photo = tmp_path / "jadwal.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xd9")
+    await channel.send(out("x" * 1500, media_path=str(photo), choices=YES_NO))
+    assert [c.method for c in fake.calls if c.method != "getMe"] == ["sendPhoto",
+                                                                     "sendMessage"]
+    assert "caption" not in fake.requests("sendPhoto")[0]
+    assert keyboard(fake.requests("sendMessage")[0]) == [["ok:yes", "ok:no"]]
+
+
+# (label, scripted failure, expected error, expected retry_after)
+ERROR_CASES: list[tuple[str, dict[str, Any], type[SendError], float | None]] = [
+    ("blocked", {"status": 403, "description": "Forbidden: bot was blocked by the user"},
+     RecipientBlocked, None),
+    ("deactivated", {"status": 403, "description": "Forbidden: user is deactivated"},
+     RecipientBlocked, None),
+    ("flood", {"status": 429, "description": "Too Many Requests: retry after 7",
+               "retry_after": 7}, Throttled, 7.0),
+    ("chat not found", {"status": 400, "description": "Bad Request: chat not found"},
+     RecipientBlocked, None),
+    ("other bad request", {"status": 400, "description": "Bad Request: message is too long"},
+     PermanentFailure, None),
+    ("bad token", {"status": 401, "description": "Unauthorized"}, ChannelMisconfigured, None),
+    ("server error", {"status": 500, "description": "Internal Server Error"},
+     ChannelUnavailable, None),
+    ("bad gateway", {"status": 502, "description": "Bad Gateway"}, ChannelUnavailable, None),
+]
+
+
+@pytest.mark.parametrize(("label", "failure", "error", "retry_after"), ERROR_CASES,
+                         ids=[c[0] for c in ERROR_CASES])
+async def test_errors_are_typed(fake: FakeBotAPI, channel: TelegramChannel, label: str,
+                                failure: dict[str, Any], error: type[SendError],
+                                retry_after: float | None) -> None:
+    fake.fail("sendMessage", **failure)
+    with pytest.raises(SendError) as raised:
+        await channel.send(out())
+    assert type(raised.value) is error
+    assert raised.value.retry == error.retry
+    assert raised.value.retry_after == retry_after
+
+
+async def test_an_unreachable_api_is_retryable() -> None:
+    bot = make_bot(f"http://127.0.0.1:{unused_port()}")
+    channel = TelegramChannel(bot)
+    with pytest.raises(ChannelUnavailable):
+        await channel.send(out())
+    await bot.shutdown()
+
+
+@pytest.mark.parametrize("message", [
+    out("Pilih", choices=(Choice("x" * 65, "Terlalu panjang"),)),
+    out("Pilih", choices=(Choice("kategori:" + "é" * 28, "28 × 2 bytes + 9"),)),
+    out("Pilih", choices=tuple(Choice(f"n:{i}", str(i)) for i in range(101))),
+    out("Foto", media_path="/nonexistent/warga/foto.jpg"),
+    out("Halo", user="telegram-123"),
+], ids=["callback over 64 bytes", "callback over 64 UTF-8 bytes", "over 100 buttons",
+        "missing photo", "not a chat id"])
+async def test_messages_telegram_would_refuse_fail_for_good(
+        fake: FakeBotAPI, channel: TelegramChannel, message: Outbound) -> None:
+    with pytest.raises(PermanentFailure):
+        await channel.send(message)
+    assert fake.requests("sendMessage", ok=False) == []
+
+
+def test_default_pacing_is_telegrams() -> None:
+    assert TelegramChannel(Bot(TOKEN)).pacing == PACING == Pacing(30.0, 1.0, 1)
+
+
+# -- acknowledging a tap -------------------------------------------------------------------
+
+
+async def test_a_tap_on_a_photo_keyboard_removes_the_keyboard(
+        fake: FakeBotAPI, channel: TelegramChannel, tmp_path: Path) -> None:
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xd9")
+    result = await channel.send(out("Ikut?", media_path=str(photo), choices=YES_NO))
+    message = fake.messages[(CHAT, int(result.provider_message_id or 0))]
+    update = channel.decode({"update_id": 5, "callback_query": {
+        "id": "cq-1", "chat_instance": "1", "data": "ok:yes", "message": message,
+        "from": {"id": CHAT, "is_bot": False, "first_name": "Siti"}}})
+    await channel.acknowledge(update)
+    assert fake.requests("answerCallbackQuery") == [{"callback_query_id": "cq-1"}]
+    (edit,) = fake.requests("editMessageReplyMarkup")
+    assert edit["message_id"] == message["message_id"]
+    assert "reply_markup" not in fake.messages[(CHAT, message["message_id"])]
+
+
+async def test_a_tap_whose_message_is_gone_is_still_answered(
+        fake: FakeBotAPI, channel: TelegramChannel) -> None:
+    update = channel.decode({"update_id": 6, "callback_query": {
+        "id": "cq-2", "chat_instance": "1", "data": "ok:yes",
+        "from": {"id": CHAT, "is_bot": False, "first_name": "Siti"},
+        "message": {"message_id": 9, "date": 0, "chat": {"id": CHAT, "type": "private"}}}})
+    await channel.acknowledge(update)
+    assert [c.method for c in fake.calls if c.method != "getMe"] == ["answerCallbackQuery"]
+
+
+# -- media ---------------------------------------------------------------------------------
+
+
+async def test_fetch_media_downloads_through_get_file(fake: FakeBotAPI,
+                                                      channel: TelegramChannel) -> None:
+    fake.add_file("AgAC-photo", b"jpeg bytes")
+    data = await channel.fetch_media(Media(kind="photo", ref="AgAC-photo"))
+    assert data == b"jpeg bytes"
+    assert [c.method for c in fake.calls if c.method != "getMe"] == ["getFile", "download"]
+
+
+async def test_fetch_media_refuses_files_over_the_limit(fake: FakeBotAPI,
+                                                        channel: TelegramChannel) -> None:
+    fake.add_file("AgAC-big", b"x" * 5000)  # the channel's limit is 1000 bytes
+    with pytest.raises(ValueError):
+        await channel.fetch_media(Media(kind="photo", ref="AgAC-big"))
+    with pytest.raises(ValueError):
+        await channel.fetch_media(Media(kind="photo", ref="AgAC-big", size=5000))
+    assert [c.method for c in fake.calls if c.method != "getMe"] == ["getFile"]
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "html"), [
+    ("Ketik *batal* kapan saja", "Ketik <b>batal</b> kapan saja"),
+    ("*a*", "<b>a</b>"),
+    ("2 * 3 = 6, 4*5", "2 * 3 = 6, 4*5"),
+    ("*tidak tertutup", "*tidak tertutup"),
+    ("<b>bukan tag</b> & &amp;", "&lt;b&gt;bukan tag&lt;/b&gt; &amp; &amp;amp;"),
+    ("*<i>*", "<b>&lt;i&gt;</b>"),
+    ("a*b*c", "a*b*c"),
+    ("*baris\nbaru*", "*baris\nbaru*"),
+])
+def test_to_html(text: str, html: str) -> None:
+    assert to_html(text) == html
+
+
+@pytest.mark.parametrize(("text", "limit", "parts"), [
+    ("satu\n\ndua", 100, ["satu\n\ndua"]),
+    ("satu\n\ndua", 6, ["satu", "dua"]),
+    ("aa bb\ncc dd\n\nee", 8, ["aa bb", "cc dd", "ee"]),
+    ("abcdefghij", 4, ["abcd", "efgh", "ij"]),
+    ("😟😟😟", 4, ["😟😟", "😟"]),  # an emoji counts two
+])
+def test_split_text(text: str, limit: int, parts: list[str]) -> None:
+    assert split_text(text, limit) == parts
+
+
+# -- polling lanes -------------------------------------------------------------------------
+
+
+async def test_lanes_keep_one_chat_in_order_and_let_others_pass() -> None:
+    lanes = Lanes(limit=10)
+    release = asyncio.Event()
+    done: list[str] = []
+
+    def job(name: str, wait: bool = False) -> Any:
+        async def run() -> None:
+            if wait:
+                await release.wait()
+            done.append(name)
+        return run
+
+    await lanes.submit("chat-1", job("1a", wait=True))
+    await lanes.submit("chat-1", job("1b"))
+    await lanes.submit("chat-2", job("2a"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # chat 2 went ahead while chat 1's first update was still being handled…
+    assert done == ["2a"]
+    release.set()
+    await lanes.drain()
+    # …and chat 1's second update waited for its first.
+    assert done == ["2a", "1a", "1b"]
