@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -49,7 +49,8 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_sender(self) -> OutboxSender:
-        self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics)
+        self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics,
+                                   lease=timedelta(seconds=self.settings.lease_seconds))
         self.dispatcher.on_enqueued.append(self.sender.wake)
         return self.sender
 

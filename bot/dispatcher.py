@@ -50,6 +50,9 @@ KEYWORDS: dict[str, frozenset[str]] = {
 MediaFetcher = Callable[[Media], Awaitable[bytes]]
 FlowAction = Callable[["Context", dict[str, Any]], Awaitable[list[T]]]
 Handler = Callable[["Context", str], Awaitable[None]]
+# Sees every turn of one flow before it is applied; may change it (a warning found in the
+# database, a paused draft put aside elsewhere).
+FlowHook = Callable[["Context", Flow, Turn], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Command:
     names: tuple[str, ...]
     handler: Handler
     roles: frozenset[str] | None = None
+    # For people without the role, act as if the command did not exist (a resident's
+    # "tiket AIR-…" is a status check; an officer's is the ticket's management view).
+    others_pass: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class Dispatcher:
         self.choice_handlers: dict[str, Handler] = {}
         # Telegram deep links, by payload prefix ("relawan" for "/start relawan_KODE").
         self.start_payloads: dict[str, Handler] = {}
+        self.flow_hooks: dict[str, FlowHook] = {}
         self.on_enqueued: list[Callable[[], None]] = []
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -218,7 +225,8 @@ class Dispatcher:
                 inbound.channel, inbound.user_id, now,
                 name=inbound.contact_name, alt_id=inbound.alt_user_id,
             )
-        if f"{contact.channel}:{contact.external_id}" in self.coordinators:
+        ids = {f"{contact.channel}:{contact.external_id}", f"{contact.channel}:{contact.alt_id}"}
+        if ids & self.coordinators:
             contact.role = "coordinator"
         state = await tx.sessions.state(contact.id) or {}
         ctx = Context(tx, contact, inbound, now, state)
@@ -274,7 +282,7 @@ class Dispatcher:
             await self.choice_handlers[prefix](ctx, choice)
             return
         in_flow = bool(flow and fstate and not ctx.state.get("paused"))
-        found = self._feature_command(text, in_flow)
+        found = self._feature_command(text, in_flow, ctx.contact.role)
         if found is not None:
             command, args = found
             if command.roles is not None and ctx.contact.role not in command.roles:
@@ -355,7 +363,8 @@ class Dispatcher:
             return
         self._menu(ctx, T("bot.unknown"))
 
-    def _feature_command(self, text: str, in_flow: bool) -> tuple[Command, str] | None:
+    def _feature_command(self, text: str, in_flow: bool,
+                         role: str | None = None) -> tuple[Command, str] | None:
         """'/relawan ABC' → (relawan, 'ABC'); 'daftar relawan ABC' too, outside a flow."""
         if not text or not self.commands:
             return None
@@ -367,6 +376,8 @@ class Dispatcher:
         head = head.split("@", 1)[0]
         words = normalize(body).split()
         for command in self.commands:
+            if command.others_pass and command.roles is not None and role not in command.roles:
+                continue
             for name in command.names:
                 parts = name.split()
                 if slash and len(parts) == 1 and head.lower() == name:
@@ -514,6 +525,9 @@ class Dispatcher:
         return True
 
     async def _apply(self, ctx: Context, flow: Flow, turn: Turn) -> None:
+        hook = self.flow_hooks.get(flow.id)
+        if hook is not None:
+            await hook(ctx, flow, turn)
         if turn.completed is not None:
             ctx.state.pop("flow", None)
             texts = await self.actions[flow.id](ctx, turn.completed)
@@ -523,6 +537,10 @@ class Dispatcher:
             if turn.cancelled:
                 await ctx.tx.audit.add(_actor(ctx.contact), "flow.cancelled", ctx.now,
                                        subject=flow.id)
+        elif turn.paused:
+            # "nanti": kept as it is, offered again later (no expiry while paused).
+            ctx.state["flow"] = turn.state
+            ctx.state["paused"] = True
         else:
             ctx.state["flow"] = turn.state
             ctx.state["paused"] = False

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -32,6 +33,11 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Limits are checked once more at the moment of sending, against when earlier messages
+# were answered by the platform (it had them by then, however long our side was held up
+# by a commit or a busy loop): a platform that counts arrivals never sees more than its
+# limit. The margin covers clock granularity.
+SEND_MARGIN = 0.01
 
 
 class Channel(Protocol):
@@ -50,6 +56,10 @@ class Pacer:
         self._next_global = 0.0
         # recipient → times of their recent slots (for the burst allowance)
         self._recent: dict[str, list[float]] = {}
+        # The latest ``rate`` sends, and each recipient's latest few: [when it went, or
+        # when the platform answered once it has].
+        self._went: deque[list[float]] = deque(maxlen=max(1, int(pacing.rate)))
+        self._went_to: dict[str, list[list[float]]] = {}
 
     def recipient_ready(self, recipient: str) -> float:
         recent = self._recent.get(recipient)
@@ -68,6 +78,32 @@ class Pacer:
         if len(self._recent) > 50_000:
             self._forget(now)
         return slot
+
+    def hold(self, recipient: str) -> tuple[float, list[float]]:
+        """Book the moment this message really goes: now, or later if the platform's
+        limits, counted from when earlier messages were answered, need it. Returns the
+        moment and the booking, to pass to ``answered`` once the platform answers."""
+        now = self.clock()
+        at = max(now, self._went[-1][0]) if self._went else now
+        if len(self._went) == self._went.maxlen:
+            at = max(at, self._went[0][0] + 1.0 + SEND_MARGIN)
+        burst = max(self.pacing.burst, 1)
+        went = self._went_to.setdefault(recipient, [])
+        if len(went) >= burst:
+            at = max(at, went[-burst][0] + self.pacing.per_recipient_interval
+                     * (1 + SEND_MARGIN))
+        booking = [at]
+        self._went.append(booking)
+        went.append(booking)
+        del went[:-burst]
+        if len(self._went_to) > 50_000:
+            horizon = now - self.pacing.per_recipient_interval * (1 + SEND_MARGIN)
+            self._went_to = {r: t for r, t in self._went_to.items() if t and t[-1][0] > horizon}
+        return at, booking
+
+    def answered(self, booking: list[float]) -> None:
+        """The platform answered (or the call ended): it had the message by now."""
+        booking[0] = max(booking[0], self.clock())
 
     def delay(self, recipient: str, seconds: float) -> None:
         """The platform told us to wait for this recipient."""
@@ -174,19 +210,22 @@ class OutboxSender:
             jobs = []
             put_back = 0
             for row in rows:
-                pacer = self.pacers[row.channel]
-                wait = pacer.recipient_ready(row.recipient) - pacer.clock()
-                if wait > self.lookahead:
-                    # This recipient is in cool-down: put it back without using a slot.
-                    await tx.outbox.put_back(row.id, now + timedelta(seconds=wait))
-                    put_back += 1
-                    continue
                 if row.priority > 0 and (row.opted_out or row.stopped):
                     # Bulk to someone who said stop, or who blocked us, is not sent.
                     reason = "opted_out" if row.opted_out else "blocked"
                     await tx.outbox.mark_failed(row.id, reason, status="skipped")
                     self.metrics.outbound.labels(row.channel, reason).inc()
                     continue
+                pacer = self.pacers[row.channel]
+                wait = pacer.recipient_ready(row.recipient) - pacer.clock()
+                if wait > self.lookahead:
+                    # This recipient is in cool-down (perhaps because of a row earlier in
+                    # this very batch): put it back without using a slot.
+                    await tx.outbox.put_back(row.id, now + timedelta(seconds=wait))
+                    put_back += 1
+                    continue
+                # Book the slot now, so the next row for the same person sees it.
+                slot = pacer.reserve(row.recipient)
                 message = Outbound.from_dict(row.payload)
                 if row.contact_id is not None:
                     message.extra["last_inbound_at"] = (
@@ -195,7 +234,7 @@ class OutboxSender:
                     message.extra["window_closed"] = row.window_closed
                     message.extra["bulk"] = row.priority > 0
                 jobs.append((row.id, row.channel, row.recipient, row.attempts, row.contact_id,
-                             message))
+                             message, row.priority, slot))
         for job in jobs:
             self._in_flight.add(job[0])
             task = asyncio.create_task(self._send(*job))
@@ -232,18 +271,25 @@ class OutboxSender:
 
     async def _send(
         self, row_id: int, channel_name: str, recipient: str, attempts: int,
-        contact_id: int | None, message: Outbound,
+        contact_id: int | None, message: Outbound, priority: int, slot: float,
     ) -> None:
         channel = self.channels[channel_name]
         pacer = self.pacers[channel_name]
         recorded_later = False
         try:
-            slot = pacer.reserve(recipient)
             delay = slot - pacer.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if priority > 0 and not await self._mark_posting(row_id, attempts):
+                return
+            at, booking = pacer.hold(recipient)
+            if at > pacer.clock():
+                await asyncio.sleep(at - pacer.clock())
             try:
-                result = await channel.send(message)
+                try:
+                    result = await channel.send(message)
+                finally:
+                    pacer.answered(booking)
             except SendError as err:
                 await self._failed(row_id, channel_name, recipient, attempts, contact_id, err)
                 return
@@ -260,6 +306,22 @@ class OutboxSender:
         finally:
             if not recorded_later:
                 self._in_flight.discard(row_id)
+
+    async def _mark_posting(self, row_id: int, attempts: int) -> bool:
+        """Record that a bulk row goes to the platform now; False: do not send it.
+
+        If the process dies during the platform call, nobody can know whether the message
+        arrived; a bulk row marked here is then never sent again (at most once), while
+        rows still waiting for their slot are taken up again after the lease (nothing
+        lost). The attempt count fences out a replica whose lease was taken over.
+        """
+        try:
+            async with self.db.transaction() as tx:
+                return await tx.outbox.mark_posting(row_id, attempts)
+        except Exception as error:  # the row stays leased and is taken up again later
+            log.warning("outbox: could not mark row %d as posting (%s)", row_id,
+                        type(error).__name__)
+            return False
 
     async def _flush_sent(self) -> None:
         """Record deliveries in batches: one transaction for many sends."""
@@ -289,9 +351,12 @@ class OutboxSender:
                     await tx.contacts.set_fields(contact_id, now, stopped=True)
                 result = "blocked"
             elif isinstance(err, OutsideServiceWindow):
-                await tx.outbox.mark_failed(row_id, kind)
                 if contact_id is not None:
+                    # The next attempt sees the closed window and goes as the template.
                     await tx.contacts.set_fields(contact_id, now, window_closed=True)
+                    await tx.outbox.mark_retry(row_id, now, kind)
+                else:
+                    await tx.outbox.mark_failed(row_id, kind)
                 result = "outside_window"
             elif isinstance(err, ChannelMisconfigured):
                 log.error("channel %s is misconfigured (%s); message kept", channel_name,

@@ -7,10 +7,13 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
+
+from conversations.workdays import parse_holidays
 
 
 class Secret(str):
@@ -45,7 +48,8 @@ class Settings:
     data_dir: Path = Path("data")
     session_hours: float = 24.0
     max_media_bytes: int = 10 * 1024 * 1024
-    max_body_bytes: int = 1024 * 1024
+    # Meta batches many events into one webhook; a 413 would make it retry for days.
+    max_body_bytes: int = 4 * 1024 * 1024
     telegram_bot_token: Secret | None = None
     telegram_api_url: str = "https://api.telegram.org"
     telegram_mode: str = "polling"
@@ -58,6 +62,15 @@ class Settings:
     whatsapp_template_name: str = "warga_notifikasi"
     whatsapp_template_language: str = "id"
     log_level: str = "INFO"
+    # How long a replica holds claimed work (outbox rows, bulk fan-outs) before another
+    # may take it over; after a crash, that work resumes this much later.
+    lease_seconds: float = 60.0
+    # Dashboard map tiles ({z}/{x}/{y}); empty: no base map (offline use, tests).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Public holidays skipped by the working-day service levels, with weekends.
+    holidays: tuple[date, ...] = ()
+    sla_verify_days: int = 3
+    sla_act_days: int = 5
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -195,6 +208,17 @@ class Settings:
             value = get(name)
             if value and not value.startswith(("https://", "http://")):
                 errors.append(f"{name} must be an http(s) URL")
+        tile_url = env.get("WARGA_MAP_TILE_URL")
+        tile_url = cls.map_tile_url if tile_url is None else tile_url.strip()
+        if tile_url and not tile_url.startswith(("https://", "http://")):
+            errors.append("WARGA_MAP_TILE_URL must be an http(s) URL, or empty for no map tiles")
+        holidays: frozenset[date] = frozenset()
+        try:
+            holidays = parse_holidays(get("WARGA_HOLIDAYS") or "")
+        except ValueError as err:
+            errors.append(f"WARGA_HOLIDAYS: {err}")
+        sla_verify_days = int(number("WARGA_SLA_VERIFY_DAYS", cls.sla_verify_days))
+        sla_act_days = int(number("WARGA_SLA_ACT_DAYS", cls.sla_act_days))
         if errors:
             raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
         return cls(
@@ -221,6 +245,11 @@ class Settings:
             whatsapp_template_name=get("WHATSAPP_TEMPLATE_NAME") or cls.whatsapp_template_name,
             whatsapp_template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or "id",
             log_level=(get("WARGA_LOG_LEVEL") or "INFO").upper(),
+            lease_seconds=float(number("WARGA_LEASE_SECONDS", cls.lease_seconds, float)),
+            map_tile_url=tile_url,
+            holidays=tuple(sorted(holidays)),
+            sla_verify_days=sla_verify_days,
+            sla_act_days=sla_act_days,
             extra={k: v for k, v in env.items() if k.startswith("WARGA_TEST_")},
         )
 

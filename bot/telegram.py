@@ -30,6 +30,7 @@ from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.settings import Settings
+from bot.telegram_request import AiohttpRequest
 from conversations.messages import Pacing
 from handlers.telegram import CHANNEL, PACING, TelegramChannel
 
@@ -49,6 +50,9 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 # Telegram keeps the rest (fetched updates are confirmed on the next getUpdates call).
 POLL_QUEUE = 200
 MAX_IN_FLIGHT = 64
+# Connections to the Bot API: the outbox sends up to 64 at once, taps are answered
+# beside them.
+POOL = 64
 HANDLE_ATTEMPTS = 4
 
 # (command, Indonesian description, English description) for the "/" menu.
@@ -89,6 +93,7 @@ class TelegramPlugin:
         self.channel: TelegramChannel | None = None
         self._services: Services | None = None
         self._lanes: Lanes | None = None
+        self._acks: set[asyncio.Task[None]] = set()
 
     # -- ChannelPlugin -------------------------------------------------------------------
 
@@ -118,7 +123,9 @@ class TelegramPlugin:
                 async with self._polling(application):
                     yield
         finally:
-            # Photo downloads use PTB's HTTP client: let them finish before it closes.
+            # Answers to taps and photo downloads use PTB's HTTP client: let them finish
+            # before it closes.
+            await self.idle()
             await services.dispatcher.idle()
             services.dispatcher.media_fetchers.pop(CHANNEL, None)
             self._services = None
@@ -136,8 +143,8 @@ class TelegramPlugin:
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
             .job_queue(None)  # our scheduler owns timed work
-            .connection_pool_size(MAX_IN_FLIGHT)
-            .pool_timeout(5.0)
+            .request(AiohttpRequest(connections=POOL, pool_timeout=5.0))
+            .get_updates_request(AiohttpRequest(connections=1))
         )
         if self.webhook:
             builder = builder.updater(None)
@@ -279,7 +286,15 @@ class TelegramPlugin:
         for inbound in inbounds:
             fresh = await services.dispatcher.handle(inbound) and fresh
         if update.callback_query is not None and fresh:
-            await channel.acknowledge(update)
+            # Stored: answer the tap beside the 200, not before it (two Bot API calls).
+            task = asyncio.create_task(channel.acknowledge(update))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
+
+    async def idle(self) -> None:
+        """Wait until every pressed button has been answered (tests, shutdown)."""
+        while self._acks:
+            await asyncio.wait(set(self._acks))
 
 
 _STOP = object()

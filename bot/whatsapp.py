@@ -13,8 +13,7 @@ import contextlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
@@ -35,9 +34,16 @@ from handlers.whatsapp import (
 
 log = logging.getLogger(__name__)
 
+# Seconds before a receipt for a send we have not recorded yet is looked at again.
+LATE_STATUS_DELAY = 2.0
+
 PATH = "/webhooks/whatsapp"
 # Generous for one message, short enough that a stuck Graph API call frees its slot.
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+# Read receipts are cosmetic: they never take more than a few of the session's
+# connections (replies need them), and when the Graph API lags they are dropped.
+RECEIPTS_IN_FLIGHT = 16
+MAX_PENDING_RECEIPTS = 500
 
 
 class WhatsAppPlugin:
@@ -56,6 +62,7 @@ class WhatsAppPlugin:
         self.services: Services | None = None
         self.channel: WhatsAppChannel | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._receipts = asyncio.Semaphore(RECEIPTS_IN_FLIGHT)
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self.verify)
@@ -86,12 +93,16 @@ class WhatsAppPlugin:
         finally:
             # Media downloads and read receipts use the session: let them finish first.
             await services.dispatcher.idle()
-            if self._background:
-                await asyncio.wait(set(self._background), timeout=5)
+            await self.idle(within=5)
             for task in self._background:
                 task.cancel()
             services.dispatcher.media_fetchers.pop(CHANNEL, None)
             await session.close()
+
+    async def idle(self, within: float | None = None) -> None:
+        """Wait for the read receipts under way (tests, benchmarks, shutdown)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=within)
 
     # -- webhook -----------------------------------------------------------------------
 
@@ -118,7 +129,7 @@ class WhatsAppPlugin:
             return web.Response(status=403, text="signature invalid")
         try:
             batch = parse(json.loads(body), phone_number_id=self.settings.whatsapp_phone_number_id)
-        except (ValueError, PayloadError):
+        except (ValueError, RecursionError, PayloadError):
             return web.Response(status=400, text="not a WhatsApp webhook payload")
         for error in batch.errors:
             log.warning("WhatsApp webhook reports error %s", error.describe())
@@ -129,7 +140,7 @@ class WhatsAppPlugin:
         try:
             for inbound in batch.messages:
                 if await services.dispatcher.handle(inbound):
-                    self._spawn(self.channel.mark_read(inbound.message_id))
+                    self._mark_read(inbound.message_id)
             if batch.statuses:
                 await self._apply_statuses(services, batch.statuses)
         except Exception as exc:
@@ -142,22 +153,54 @@ class WhatsAppPlugin:
             return web.Response(status=503, text="try again later")
         return web.Response(text="ok")
 
-    async def _apply_statuses(self, services: Services, statuses: list[StatusUpdate]) -> None:
-        """Delivery receipts move our outbox rows forward; 131047 closes the window."""
+    async def _apply_statuses(self, services: Services, statuses: list[StatusUpdate],
+                              *, late: bool = False) -> None:
+        """Delivery receipts move our outbox rows forward. A late 131047 closes the window
+        and sends the message again as the template; a late 131026 stops bulk, as the same
+        errors do when the API answers them at once."""
         now = services.clock()
+        unknown: list[StatusUpdate] = []
         async with services.db.transaction() as tx:
             for status in statuses:
                 error = "; ".join(e.describe() for e in status.errors) or None
                 await tx.outbox.update_delivery(status.message_id, status.status, error)
-                if status.window_closed:
-                    row = await tx.outbox.by_provider_id(status.message_id)
-                    if row is not None and row.contact_id is not None:
-                        await tx.contacts.set_fields(row.contact_id, now, window_closed=True)
+                row = await tx.outbox.by_provider_id(status.message_id)
+                if row is None:
+                    unknown.append(status)
+                    continue
+                if (status.window_closed or status.unreachable) and row.contact_id is not None:
+                    flag = "window_closed" if status.window_closed else "stopped"
+                    await tx.contacts.set_fields(row.contact_id, now, **{flag: True})
+                if status.window_closed and row.status == "failed":
+                    # Not lost: the outbox sends it again, now as the approved template.
+                    await tx.outbox.mark_retry(row.id, now, "131047: resent as template")
                 if status.errors:
                     log.warning("WhatsApp delivery %s: %s", status.status, error)
+        if unknown and not late:
+            # The receipt overtook our own record of the send (written in batches a few
+            # milliseconds later): look again shortly, once.
+            task = asyncio.create_task(self._late_statuses(services, unknown))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Fire and forget, but keep a reference so the task is not collected mid-flight."""
-        task = asyncio.create_task(coro)
+    async def _late_statuses(self, services: Services, statuses: list[StatusUpdate]) -> None:
+        await asyncio.sleep(LATE_STATUS_DELAY)
+        try:
+            await self._apply_statuses(services, statuses, late=True)
+        except Exception as error:
+            log.warning("WhatsApp receipts dropped (%s)", type(error).__name__)
+
+    def _mark_read(self, message_id: str) -> None:
+        """Fire and forget a read receipt; a backlog of them is dropped, never queued."""
+        if len(self._background) >= MAX_PENDING_RECEIPTS:
+            log.debug("WhatsApp read receipt skipped: %d pending", len(self._background))
+            return
+        task = asyncio.create_task(self._receipt(message_id))
+        # Keep a reference so the task is not collected mid-flight.
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _receipt(self, message_id: str) -> None:
+        assert self.channel is not None
+        async with self._receipts:
+            await self.channel.mark_read(message_id)

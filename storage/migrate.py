@@ -46,7 +46,7 @@ def _adopt_unversioned(connection: Connection, config: Config) -> None:
 
     Only when it matches the models exactly; anything else needs a person to look.
     """
-    if MigrationContext.configure(connection).get_current_revision() is not None:
+    if MigrationContext.configure(connection).get_current_heads():
         return
     existing = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
     if not existing:

@@ -229,3 +229,5 @@ class AuditEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(160), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 from storage import models_tickets  # noqa: E402,F401
+from storage import models_activities  # noqa: E402,F401
+from storage import models_volunteers  # noqa: E402,F401

@@ -139,6 +139,16 @@ def _touch(where: str) -> TextClause:
 # A person who writes to us has evidently unblocked the bot, and opened the WhatsApp window.
 _TOUCH_BY_EXTERNAL = _touch("external_id")
 _TOUCH_BY_ALT = _touch("alt_id")
+# Someone first known by phone number (a coordinator added as whatsapp:6281…) now writes
+# with a WhatsApp user id: same person; keep the number as the id, the user id beside it.
+_ADOPT_BY_PHONE = _sql(
+    "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
+    "window_closed = :false, stopped = :false, name = COALESCE(:name, name), "
+    "alt_id = :ext WHERE channel = :channel AND external_id = :alt_id "
+    f"RETURNING {_CONTACT_COLUMNS}",
+    now=UTCDateTime(),
+    false=Boolean(),
+).columns(**_CONTACT_TYPES)
 _LOCKABLE_FIELDS = frozenset(
     {"name", "phone", "language", "role", "volunteer_type", "opted_out", "stopped",
      "window_closed", "consent_version", "consent_at", "alt_id"}
@@ -207,7 +217,10 @@ class ContactRepo:
         name = name[:200] if name else None
         params = {"channel": channel, "ext": external_id, "now": now, "false": False,
                   "name": name, "alt_id": alt_id}
-        for stmt in (_TOUCH_BY_EXTERNAL, _TOUCH_BY_ALT, None):
+        candidates: list[TextClause | None] = [_TOUCH_BY_EXTERNAL, _TOUCH_BY_ALT]
+        if alt_id and alt_id != external_id:
+            candidates.append(_ADOPT_BY_PHONE)
+        for stmt in (*candidates, None):
             if stmt is None:
                 await self.s.execute(
                     _NEW_CONTACT,
@@ -580,6 +593,16 @@ class OutboxRepo:
             ))
         claimed.sort(key=lambda m: (m.priority, m.due_at, m.id))
         return claimed
+
+    async def mark_posting(self, row_id: int, attempts: int) -> bool:
+        """A claimed row is handed to the platform now; False if it is no longer ours."""
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.status == "sending",
+                   OutboxMessage.attempts == attempts)
+            .values(status="posting")
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def put_back(self, row_id: int, at: datetime) -> None:
         """Return a claimed row unsent, without counting an attempt."""

@@ -413,3 +413,25 @@ class TicketRepo:
         b = await self.s.execute(
             delete(DashboardLoginToken).where(DashboardLoginToken.expires_at < cutoff))
         return int(a.rowcount) + int(b.rowcount)  # type: ignore[attr-defined]
+
+    async def primaries_of(self, complaint_ids: Sequence[int]) -> dict[int, int]:
+        """Linked reports among ``complaint_ids`` → the id of the ticket they follow."""
+        if not complaint_ids:
+            return {}
+        stmt = select(TicketLink.complaint_id, TicketLink.primary_id).where(
+            TicketLink.complaint_id.in_(complaint_ids))
+        return {cid: pid for cid, pid in (await self.s.execute(stmt)).all()}
+
+    async def closures(self, complaint_id: int) -> Sequence[TicketClosure]:
+        stmt = (
+            select(TicketClosure)
+            .where(TicketClosure.complaint_id == complaint_id)
+            .order_by(TicketClosure.id)
+        )
+        return (await self.s.execute(stmt)).scalars().all()
+
+    async def tickets_by_id(self, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        stmt = select(Complaint.id, Complaint.ticket).where(Complaint.id.in_(ids))
+        return {cid: ticket for cid, ticket in (await self.s.execute(stmt)).all()}

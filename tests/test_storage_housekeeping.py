@@ -29,3 +29,21 @@ async def test_stale_conversations_and_old_delivery_ids_are_forgotten(db: Databa
         assert await tx.sessions.state(b.id) == {"flow": {"step": "uraian"}}
         assert await tx.inbound.seen("console", "m-new")
         assert not await tx.inbound.seen("console", "m-old")
+
+
+async def test_a_person_known_by_phone_is_recognised_under_a_whatsapp_user_id(
+    db: Database,
+) -> None:
+    async with db.transaction() as tx:
+        known = await tx.contacts.touch("whatsapp", "6281234567890", START)
+        known_id = known.id
+    async with db.transaction() as tx:
+        again = await tx.contacts.touch("whatsapp", "US.1349120865", START,
+                                        alt_id="6281234567890")
+        assert again.id == known_id
+        assert (again.external_id, again.alt_id) == ("6281234567890", "US.1349120865")
+    async with db.transaction() as tx:
+        third = await tx.contacts.touch("whatsapp", "US.1349120865", START,
+                                        alt_id="6281234567890")
+        assert third.id == known_id
+        assert await tx.contacts.count() == 1

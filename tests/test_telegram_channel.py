@@ -14,6 +14,7 @@ from aiohttp.test_utils import unused_port
 from telegram import Bot
 
 from bot.telegram import Lanes
+from bot.telegram_request import AiohttpRequest
 from conversations.messages import (
     ChannelMisconfigured,
     ChannelUnavailable,
@@ -49,8 +50,11 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
     assert api.problems == [], api.problems
 
 
-def make_bot(url: str) -> Bot:
-    return Bot(TOKEN, base_url=f"{url}/bot", base_file_url=f"{url}/file/bot")
+def make_bot(url: str, **timeouts: float) -> Bot:
+    """A Bot on the service's own transport, pointed at ``url``."""
+    return Bot(TOKEN, base_url=f"{url}/bot", base_file_url=f"{url}/file/bot",
+               request=AiohttpRequest(**timeouts),
+               get_updates_request=AiohttpRequest(connections=1))
 
 
 @pytest.fixture
@@ -197,10 +201,19 @@ async def test_errors_are_typed(fake: FakeBotAPI, channel: TelegramChannel, labe
 
 async def test_an_unreachable_api_is_retryable() -> None:
     bot = make_bot(f"http://127.0.0.1:{unused_port()}")
-    channel = TelegramChannel(bot)
-    with pytest.raises(ChannelUnavailable):
-        await channel.send(out())
-    await bot.shutdown()
+    try:
+        with pytest.raises(ChannelUnavailable):
+            await TelegramChannel(bot).send(out())
+    finally:
+        await bot.request.shutdown()
+
+
+async def test_a_slow_api_times_out_and_is_retryable(fake: FakeBotAPI) -> None:
+    async with make_bot(fake.url, read_timeout=0.05) as bot:
+        fake.delay = 0.5
+        with pytest.raises(ChannelUnavailable) as raised:
+            await TelegramChannel(bot).send(out())
+    assert "Timed out" in raised.value.detail
 
 
 @pytest.mark.parametrize("message", [
@@ -220,6 +233,32 @@ async def test_messages_telegram_would_refuse_fail_for_good(
 
 def test_default_pacing_is_telegrams() -> None:
     assert TelegramChannel(Bot(TOKEN)).pacing == PACING == Pacing(30.0, 1.0, 1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_group_gets_at_most_twenty_messages_a_minute() -> None:
+    clock = Clock()
+    channel = TelegramChannel(Bot(TOKEN), clock=clock)
+    assert [channel._group_delay(GROUP) for _ in range(3)] == [0.0, 3.0, 6.0]
+    assert channel._group_delay(-42) == 0.0  # another group is not held up
+    clock.now += 60
+    assert channel._group_delay(GROUP) == 0.0
+
+
+def test_every_part_of_a_split_message_keeps_to_the_bot_wide_rate() -> None:
+    clock = Clock()
+    channel = TelegramChannel(Bot(TOKEN), clock=clock)
+    delays = [channel._rate_delay() for _ in range(4)]
+    assert delays == pytest.approx([0.0, 1 / 30, 2 / 30, 3 / 30])
+    clock.now += 1
+    assert channel._rate_delay() == 0.0
 
 
 # -- acknowledging a tap -------------------------------------------------------------------

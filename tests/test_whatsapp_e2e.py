@@ -8,7 +8,8 @@ import asyncio
 import hashlib
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from bot.app import SERVICES, Services, create_app
 from bot.settings import Secret, Settings
 from bot.whatsapp import WhatsAppPlugin
 from conversations.i18n import T
-from conversations.messages import InboundKind, Outbound, Pacing
+from conversations.messages import Choice, InboundKind, Outbound, Pacing
 from handlers.whatsapp import sign
 from storage.models import (
     Complaint,
@@ -92,8 +93,7 @@ class WhatsApp:
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("the outbox never became quiet")
-        if self.plugin._background:
-            await asyncio.wait(set(self.plugin._background))
+        await self.plugin.idle()
 
     async def outbox_busy(self) -> bool:
         due = or_(OutboxMessage.status == "sending",
@@ -258,6 +258,7 @@ async def test_bad_bodies(wa: WhatsApp) -> None:
     assert (await wa.post(None, raw=huge))[0] == 413
     assert (await wa.post(None, raw=b"{not json"))[0] == 400
     assert (await wa.post(None, raw=b"[1, 2]"))[0] == 400
+    assert (await wa.post(None, raw=b"[" * 30_000 + b"]" * 30_000))[0] == 400
     assert (await wa.post({"object": "whatsapp_business_account", "entry": "x"}))[0] == 400
     # Signed, well formed, but nothing for us: 200 so Meta does not retry for days.
     assert (await wa.post({"object": "page", "entry": []}))[0] == 200
@@ -356,7 +357,7 @@ async def test_complaint_flow_to_a_ticket(wa: WhatsApp) -> None:
     # The photo's bytes are kept, checked against the webhook's sha256.
     [media] = await wa.rows(MediaFile)
     assert media.ref == "media-77" and media.sha256 == hashlib.sha256(photo).hexdigest()
-    assert Path(media.path).read_bytes() == photo
+    assert await asyncio.to_thread(Path(media.path).read_bytes) == photo
     # Every message was marked as read, through the same fake API.
     assert len(wa.fake.reads) == 15
     [contact] = await wa.rows(Contact)
@@ -427,13 +428,16 @@ async def test_failed_status_131047_is_recorded_and_switches_to_templates(
     await wa.deliver(webhook(statuses=[status(row.provider_message_id, "delivered")]))
     assert (await wa.rows(OutboxMessage))[0].status == "delivered"
 
+    before = len(wa.fake.to(USER))
     await wa.deliver(webhook(statuses=[status(row.provider_message_id, "failed", 131047)]))
-    [row] = await wa.rows(OutboxMessage)
-    assert row.status == "failed" and "131047" in (row.error or "")
-    # Only the error's code and title are kept, never its details.
-    assert "+62" not in (row.error or "")
+    await wa.settle()
     [contact] = await wa.rows(Contact)
     assert contact.window_closed
+    # The failed message is not lost: it goes again, as the approved template.
+    resent = wa.fake.to(USER)[before:]
+    assert [kinds(body) for body in resent] == ["template"]
+    [row] = await wa.rows(OutboxMessage)
+    assert row.status == "sent" and row.attempts == 2
     await notify(wa, "Pengingat kegiatan.")
     assert kinds(wa.fake.to(USER)[-1]) == "template"
 
@@ -460,23 +464,55 @@ async def test_database_down_answers_503_so_meta_retries(wa: WhatsApp) -> None:
     assert len(wa.fake.to(USER)) == 1
 
 
-async def test_slow_graph_api_does_not_hold_the_webhook(wa: WhatsApp) -> None:
-    wa.fake.delay = 0.5
-    pending: Callable[[], int] = lambda: len(wa.fake.requests)  # noqa: E731
+async def test_a_hanging_graph_api_does_not_hold_the_webhook(wa: WhatsApp) -> None:
+    wa.fake.gate = asyncio.Event()
     status_code, _ = await wa.post(webhook(wa.message(text("halo"))))
-    # Answered while the reply and the read receipt are still on their way.
+    # Answered while the Graph API has not answered anything yet.
     assert status_code == 200 and wa.fake.to(USER) == []
+    wa.fake.gate.set()
     await wa.settle()
-    assert pending() == 2 and len(wa.fake.to(USER)) == 1
+    assert len(wa.fake.requests) == 2 and len(wa.fake.to(USER)) == 1
 
 
-async def notify(wa: WhatsApp, message: str) -> None:
+async def notify(wa: WhatsApp, message: str, **fields: Any) -> None:
     """A coordinator's status change (not bulk) queued for the resident, and sent."""
     now = wa.clock()
     async with wa.services.db.transaction() as tx:
         contact = await tx.contacts.get_by_external("whatsapp", USER)
         assert contact is not None
         await tx.outbox.enqueue(channel="whatsapp", recipient=USER, now=now,
-                                payload=Outbound("whatsapp", USER, message).as_dict(),
+                                payload=Outbound("whatsapp", USER, message, **fields).as_dict(),
                                 contact_id=contact.id, priority=0)
     await wa.settle()
+
+
+async def test_a_photo_with_a_question(wa: WhatsApp, tmp_path: Path) -> None:
+    """A coordinator's follow-up with the repair photo: the photo, then the buttons."""
+    photo = tmp_path / "perbaikan.jpg"
+    await asyncio.to_thread(photo.write_bytes, b"\xff\xd8 pipa baru")
+    await wa.say(text("halo"))
+    await notify(wa, "Pipa sudah diganti. Sudah teratasi?", media_path=str(photo),
+                 choices=(Choice("tiket:ok", "Sudah teratasi"), Choice("tiket:no", "Belum")))
+    image, question = wa.fake.to(USER)[-2:]
+    assert wa.fake.media[image["image"]["id"]][0] == b"\xff\xd8 pipa baru"
+    assert choice_ids(question) == ["tiket:ok", "tiket:no"]
+    assert body_text(question) == "Pipa sudah diganti. Sudah teratasi?"
+
+
+async def test_errors_are_logged_without_personal_data(wa: WhatsApp,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    await wa.say(text("halo"))
+    [row] = await wa.rows(OutboxMessage)
+    assert row.provider_message_id
+    payload = webhook(statuses=[status(row.provider_message_id, "failed", 131026)])
+    payload["entry"][0]["changes"][0]["value"]["errors"] = [
+        {"code": 131000, "title": "Something went wrong",
+         "error_data": {"details": "message from +6281234567890: 'rumah saya di gang 5'"}}]
+    with caplog.at_level(logging.WARNING):
+        await wa.deliver(payload)
+    assert "131000" in caplog.text and "131026" in caplog.text
+    for private in ("+62", USER, "gang 5", row.provider_message_id):
+        assert private not in caplog.text
+    # Undeliverable (131026): no more bulk until they write again.
+    [contact] = await wa.rows(Contact)
+    assert contact.stopped

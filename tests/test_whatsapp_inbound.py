@@ -302,10 +302,13 @@ def test_every_entry_and_change_in_order() -> None:
     assert [s.message_id for s in batch.statuses] == ["wamid.o"]
 
 
-def test_window_closed_only_for_131047_failures() -> None:
+def test_failures_that_change_the_contact() -> None:
     closed = StatusUpdate("w", "failed", None, (PlatformError(131047, "x"),))
-    other = StatusUpdate("w", "failed", None, (PlatformError(131026, "x"),))
-    assert closed.window_closed and not other.window_closed
+    gone = StatusUpdate("w", "failed", None, (PlatformError(131026, "x"),))
+    other = StatusUpdate("w", "failed", None, (PlatformError(130472, "x"),))
+    assert closed.window_closed and not closed.unreachable
+    assert gone.unreachable and not gone.window_closed
+    assert not other.window_closed and not other.unreachable
 
 
 @pytest.mark.parametrize("payload", [[], "x", 3, None, {"object": "whatsapp_business_account"},

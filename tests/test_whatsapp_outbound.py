@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -146,6 +147,9 @@ CASES = [
     Case("photo by media id with caption",
          out("Foto laporan", media=Media(kind="photo", ref="m-77")),
          [{**HEAD, "type": "image", "image": {"id": "m-77", "caption": "Foto laporan"}}]),
+    Case("photo with options: the photo, then the question with its buttons",
+         out("Benar?", CONFIRM, media=Media(kind="photo", ref="m-77")),
+         [{**HEAD, "type": "image", "image": {"id": "m-77"}}, buttons("Benar?", *CONFIRM)]),
     Case("bulk goes as the template even inside the window",
          out("Gotong royong *Sabtu* pukul 07.00\n\nDatang ya!", extra={"bulk": True}),
          [template("Gotong royong Sabtu pukul 07.00 Datang ya!")]),
@@ -384,3 +388,26 @@ async def test_fetch_media_is_size_limited(fake: FakeGraphAPI,
             Media(kind="photo", ref="big", sha256=sha))
     # Refused on the announced size: the bytes were never downloaded.
     assert [r.path for r in fake.requests] == ["/big"]
+
+
+async def test_photo_by_path_is_uploaded_once(fake: FakeGraphAPI, session: aiohttp.ClientSession,
+                                             tmp_path: Path) -> None:
+    photo = tmp_path / "kegiatan.jpg"
+    photo.write_bytes(b"\xff\xd8 gotong royong")
+    wa = channel(session, fake.url)
+    for user in ("6281111111111", "6282222222222"):
+        await wa.send(out("Kerja bakti Sabtu", user=user, media_path=str(photo)))
+    uploads = [r for r in fake.requests if r.path.endswith("/media")]
+    assert len(uploads) == 1 and uploads[0].body["type"] == "image/jpeg"
+    media_id = fake.messages[0]["image"]["id"]
+    assert fake.media[media_id][0] == photo.read_bytes()
+    assert [m["image"] for m in fake.messages] == [
+        {"id": media_id, "caption": "Kerja bakti Sabtu"}] * 2
+
+
+async def test_missing_photo_file_is_permanent(fake: FakeGraphAPI,
+                                               session: aiohttp.ClientSession,
+                                               tmp_path: Path) -> None:
+    with pytest.raises(PermanentFailure):
+        await channel(session, fake.url).send(out("x", media_path=str(tmp_path / "gone.jpg")))
+    assert fake.requests == []

@@ -73,12 +73,16 @@ class FakeBotAPI:
     token: str = TOKEN
     # Every getUpdates answers 409 Conflict (another poller runs with this token).
     conflict: bool = False
+    # Seconds every method call waits before answering (a slow Bot API).
+    delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # Bot messages by (chat id, message id), as Telegram would return them.
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
+    # Called with every successful call and its result (benchmarks follow replies here).
+    on_call: Callable[[Call, Any], None] | None = None
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -165,6 +169,8 @@ class FakeBotAPI:
             return _error(400, "Bad Request: unreadable request")
         call = Call(method, params)
         self.calls.append(call)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         try:
             self._scripted_failure(method, params)
             handler = getattr(self, f"_m_{method}", None)
@@ -176,6 +182,8 @@ class FakeBotAPI:
             call.status = err.status
             self._notify()
             return _error(err.status, err.description, err.parameters)
+        if self.on_call is not None:
+            self.on_call(call, result)
         self._notify()
         return web.json_response({"ok": True, "result": result})
 

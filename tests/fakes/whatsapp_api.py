@@ -1,11 +1,11 @@
 """A fake WhatsApp Cloud (Graph) API on an ephemeral loopback port.
 
 It answers ``POST /{phone_number_id}/messages`` (messages and read receipts),
-``GET /{media_id}`` and the media download URL, checks the bearer token, validates
-message bodies against WhatsApp's limits the way the real API would refuse them, and can
-be scripted to fail (``fail_next(130429)``) or to be slow (``delay``). Anything it did not
-expect is recorded in ``problems``; the tests' fixture fails the test when that is not
-empty.
+``POST /{phone_number_id}/media`` (uploads), ``GET /{media_id}`` and the media download
+URL; checks the bearer token; validates message bodies against WhatsApp's limits the way
+the real API would refuse them; and can be scripted to fail (``fail_next(130429)``), to be
+slow (``delay``) or to hang until released (``gate``). Anything it did not expect is
+recorded in ``problems``; the tests' fixtures fail the test when that is not empty.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class FakeGraphAPI:
     phone_number_id: str = PHONE_NUMBER_ID
     # Seconds every response waits (a slow Graph API).
     delay: float = 0.0
+    # While set and not released, every response waits (a Graph API that hangs).
+    gate: asyncio.Event | None = None
     requests: list[Recorded] = field(default_factory=list)
     # Accepted message bodies (not read receipts), in arrival order.
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +87,7 @@ class FakeGraphAPI:
     async def start(self) -> FakeGraphAPI:
         app = web.Application()
         app.router.add_post("/{phone}/messages", self._messages)
+        app.router.add_post("/{phone}/media", self._upload)
         app.router.add_get("/download/{media_id}", self._download)
         app.router.add_get("/{media_id}", self._media_info)
         app.router.add_route("*", "/{tail:.*}", self._unexpected)
@@ -112,6 +115,8 @@ class FakeGraphAPI:
         self.requests.append(Recorded("POST", request.path, body))
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.gate is not None:
+            await self.gate.wait()
         if not self._authorized(request):
             return _error(401, 190, "Invalid OAuth access token")
         if request.match_info["phone"] != self.phone_number_id:
@@ -139,6 +144,21 @@ class FakeGraphAPI:
             "contacts": [{"input": user, "wa_id": user}],
             "messages": [{"id": wamid}],
         })
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.requests.append(Recorded("POST", request.path, {
+            k: v for k, v in form.items() if isinstance(v, str)}))
+        if not self._authorized(request):
+            return _error(401, 190, "Invalid OAuth access token")
+        upload = form.get("file")
+        if (form.get("messaging_product") != "whatsapp" or not isinstance(upload, web.FileField)
+                or form.get("type") not in ("image/jpeg", "image/png")):
+            self.problems.append(f"malformed media upload {dict(form)}")
+            return _error(400, 131053, "Media upload error")
+        media_id = f"upload-{next(self._ids)}"
+        self.media[media_id] = (upload.file.read(), str(form["type"]))
+        return web.json_response({"id": media_id})
 
     async def _media_info(self, request: web.Request) -> web.Response:
         media_id = request.match_info["media_id"]

@@ -1,0 +1,608 @@
+"""Activities, RSVPs, broadcasts and reminders by chat (issue 6).
+
+- ``/kegiatan`` (coordinators): schedule an activity; it is saved as a draft, previewed
+  as residents will see it, then announced to its audience with RSVP buttons.
+- ``/siaran`` (coordinators): a free-form broadcast, previewed with its number of
+  recipients, sent after confirmation; ``/siaran status`` shows how recent ones went.
+- ``/jadwal``: upcoming activities with the person's own answer, to change it;
+  coordinators see the counts and names, and reschedule, cancel or announce from there.
+- ``/wilayah``: where a resident lives, so announcements to their RW/RT reach them.
+- Buttons ``rsvp:<id>:yes|no|maybe`` (on announcements, reminders and /jadwal), and the
+  words *hadir*, *mungkin*, *tidak bisa* typed instead.
+
+Timers: one APScheduler date job wakes at the next due moment read from the database
+(reminders, sends to take over, recurring activities to roll), and an interval job
+catches up and watches running sends. Which replica does the work is decided by the
+database (see ``bot.broadcast``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import event
+
+from bot.broadcast import (
+    REPORTED_KINDS,
+    Broadcaster,
+    audience_counts_text,
+    batch_of,
+    names_lines,
+    rsvp_summary,
+    view,
+)
+from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.settings import Settings
+from conversations import activity as texts
+from conversations.activity import (
+    ACTIVITY,
+    ACTIVITY_CANCEL,
+    ACTIVITY_MOVE,
+    BROADCAST,
+    COMING,
+    PLACE,
+    RSVP_ANSWERS,
+    audience_from_answers,
+    reminders_from_answers,
+)
+from conversations.i18n import T
+from conversations.matching import normalize
+from storage.models_activities import Activity
+from storage.repos import Repos
+from storage.repos_activities import ActivityRepo
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+COORDINATORS = frozenset({"coordinator"})
+# Which activity a move/cancel flow is about, per flow id, in the session document.
+TARGETS = "activities.targets"
+# How many activities /jadwal lists (a WhatsApp list has ten rows).
+LIST_LIMIT = 10
+# The safety net: catch up on anything due, watch running sends.
+TICK_SECONDS = 5.0
+TYPED_RSVP: dict[str, tuple[str, ...]] = {
+    "yes": ("hadir", "saya hadir", "insya allah hadir", "insyaallah hadir", "datang"),
+    "no": ("tidak bisa", "tidak hadir", "gak bisa", "ga bisa", "nggak bisa", "ngga bisa",
+           "tdk bisa", "berhalangan"),
+    "maybe": ("mungkin", "mungkin hadir", "belum tahu", "belum tau"),
+}
+
+
+class ActivitiesFeature:
+    """The Feature: flows, commands, buttons and timers of activities and broadcasts."""
+
+    def __init__(self, settings: Settings | None = None, *,
+                 progress_every: timedelta = timedelta(seconds=60)) -> None:
+        self.lease = timedelta(seconds=settings.lease_seconds if settings else 60.0)
+        self.progress_every = progress_every
+        self.scheduler: AsyncIOScheduler | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+        self._again = False
+        self._dispatcher: Dispatcher | None = None
+        self._broadcaster: Broadcaster | None = None
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        assert self._dispatcher is not None, "register() first"
+        return self._dispatcher
+
+    @property
+    def broadcaster(self) -> Broadcaster:
+        assert self._broadcaster is not None, "register() first"
+        return self._broadcaster
+
+    # -- Feature -------------------------------------------------------------------------
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._broadcaster = Broadcaster(dispatcher.db, dispatcher, clock=dispatcher.clock,
+                                        lease=self.lease, progress_every=self.progress_every)
+        dispatcher.add_flow(ACTIVITY, self._activity_saved)
+        dispatcher.add_flow(ACTIVITY_MOVE, self._activity_moved)
+        dispatcher.add_flow(ACTIVITY_CANCEL, self._activity_cancelled)
+        dispatcher.add_flow(BROADCAST, self._broadcast_composed)
+        dispatcher.add_flow(PLACE, self._place_saved)
+        dispatcher.add_command(Command(("kegiatan", "buat kegiatan", "kegiatan baru"),
+                                       self._cmd_kegiatan, roles=COORDINATORS))
+        dispatcher.add_command(Command(("siaran", "buat siaran"), self._cmd_siaran,
+                                       roles=COORDINATORS))
+        dispatcher.add_command(Command(("jadwal", "jadwal kegiatan", "agenda"),
+                                       self._cmd_jadwal))
+        dispatcher.add_command(Command(("wilayah", "alamat saya", "ubah wilayah"),
+                                       self._cmd_wilayah))
+        for answer, words in TYPED_RSVP.items():
+            dispatcher.add_command(Command(words, self._typed_rsvp(answer)))
+        dispatcher.add_menu_item(MenuItem("jadwal", T("menu.jadwal"), self._menu_jadwal))
+        dispatcher.add_menu_item(MenuItem("kegiatan", T("menu.kegiatan"), self._menu_kegiatan,
+                                          roles=COORDINATORS))
+        dispatcher.add_menu_item(MenuItem("siaran", T("menu.siaran"), self._menu_siaran,
+                                          roles=COORDINATORS))
+        dispatcher.choice_handlers["rsvp"] = self._on_rsvp
+        dispatcher.choice_handlers["jadwal"] = self._on_jadwal
+        dispatcher.choice_handlers["kegiatan"] = self._on_manage
+        dispatcher.choice_handlers["siaran"] = self._on_siaran
+
+    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
+        """Rebuild the timers from the database rows (start-up)."""
+        self.scheduler = scheduler
+        self._loop = asyncio.get_running_loop()
+        scheduler.add_job(self.run, "interval", seconds=TICK_SECONDS, id="activities:tick",
+                          replace_existing=True)
+        await self._plan()
+
+    # -- timers --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Do what is due; runs once at a time per process, again if asked meanwhile."""
+        if self._running:
+            self._again = True
+            return
+        self._running = True
+        try:
+            while True:
+                self._again = False
+                try:
+                    await self.broadcaster.run()
+                except Exception:
+                    log.exception("activities: bulk sends failed; retrying at the next tick")
+                    break
+                if not self._again:
+                    break
+            await self._plan()
+        except Exception:
+            log.exception("activities: could not plan the next wake-up")
+        finally:
+            self._running = False
+
+    async def _plan(self) -> None:
+        """One date job at the next moment something is due (the database says when)."""
+        if self.scheduler is None:
+            return
+        due = await self.broadcaster.next_wake()
+        if due is None:
+            if self.scheduler.get_job("activities:wake") is not None:
+                self.scheduler.remove_job("activities:wake")
+            return
+        at = max(due, self.dispatcher.clock())
+        self.scheduler.add_job(self.run, "date", run_date=at, id="activities:wake",
+                               replace_existing=True)
+
+    def _kick_after_commit(self, tx: Repos) -> None:
+        """Fan out a send created in this transaction as soon as it is committed."""
+        loop = self._loop
+        scheduler = self.scheduler
+        if loop is None or scheduler is None:
+            return  # no timers (tests drive the broadcaster themselves)
+
+        def committed(_session: Any) -> None:
+            loop.call_soon_threadsafe(lambda: scheduler.add_job(self.run))
+
+        event.listen(tx.session.sync_session, "after_commit", committed, once=True)
+
+    # -- commands and menu ---------------------------------------------------------------
+
+    async def _cmd_kegiatan(self, ctx: Context, args: str) -> None:
+        await self.dispatcher.start_or_offer(ctx, ACTIVITY.id)
+
+    async def _menu_kegiatan(self, ctx: Context) -> None:
+        await self._cmd_kegiatan(ctx, "")
+
+    async def _cmd_siaran(self, ctx: Context, args: str) -> None:
+        if normalize(args) in ("status", "laporan", "hasil"):
+            await self._broadcast_status(ctx)
+            _reask(self.dispatcher, ctx)
+            return
+        await self.dispatcher.start_or_offer(ctx, BROADCAST.id)
+
+    async def _menu_siaran(self, ctx: Context) -> None:
+        await self._cmd_siaran(ctx, "")
+
+    async def _cmd_jadwal(self, ctx: Context, args: str) -> None:
+        await self._schedule_list(ctx)
+        _reask(self.dispatcher, ctx)
+
+    async def _menu_jadwal(self, ctx: Context) -> None:
+        await self._schedule_list(ctx)
+
+    async def _cmd_wilayah(self, ctx: Context, args: str) -> None:
+        await self.dispatcher.start_or_offer(ctx, PLACE.id)
+
+    # -- /jadwal -------------------------------------------------------------------------
+
+    async def _schedule_list(self, ctx: Context) -> None:
+        repo = ActivityRepo(ctx.tx.session)
+        coordinator = ctx.contact.role in COORDINATORS
+        if coordinator:
+            found = list(await repo.upcoming(ctx.now, statuses=("published", "draft"),
+                                             limit=LIST_LIMIT))
+        else:
+            found = await self._visible(ctx, repo)
+        if not found:
+            ctx.say(T("jadwal.none_coordinator" if coordinator else "jadwal.none"))
+            return
+        ids = [a.id for a in found]
+        lines: list[T] = []
+        if coordinator:
+            counts = await repo.rsvp_counts(ids)
+            for n, a in enumerate(found, start=1):
+                status = T("jadwal.draft") if a.status == "draft" else ""
+                lines.append(T("jadwal.line_coordinator", n=n, title=a.title, when=a.starts_at,
+                               status=status, counts=rsvp_summary(counts.get(a.id, {}))))
+            intro, hint = T("jadwal.intro_coordinator"), T("jadwal.hint_coordinator")
+        else:
+            answers = await repo.rsvps_of(ctx.contact.id, ids)
+            for n, a in enumerate(found, start=1):
+                answer = answers.get(a.id)
+                mine = T(f"rsvp.answer.{answer}") if answer else T("rsvp.answer.none")
+                lines.append(T("jadwal.line", n=n, title=a.title, when=a.starts_at,
+                               place=a.place, answer=mine))
+            intro, hint = T("jadwal.intro"), T("jadwal.hint")
+        ctx.say(intro, *lines, hint,
+                choices=[(f"jadwal:{a.id}", _label(n, a.title))
+                         for n, a in enumerate(found, start=1)])
+
+    async def _visible(self, ctx: Context, repo: ActivityRepo) -> list[Activity]:
+        """Upcoming published activities meant for this person, or that they answered."""
+        upcoming = await repo.upcoming(ctx.now, limit=50)
+        answered = await repo.rsvps_of(ctx.contact.id, [a.id for a in upcoming])
+        out: list[Activity] = []
+        for a in upcoming:
+            if a.id in answered or await repo.in_audience(ctx.contact.id, a.audience):
+                out.append(a)
+            if len(out) == LIST_LIMIT:
+                break
+        return out
+
+    async def _on_jadwal(self, ctx: Context, choice: str) -> None:
+        activity_id = _int(choice.partition(":")[2])
+        repo = ActivityRepo(ctx.tx.session)
+        activity = await repo.get(activity_id) if activity_id else None
+        coordinator = ctx.contact.role in COORDINATORS
+        if activity is None or (activity.status == "draft" and not coordinator):
+            ctx.say(T("rsvp.unknown"))
+            return
+        if coordinator:
+            await self._manage_view(ctx, repo, activity)
+            return
+        answer = await repo.rsvp(activity.id, ctx.contact.id)
+        body = texts.details_lines(view(activity))
+        if activity.status == "cancelled":
+            ctx.say(T("activity.status.cancelled"), *body)
+            return
+        if activity.starts_at <= ctx.now:
+            ctx.say(*body, T("rsvp.past", title=activity.title))
+            return
+        mine = T(f"rsvp.answer.{answer}") if answer else T("rsvp.answer.none")
+        ctx.say(*body, T("jadwal.your_answer", answer=mine), T("jadwal.change_question"),
+                choices=texts.rsvp_choices(activity.id))
+
+    async def _manage_view(self, ctx: Context, repo: ActivityRepo, activity: Activity) -> None:
+        counts = (await repo.rsvp_counts([activity.id])).get(activity.id, {})
+        names = await repo.rsvp_names(activity.id)
+        lines = [T(f"activity.status.{activity.status}"), *texts.details_lines(view(activity)),
+                 T("activity.audience_line", audience=texts.audience_text(activity.audience)),
+                 rsvp_summary(counts), *names_lines(names)]
+        choices: list[tuple[str, T | str]] = []
+        if activity.status != "cancelled" and activity.starts_at > ctx.now:
+            if activity.status == "draft":
+                choices.append((f"kegiatan:{activity.id}:umumkan", T("activity.button.publish")))
+            choices.append((f"kegiatan:{activity.id}:pindah", T("activity.button.move")))
+            choices.append((f"kegiatan:{activity.id}:batal", T("activity.button.cancel")))
+            if activity.recurrence != "none" and activity.rolled_at is None:
+                choices.append((f"kegiatan:{activity.id}:henti", T("activity.button.stop")))
+        ctx.say(*lines, choices=choices)
+
+    # -- RSVP ----------------------------------------------------------------------------
+
+    async def _on_rsvp(self, ctx: Context, choice: str) -> None:
+        _, _, rest = choice.partition(":")
+        raw_id, _, answer = rest.partition(":")
+        activity_id = _int(raw_id)
+        if activity_id is None or answer not in RSVP_ANSWERS:
+            ctx.say(T("rsvp.unknown"))
+        else:
+            await self._answer(ctx, activity_id, answer)
+        _reask(self.dispatcher, ctx)
+
+    async def _answer(self, ctx: Context, activity_id: int, answer: str) -> None:
+        repo = ActivityRepo(ctx.tx.session)
+        activity = await repo.get(activity_id)
+        if activity is None or activity.status == "draft":
+            ctx.say(T("rsvp.unknown"))
+            return
+        if activity.status == "cancelled":
+            ctx.say(T("rsvp.cancelled", title=activity.title, when=activity.starts_at))
+            return
+        if activity.starts_at <= ctx.now:
+            ctx.say(T("rsvp.past", title=activity.title))
+            return
+        previous = await repo.rsvp(activity.id, ctx.contact.id)
+        if previous == answer:
+            ctx.say(T("rsvp.same", title=activity.title, answer=T(f"rsvp.answer.{answer}")),
+                    T("rsvp.change_hint"))
+            return
+        await repo.set_rsvp(activity.id, ctx.contact.id, answer, ctx.now)
+        thanks = T(f"rsvp.thanks.{answer}", title=activity.title, when=activity.starts_at)
+        ctx.say(thanks, T("rsvp.change_hint"))
+
+    def _typed_rsvp(self, answer: str) -> Callable[[Context, str], Awaitable[None]]:
+        async def handler(ctx: Context, args: str) -> None:
+            """'hadir' typed (a WhatsApp template has no buttons): the one upcoming
+            activity this person was told of, or the list to pick from."""
+            repo = ActivityRepo(ctx.tx.session)
+            found = await self._visible(ctx, repo)
+            if len(found) == 1:
+                await self._answer(ctx, found[0].id, answer)
+            elif not found:
+                ctx.say(T("jadwal.none"))
+            else:
+                await self._schedule_list(ctx)
+            _reask(self.dispatcher, ctx)
+
+        return handler
+
+    # -- creating and managing activities ------------------------------------------------
+
+    async def _activity_saved(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        repo = ActivityRepo(ctx.tx.session)
+        activity = await repo.create(
+            title=answers["judul"], kind=answers["jenis"],
+            starts_at=datetime.fromisoformat(answers["waktu"]), place=answers["tempat"],
+            details=answers.get("keterangan"), audience=audience_from_answers(answers),
+            recurrence=answers["ulang"], reminders=reminders_from_answers(answers),
+            status="draft", created_by=ctx.contact.id, created_at=ctx.now,
+            updated_at=ctx.now,
+        )
+        await ctx.tx.audit.add(_actor(ctx), "activity.created", ctx.now,
+                               subject=f"activity:{activity.id}")
+        if activity.starts_at <= ctx.now:
+            await self._ask_new_time(ctx, activity, T("activity.saved", number=activity.id),
+                                     T("activity.time_past", when=activity.starts_at))
+            return []
+        await self._offer_publish(ctx, repo, activity, T("activity.saved", number=activity.id))
+        return []
+
+    async def _offer_publish(self, ctx: Context, repo: ActivityRepo, activity: Activity,
+                             intro: T) -> None:
+        """The announcement exactly as residents will get it, how many, and: send now?"""
+        total, unreachable = await repo.audience_size(activity.audience)
+        ctx.say(intro, T("activity.preview_intro"), T("broadcast.rule"),
+                *texts.announcement(view(activity)), T("broadcast.rule"),
+                T("activity.audience_line", audience=texts.audience_text(activity.audience)),
+                *audience_counts_text(total, unreachable), *self._reminder_lines(activity),
+                T("activity.publish_question"),
+                choices=[(f"kegiatan:{activity.id}:umumkan", T("activity.button.publish")),
+                         (f"kegiatan:{activity.id}:draf", T("activity.button.draft"))])
+
+    @staticmethod
+    def _reminder_lines(activity: Activity) -> list[T]:
+        times = texts.reminder_times(activity.starts_at, activity.reminders)
+        if not times:
+            return [T("activity.reminders_none")]
+        return [T("activity.reminders", list=[T(f"activity.reminder.{code}") for code, _ in times])]
+
+    async def _ask_new_time(self, ctx: Context, activity: Activity, *intro: T) -> None:
+        ctx.state.setdefault(TARGETS, {})[ACTIVITY_MOVE.id] = activity.id
+        await self.dispatcher.start_flow(ctx, ACTIVITY_MOVE.id, intro=list(intro))
+
+    async def _on_manage(self, ctx: Context, choice: str) -> None:
+        _, _, rest = choice.partition(":")
+        raw_id, _, action = rest.partition(":")
+        activity_id = _int(raw_id)
+        if ctx.contact.role not in COORDINATORS:
+            ctx.say(T("bot.not_allowed"))
+            _reask(self.dispatcher, ctx)
+            return
+        repo = ActivityRepo(ctx.tx.session)
+        activity = await repo.get(activity_id, for_update=True) if activity_id else None
+        if activity is None or activity.status == "cancelled":
+            ctx.say(T("activity.gone"))
+            return
+        if activity.starts_at <= ctx.now and action in ("umumkan", "pindah", "batal", "henti"):
+            ctx.say(T("activity.already_started", title=activity.title))
+            return
+        if action == "umumkan":
+            await self._publish(ctx, activity)
+        elif action == "draf":
+            ctx.say(T("activity.kept_draft", number=activity.id))
+        elif action == "pindah":
+            await self._start_about(ctx, ACTIVITY_MOVE.id, activity,
+                                    T("activity_move.intro", title=activity.title,
+                                      when=activity.starts_at))
+        elif action == "batal":
+            told = await self._coming(repo, activity.id)
+            await self._start_about(ctx, ACTIVITY_CANCEL.id, activity,
+                                    T("activity_cancel.intro", title=activity.title,
+                                      when=activity.starts_at, count=told))
+        elif action == "henti":
+            activity.recurrence = "none"
+            activity.updated_at = ctx.now
+            await ctx.tx.audit.add(_actor(ctx), "activity.series_stopped", ctx.now,
+                                   subject=f"activity:{activity.id}")
+            ctx.say(T("activity.series_stopped", title=activity.title))
+        else:
+            ctx.say(T("rsvp.unknown"))
+
+    async def _publish(self, ctx: Context, activity: Activity) -> None:
+        if activity.status == "published":
+            ctx.say(T("activity.already_published", number=activity.id))
+            return
+        announce = await self.broadcaster.publish(ctx.tx, activity, ctx.now, ctx.contact.id)
+        await ctx.tx.audit.add(_actor(ctx), "activity.published", ctx.now,
+                               subject=f"activity:{activity.id}")
+        self._kick_after_commit(ctx.tx)
+        total, unreachable = await ActivityRepo(ctx.tx.session).audience_size(activity.audience)
+        ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.id),
+                *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
+
+    async def _start_about(self, ctx: Context, flow_id: str, activity: Activity,
+                           intro: T) -> None:
+        """Start a flow about one activity (or offer to finish the one under way first:
+        then the target is not touched, so the unfinished flow keeps its own)."""
+        if ctx.state.get("flow"):
+            await self.dispatcher.start_or_offer(ctx, flow_id)
+            return
+        ctx.state.setdefault(TARGETS, {})[flow_id] = activity.id
+        await self.dispatcher.start_flow(ctx, flow_id, intro=[intro])
+
+    async def _target(self, ctx: Context, flow_id: str) -> Activity | None:
+        targets: dict[str, int] = ctx.state.get(TARGETS) or {}
+        activity_id = targets.pop(flow_id, None)
+        if activity_id is None:
+            return None
+        return await ActivityRepo(ctx.tx.session).get(activity_id, for_update=True)
+
+    async def _activity_moved(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        activity = await self._target(ctx, ACTIVITY_MOVE.id)
+        if activity is None or activity.status == "cancelled":
+            return [T("activity.gone")]
+        starts_at = datetime.fromisoformat(answers["waktu"])
+        if starts_at <= ctx.now:
+            await self._ask_new_time(ctx, activity, T("activity.time_past", when=starts_at))
+            return []
+        repo = ActivityRepo(ctx.tx.session)
+        if activity.status == "draft":
+            activity.starts_at = starts_at
+            activity.updated_at = ctx.now
+            await self._offer_publish(ctx, repo, activity,
+                                      T("activity.draft_moved", number=activity.id))
+            return []
+        before = activity.starts_at
+        notice = await self.broadcaster.reschedule(ctx.tx, activity, starts_at, ctx.now,
+                                                   requested_by=ctx.contact.id)
+        await ctx.tx.audit.add(_actor(ctx), "activity.rescheduled", ctx.now,
+                               subject=f"activity:{activity.id}",
+                               details={"before": before.isoformat(),
+                                        "after": starts_at.isoformat()})
+        self._kick_after_commit(ctx.tx)
+        told = await self._coming(repo, activity.id)
+        return [T("activity.moved_done", title=activity.title, when=starts_at, count=told,
+                  broadcast=notice.id if notice else "-")]
+
+    async def _activity_cancelled(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        activity = await self._target(ctx, ACTIVITY_CANCEL.id)
+        if activity is None or activity.status == "cancelled":
+            return [T("activity.gone")]
+        repo = ActivityRepo(ctx.tx.session)
+        told = await self._coming(repo, activity.id) if activity.status == "published" else 0
+        await self.broadcaster.cancel(ctx.tx, activity, ctx.now, reason=answers.get("alasan"),
+                                      requested_by=ctx.contact.id)
+        await ctx.tx.audit.add(_actor(ctx), "activity.cancelled", ctx.now,
+                               subject=f"activity:{activity.id}")
+        self._kick_after_commit(ctx.tx)
+        return [T("activity.cancelled_done", title=activity.title, count=told)]
+
+    @staticmethod
+    async def _coming(repo: ActivityRepo, activity_id: int) -> int:
+        """Those coming or maybe coming who can be told (not opted out, not blocked)."""
+        total, unreachable = await repo.audience_size(
+            {"type": "rsvp", "activity_id": activity_id, "answers": list(COMING)})
+        return total - unreachable
+
+    # -- /siaran -------------------------------------------------------------------------
+
+    async def _broadcast_composed(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        repo = ActivityRepo(ctx.tx.session)
+        audience = audience_from_answers(answers)
+        broadcast = await repo.add_broadcast(
+            kind="siaran", requested_by=ctx.contact.id, audience=audience,
+            body=answers["pesan"], status="draft", due_at=ctx.now, created_at=ctx.now,
+        )
+        total, unreachable = await repo.audience_size(audience)
+        ctx.say(T("broadcast.preview_intro", number=broadcast.id), T("broadcast.rule"),
+                *texts.broadcast_message(broadcast.body or ""), T("broadcast.rule"),
+                T("activity.audience_line", audience=texts.audience_text(audience)),
+                *audience_counts_text(total, unreachable), T("broadcast.send_question"),
+                choices=[(f"siaran:{broadcast.id}:kirim", T("broadcast.button.send")),
+                         (f"siaran:{broadcast.id}:batal", T("broadcast.button.discard"))])
+        return []
+
+    async def _on_siaran(self, ctx: Context, choice: str) -> None:
+        _, _, rest = choice.partition(":")
+        raw_id, _, action = rest.partition(":")
+        if ctx.contact.role not in COORDINATORS:
+            ctx.say(T("bot.not_allowed"))
+            _reask(self.dispatcher, ctx)
+            return
+        broadcast_id = _int(raw_id)
+        repo = ActivityRepo(ctx.tx.session)
+        broadcast = (await repo.broadcast(broadcast_id, for_update=True)
+                     if broadcast_id else None)
+        if broadcast is None or broadcast.kind != "siaran":
+            ctx.say(T("rsvp.unknown"))
+        elif broadcast.status != "draft":
+            ctx.say(T("broadcast.already", number=broadcast.id))
+        elif action == "kirim":
+            broadcast.status = "scheduled"
+            broadcast.due_at = ctx.now
+            await ctx.tx.audit.add(_actor(ctx), "broadcast.sent", ctx.now,
+                                   subject=f"broadcast:{broadcast.id}")
+            self._kick_after_commit(ctx.tx)
+            total, unreachable = await repo.audience_size(broadcast.audience)
+            ctx.say(T("broadcast.sending", number=broadcast.id),
+                    *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
+        else:
+            broadcast.status = "cancelled"
+            ctx.say(T("broadcast.discarded", number=broadcast.id))
+        _reask(self.dispatcher, ctx)
+
+    async def _broadcast_status(self, ctx: Context) -> None:
+        repo = ActivityRepo(ctx.tx.session)
+        recent = await repo.recent_broadcasts(REPORTED_KINDS)
+        if not recent:
+            ctx.say(T("broadcast.status_none"))
+            return
+        lines: list[T] = []
+        for b in recent:
+            counts = await self.broadcaster.counts(ctx.tx, b, ctx.now)
+            state = T(f"broadcast.state.{b.status}")
+            lines.append(T("broadcast.status_line", number=b.id, kind=T(f"broadcast.kind.{b.kind}"),
+                           state=state, sent=counts.sent, total=counts.total,
+                           failed=counts.failed, blocked=counts.blocked,
+                           opted_out=counts.opted_out))
+        ctx.say(T("broadcast.status_intro"), *lines)
+
+    # -- /wilayah ------------------------------------------------------------------------
+
+    async def _place_saved(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        kel = answers["kelurahan"]
+        rt_rw = answers["rt_rw"]
+        await ActivityRepo(ctx.tx.session).set_place(
+            ctx.contact.id, kel["code"], rt_rw["rw"], rt_rw["rt"], "self", ctx.now)
+        return [T("wilayah.saved", rt=rt_rw["rt"], rw=rt_rw["rw"], kelurahan=kel["name"])]
+
+
+def _reask(dispatcher: Dispatcher, ctx: Context) -> None:
+    """After a button or command outside the flow under way, ask its question again."""
+    fstate = ctx.state.get("flow")
+    if not fstate or ctx.state.get("paused"):
+        return
+    flow = dispatcher.flows.get(fstate.get("flow"))
+    if flow is not None:
+        ctx.replies.append(dispatcher.engine.reask(flow, fstate).prompt)
+
+
+def _label(n: int, title: str) -> str:
+    """A button label: WhatsApp list rows hold 24 characters."""
+    label = f"{n}. {title}"
+    return label if len(label) <= 24 else label[:23] + "…"
+
+
+def _int(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def _actor(ctx: Context) -> str:
+    return f"{ctx.contact.channel}:{ctx.contact.id}"
+
+
+__all__ = ["ActivitiesFeature", "batch_of"]

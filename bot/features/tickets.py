@@ -1,0 +1,623 @@
+"""Ticket follow-up (issue 7): officers move a report through its lifecycle by chat
+(``/tiket AIR-XXXXX``) or in the dashboard (``/dasbor``); every change reaches the
+reporter in their language; closing carries a note and maybe a proof photo, and the
+reporter's "belum" reopens the ticket. Reports of the same problem are linked and follow
+their primary ticket; overdue tickets are escalated to the coordinators once.
+
+The rules (who may move a ticket where, which deadline runs) are pure functions in
+``conversations.tickets_flow``; the SQL is in ``storage.repos_tickets``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.settings import Settings
+from conversations.complaint import COMPLAINT
+from conversations.i18n import T
+from conversations.places import KELURAHAN
+from conversations.tickets import find_ticket
+from conversations.tickets_flow import (
+    CLOSE,
+    CLOSED,
+    COORDINATOR,
+    DONE,
+    DUPLICATE_WINDOW,
+    IN_PROGRESS,
+    NOTE_FLOWS,
+    OPEN,
+    RECEIVED,
+    REJECT,
+    REJECTED,
+    REOPEN_WINDOW,
+    RESOLVED_NO,
+    RESOLVED_YES,
+    VOLUNTEER,
+    Sla,
+    SlaPolicy,
+    is_reopening,
+    mask_id_numbers,
+    next_statuses,
+    sla_for,
+)
+from storage.db import Database
+from storage.models import Complaint, MediaFile
+from storage.repos import Repos
+from storage.repos_tickets import TicketRepo
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+OFFICERS = frozenset({COORDINATOR, VOLUNTEER})
+# ctx.state key holding the ticket a closing or rejecting note is being written for.
+STATE_KEY = "tickets.pending"
+# Kept in the history when a reporter's "belum" reopens a ticket (shown to officers).
+REOPEN_NOTE = "Pelapor: belum teratasi"
+ESCALATION_LINES = 20
+# A proof photo that never arrives (download failed) stops being looked for after this.
+PHOTO_GIVE_UP = timedelta(days=1)
+KELURAHAN_NAMES = {k.code: k.name for k in KELURAHAN}
+
+
+class TicketError(Exception):
+    """A change that may not happen; ``message`` says why, in the reader's language."""
+
+    def __init__(self, message: T) -> None:
+        super().__init__(message.key)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes a ticket: a contact by chat, or a coordinator in the dashboard."""
+
+    contact_id: int
+    channel: str
+    role: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        # Same form as the dispatcher's audit actors ("telegram:12").
+        return f"{self.channel}:{self.contact_id}"
+
+    @classmethod
+    def of(cls, contact: Any) -> Actor:
+        return cls(contact.id, contact.channel, contact.role, contact.name)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A closing photo as it arrived: where from, and the platform's (or our) reference."""
+
+    channel: str
+    ref: str
+
+
+def place_label(complaint: Complaint) -> str:
+    kel = KELURAHAN_NAMES.get(complaint.kelurahan_code or "", complaint.kelurahan_code or "-")
+    return f"{kel} RW {complaint.rw or '-'} / RT {complaint.rt or '-'}"
+
+
+def deadline_day(sla: Sla, tz: ZoneInfo) -> date | None:
+    """The last day of a deadline (``due_at`` is midnight after it)."""
+    if sla.due_at is None:
+        return None
+    return (sla.due_at.astimezone(tz) - timedelta(seconds=1)).date()
+
+
+class TicketsFeature:
+    """Registers /tiket, /dasbor, the status buttons, "sudah"/"belum", and the dashboard."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tz = ZoneInfo(settings.timezone)
+        self.policy = SlaPolicy(
+            verify_days=settings.sla_verify_days,
+            act_days=settings.sla_act_days,
+            holidays=frozenset(settings.holidays),
+            tz=self.tz,
+        )
+        self._dispatcher: Dispatcher | None = None
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("TicketsFeature used before it was registered")
+        return self._dispatcher
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        """Plug the commands, buttons, flows and the duplicate check into the dispatcher."""
+        self._dispatcher = dispatcher
+        create = dispatcher.actions[COMPLAINT.id]
+
+        async def create_and_link(ctx: Context, answers: dict[str, Any]) -> list[T]:
+            texts = await create(ctx, answers)
+            return texts + await self._link_new_report(ctx)
+
+        dispatcher.add_flow(COMPLAINT, create_and_link)
+        dispatcher.add_flow(CLOSE, self._on_note)
+        dispatcher.add_flow(REJECT, self._on_note)
+        dispatcher.add_command(Command(("tiket",), self._cmd_ticket, roles=OFFICERS,
+                                       others_pass=True))
+        dispatcher.add_command(Command(("dasbor", "dashboard"), self._cmd_dashboard,
+                                       roles=frozenset({COORDINATOR})))
+        dispatcher.add_command(Command(RESOLVED_YES, self._typed_yes))
+        dispatcher.add_command(Command(RESOLVED_NO, self._typed_no))
+        dispatcher.choice_handlers["tkv"] = self._on_view_button
+        dispatcher.choice_handlers["tks"] = self._on_status_button
+        dispatcher.choice_handlers["tkr"] = self._on_resolved_button
+        dispatcher.add_menu_item(MenuItem("tiket", T("menu.tickets"), self._menu_tickets,
+                                          roles=OFFICERS))
+
+    def add_routes(self, app: web.Application) -> None:
+        """Mount the coordinators' dashboard (called when the app is built)."""
+        from bot.dashboard import setup_dashboard
+
+        setup_dashboard(app, self)
+
+    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
+        """SLA escalation in office hours; late proof photos; login-link housekeeping."""
+
+        async def escalate() -> None:
+            await self.escalate_overdue(services.db, services.clock())
+            self._wake()
+
+        async def photos() -> None:
+            await self.send_pending_photos(services.db, services.clock())
+            self._wake()
+
+        async def housekeeping() -> None:
+            async with services.db.transaction() as tx:
+                await TicketRepo(tx.session).forget_expired(services.clock())
+
+        # Deadlines fall at midnight; coordinators hear about them in the morning, not at
+        # 00.00 — and a restart repeats nothing (escalations are rows).
+        scheduler.add_job(escalate, "cron", hour="7-20", minute="*/15", id="tickets:sla",
+                          replace_existing=True)
+        scheduler.add_job(photos, "interval", minutes=1, id="tickets:proof-photos",
+                          replace_existing=True)
+        scheduler.add_job(housekeeping, "interval", hours=6, id="tickets:housekeeping",
+                          replace_existing=True)
+
+    def _wake(self) -> None:
+        for wake in self.dispatcher.on_enqueued:
+            wake()
+
+    # -- the lifecycle -------------------------------------------------------------------
+
+    async def may_change(self, repo: TicketRepo, actor: Actor, group: Sequence[Complaint]) -> bool:
+        if actor.role == COORDINATOR:
+            return True
+        if actor.role == VOLUNTEER:
+            return await repo.is_assigned([c.id for c in group], actor.contact_id)
+        return False
+
+    async def change_status(
+        self,
+        tx: Repos,
+        complaint: Complaint,
+        target: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        note: str | None = None,
+        proof: Proof | None = None,
+        expected: str | None = None,
+        by_reporter: bool = False,
+    ) -> list[Complaint]:
+        """Move a ticket and every report linked to it; tell each reporter.
+
+        ``expected`` is the status the officer saw: if the ticket moved meanwhile (another
+        officer, the reporter's "belum"), nothing happens and they are told.
+        """
+        repo = TicketRepo(tx.session)
+        group = await repo.group(complaint.id, for_update=True)
+        primary = group[0]
+        if expected is not None and primary.status != expected:
+            raise TicketError(T("ticket.error.moved", ticket=primary.ticket,
+                                status=T(f"status.{primary.status}")))
+        if not by_reporter:
+            if not await self.may_change(repo, actor, group):
+                raise TicketError(T("ticket.error.not_yours", ticket=primary.ticket))
+            if target not in next_statuses(primary.status, actor.role):
+                raise TicketError(T("ticket.error.transition", ticket=primary.ticket,
+                                    status=T(f"status.{primary.status}"),
+                                    target=T(f"status.{target}")))
+            if target in CLOSED and not (note and note.strip()):
+                raise TicketError(T(f"ticket.error.note_{target}"))
+        media = await repo.media(proof.channel, proof.ref) if proof else None
+        changed: list[Complaint] = []
+        for member in group:
+            if member.status == target:
+                continue
+            before = member.status
+            await tx.complaints.set_status(member, target, now, actor.label, note)
+            await tx.audit.add(actor.label, "ticket.status", now, subject=member.ticket,
+                               details={"from": before, "to": target,
+                                        "via": "linked" if member is not primary else "direct"})
+            changed.append(member)
+            if by_reporter and member.contact_id == actor.contact_id:
+                continue  # they get a direct reply
+            await self._tell_reporter(tx, repo, member, before, target, actor, now, note,
+                                      proof, media)
+        return changed
+
+    async def _tell_reporter(
+        self, tx: Repos, repo: TicketRepo, complaint: Complaint, before: str, target: str,
+        actor: Actor, now: datetime, note: str | None, proof: Proof | None,
+        media: MediaFile | None,
+    ) -> None:
+        notify = self.dispatcher.notify
+        key = f"ticket:{complaint.id}:{target}:{now.isoformat()}"
+        if target == DONE:
+            closure = await repo.add_closure(
+                complaint_id=complaint.id, closed_at=now, closed_by=actor.label,
+                note=note or "", proof_channel=proof.channel if proof else None,
+                proof_ref=proof.ref if proof else None,
+                proof_media_id=media.id if media else None,
+                photo_sent=media is not None or proof is None,
+            )
+            await notify(
+                tx, complaint.contact_id,
+                T("ticket.notify.done", ticket=complaint.ticket, note=note or ""),
+                T("ticket.resolved_question"),
+                now=now, dedupe_key=key, media_path=media.path if media else None,
+                choices=[(f"tkr:{closure.id}:ya", T("ticket.resolved_yes")),
+                         (f"tkr:{closure.id}:belum", T("ticket.resolved_no"))],
+            )
+        elif target == REJECTED:
+            await notify(tx, complaint.contact_id,
+                         T("ticket.notify.rejected", ticket=complaint.ticket, reason=note or ""),
+                         now=now, dedupe_key=key)
+        elif is_reopening(before, target):
+            await notify(tx, complaint.contact_id,
+                         T("ticket.notify.reopened", ticket=complaint.ticket),
+                         now=now, dedupe_key=key)
+        else:
+            texts = [T("ticket.notify.status", ticket=complaint.ticket,
+                       status=T(f"status.{target}"))]
+            if note:
+                texts.append(T("ticket.notify.note", note=note))
+            await notify(tx, complaint.contact_id, *texts, now=now, dedupe_key=key)
+
+    async def answer_resolution(self, tx: Repos, reporter: Actor, closure_id: int | None,
+                                resolved: bool, now: datetime) -> T:
+        """The reporter's answer to "Sudah teratasi?"; "belum" reopens the ticket."""
+        repo = TicketRepo(tx.session)
+        if closure_id is None:
+            closure = await repo.awaiting_answer(reporter.contact_id, now - REOPEN_WINDOW)
+        else:
+            closure = await repo.closure(closure_id, for_update=True)
+        complaint = await repo.get(closure.complaint_id) if closure else None
+        if closure is None or complaint is None or complaint.contact_id != reporter.contact_id:
+            return T("ticket.answer.nothing")
+        latest = (await repo.latest_closures([complaint.id]))[complaint.id]
+        if closure.answer is not None or complaint.status != DONE or latest.id != closure.id:
+            return T("ticket.answer.already", ticket=complaint.ticket)
+        if not resolved and now - closure.closed_at > REOPEN_WINDOW:
+            return T("ticket.answer.too_late", ticket=complaint.ticket)
+        closure.answer = "ya" if resolved else "belum"
+        closure.answered_at = now
+        await tx.audit.add(reporter.label, "ticket.answer", now, subject=complaint.ticket,
+                           details={"answer": closure.answer})
+        if resolved:
+            return T("ticket.answer.thanks", ticket=complaint.ticket)
+        await self.change_status(tx, complaint, IN_PROGRESS, reporter, now, note=REOPEN_NOTE,
+                                 by_reporter=True)
+        group = await repo.group(complaint.id)
+        officers = {c.id: c for c in await repo.people(COORDINATOR)}
+        for member in group:
+            officers.update({c.id: c for c in await repo.assignees(member.id)})
+        for officer in officers.values():
+            await self.dispatcher.notify(
+                tx, officer.id, T("ticket.alert.reopened", ticket=group[0].ticket),
+                now=now, dedupe_key=f"ticket:reopened:{closure.id}:{officer.id}",
+                choices=[(f"tkv:{group[0].id}", group[0].ticket)],
+            )
+        return T("ticket.answer.reopened", ticket=complaint.ticket)
+
+    def sla(self, complaint: Complaint, history: Sequence[Any]) -> Sla:
+        return sla_for(complaint.status, complaint.created_at,
+                       [(h.status, h.at) for h in history], self.policy)
+
+    async def escalate_overdue(self, db: Database, now: datetime) -> list[str]:
+        """Tell the coordinators, once per deadline, about tickets past it."""
+        async with db.transaction() as tx:
+            repo = TicketRepo(tx.session)
+            tickets = await repo.open_primaries()
+            histories = await repo.histories([c.id for c in tickets])
+            late: list[tuple[Complaint, Sla]] = []
+            for complaint in tickets:
+                sla = self.sla(complaint, histories[complaint.id])
+                if sla.kind is None or sla.due_at is None or not sla.overdue(now):
+                    continue
+                if await repo.escalate(complaint.id, sla.kind, sla.due_at, now):
+                    late.append((complaint, sla))
+            if not late:
+                return []
+            lines = [
+                T("ticket.escalation.line", ticket=c.ticket, status=T(f"status.{c.status}"),
+                  kind=T(f"ticket.sla.{sla.kind}"), due=deadline_day(sla, self.tz),
+                  place=place_label(c))
+                for c, sla in late[:ESCALATION_LINES]
+            ]
+            if len(late) > ESCALATION_LINES:
+                lines.append(T("ticket.escalation.more", count=len(late) - ESCALATION_LINES))
+            coordinators = await repo.people(COORDINATOR)
+            if not coordinators:
+                log.warning("%d tickets overdue and no coordinator to tell", len(late))
+            for person in coordinators:
+                await self.dispatcher.notify(
+                    tx, person.id, T("ticket.escalation.intro", count=len(late)), *lines,
+                    T("ticket.escalation.hint"), now=now,
+                    dedupe_key=f"ticket:escalation:{person.id}:{now.isoformat()}",
+                )
+                await tx.audit.add("system", "ticket.escalated", now,
+                                   subject=f"{person.channel}:{person.id}",
+                                   details={"tickets": [c.ticket for c, _ in late]})
+        return [c.ticket for c, _ in late]
+
+    async def send_pending_photos(self, db: Database, now: datetime) -> int:
+        """Proof photos that were still downloading when the ticket was closed."""
+        sent = 0
+        async with db.transaction() as tx:
+            repo = TicketRepo(tx.session)
+            for closure in await repo.photos_to_send():
+                assert closure.proof_channel is not None and closure.proof_ref is not None
+                media = await repo.media(closure.proof_channel, closure.proof_ref)
+                if media is None:
+                    if now - closure.closed_at > PHOTO_GIVE_UP:
+                        closure.photo_sent = True  # give up: the download failed for good
+                        log.warning("proof photo for closure %d never arrived", closure.id)
+                    continue
+                complaint = await repo.get(closure.complaint_id)
+                if complaint is None:
+                    continue
+                closure.proof_media_id = media.id
+                closure.photo_sent = True
+                await self.dispatcher.notify(
+                    tx, complaint.contact_id, T("ticket.notify.proof", ticket=complaint.ticket),
+                    now=now, media_path=media.path, dedupe_key=f"ticket:proof:{closure.id}",
+                )
+                sent += 1
+        return sent
+
+    # -- duplicates ----------------------------------------------------------------------
+
+    async def _link_new_report(self, ctx: Context) -> list[T]:
+        """Link a new report to an open one about the same problem, and say so."""
+        newest = await ctx.tx.complaints.for_contact(ctx.contact.id, limit=1)
+        if not newest:
+            return []
+        complaint = newest[0]
+        repo = TicketRepo(ctx.tx.session)
+        primary = await repo.find_same_problem(complaint, DUPLICATE_WINDOW)
+        if primary is None:
+            return []
+        await repo.link(complaint.id, primary.id, ctx.now)
+        await ctx.tx.audit.add("system", "ticket.linked", ctx.now, subject=complaint.ticket,
+                               details={"primary": primary.ticket})
+        if primary.status in OPEN and primary.status != RECEIVED:
+            # It follows its primary from now on, including where the primary already is.
+            await ctx.tx.complaints.set_status(complaint, primary.status, ctx.now, "system",
+                                               f"Mengikuti {primary.ticket}")
+        return [T("ticket.linked", primary=primary.ticket, status=T(f"status.{primary.status}"))]
+
+    # -- chat: officers ------------------------------------------------------------------
+
+    async def _menu_tickets(self, ctx: Context) -> None:
+        await self._cmd_ticket(ctx, "")
+
+    async def _cmd_ticket(self, ctx: Context, args: str) -> None:
+        """/tiket: the officer's open tickets; /tiket AIR-XXXXX: one ticket and its actions."""
+        repo = TicketRepo(ctx.tx.session)
+        if args.strip():
+            ticket = find_ticket(args)
+            complaint = await repo.by_ticket(ticket) if ticket else None
+            if complaint is None:
+                ctx.say(T("ticket.officer.not_found", ticket=args.strip()[:20]))
+                return
+            await self._show(ctx, repo, complaint)
+            return
+        if ctx.contact.role == COORDINATOR:
+            tickets = list(await repo.open_primaries())
+            histories = await repo.histories([c.id for c in tickets])
+            slas = {c.id: self.sla(c, histories[c.id]) for c in tickets}
+            far = datetime.max.replace(tzinfo=ctx.now.tzinfo)
+            tickets.sort(key=lambda c: slas[c.id].due_at or far)
+            tickets = tickets[:10]
+        else:
+            tickets = list(await repo.assigned_open(ctx.contact.id))
+            histories = await repo.histories([c.id for c in tickets])
+            slas = {c.id: self.sla(c, histories[c.id]) for c in tickets}
+        if not tickets:
+            ctx.say(T("ticket.officer.none"))
+            return
+        lines = [self._line(c, slas[c.id], ctx.now) for c in tickets]
+        ctx.say(T("ticket.officer.list_intro"), *lines, T("ticket.officer.list_hint"),
+                choices=[(f"tkv:{c.id}", c.ticket) for c in tickets])
+
+    def _line(self, complaint: Complaint, sla: Sla, now: datetime) -> T:
+        if sla.overdue(now):
+            return T("ticket.officer.line", ticket=complaint.ticket,
+                     status=T(f"status.{complaint.status}"), what=self._what(complaint),
+                     place=place_label(complaint), late=T("ticket.officer.late"))
+        return T("ticket.officer.line_on_time", ticket=complaint.ticket,
+                 status=T(f"status.{complaint.status}"), what=self._what(complaint),
+                 place=place_label(complaint))
+
+    @staticmethod
+    def _what(complaint: Complaint) -> T:
+        if complaint.category:
+            return T(f"complaint.cat.{complaint.category}")
+        return T(f"complaint.jenis.{complaint.report_type}")
+
+    async def _show(self, ctx: Context, repo: TicketRepo, complaint: Complaint) -> None:
+        group = await repo.group(complaint.id)
+        primary = group[0]
+        actor = Actor.of(ctx.contact)
+        if not await self.may_change(repo, actor, group):
+            ctx.say(T("ticket.error.not_yours", ticket=complaint.ticket))
+            return
+        history = (await repo.histories([primary.id]))[primary.id]
+        sla = self.sla(primary, history)
+        texts = [T("ticket.officer.detail", ticket=primary.ticket,
+                   status=T(f"status.{primary.status}"), what=self._what(primary),
+                   place=place_label(primary), when=primary.created_at,
+                   description=mask_id_numbers(primary.description[:300]))]
+        if complaint.id != primary.id:
+            texts.insert(0, T("ticket.officer.follows", ticket=complaint.ticket,
+                              primary=primary.ticket))
+        if sla.kind:
+            key = "ticket.officer.deadline_late" if sla.overdue(ctx.now) else (
+                "ticket.officer.deadline")
+            texts.append(T(key, kind=T(f"ticket.sla.{sla.kind}"),
+                           due=deadline_day(sla, self.tz)))
+        if len(group) > 1:
+            texts.append(T("ticket.officer.linked", count=len(group) - 1,
+                           tickets=", ".join(c.ticket for c in group[1:6])))
+        targets = next_statuses(primary.status, ctx.contact.role)
+        if targets:
+            texts.append(T("ticket.officer.actions"))
+        ctx.say(*texts, choices=[(f"tks:{primary.id}:{primary.status}:{t}",
+                                  T(f"ticket.action.{t}")) for t in targets])
+
+    async def _on_view_button(self, ctx: Context, choice: str) -> None:
+        repo = TicketRepo(ctx.tx.session)
+        if ctx.contact.role not in OFFICERS:
+            ctx.say(T("bot.not_allowed"))
+            return
+        complaint = await repo.get(_int(choice.split(":")[1]))
+        if complaint is None:
+            ctx.say(T("ticket.officer.not_found", ticket="?"))
+            return
+        await self._show(ctx, repo, complaint)
+
+    async def _on_status_button(self, ctx: Context, choice: str) -> None:
+        """'tks:<id>:<status seen>:<target>': change now, or ask for the note first."""
+        parts = choice.split(":")
+        if len(parts) != 4 or ctx.contact.role not in OFFICERS:
+            ctx.say(T("bot.not_allowed"))
+            return
+        _, raw_id, seen, target = parts
+        repo = TicketRepo(ctx.tx.session)
+        complaint = await repo.get(_int(raw_id))
+        if complaint is None:
+            ctx.say(T("ticket.officer.not_found", ticket="?"))
+            return
+        actor = Actor.of(ctx.contact)
+        if target in NOTE_FLOWS:
+            group = await repo.group(complaint.id)
+            problem = await self._check(repo, actor, group, seen, target)
+            if problem is not None:
+                ctx.say(problem)
+                return
+            ctx.state[STATE_KEY] = {"id": complaint.id, "seen": seen, "target": target}
+            intro = [T(f"ticket.{'close' if target == DONE else 'reject'}.intro",
+                       ticket=complaint.ticket)]
+            if ctx.state.get("flow") and not ctx.state.get("paused"):
+                await self.dispatcher.start_or_offer(ctx, NOTE_FLOWS[target].id)
+            else:
+                await self.dispatcher.start_flow(ctx, NOTE_FLOWS[target].id, intro=intro)
+            return
+        try:
+            changed = await self.change_status(ctx.tx, complaint, target, actor, ctx.now,
+                                               expected=seen)
+        except TicketError as err:
+            ctx.say(err.message)
+            return
+        ctx.say(T("ticket.officer.changed", ticket=complaint.ticket,
+                  status=T(f"status.{target}"), count=len(changed)))
+
+    async def _check(self, repo: TicketRepo, actor: Actor, group: Sequence[Complaint],
+                     seen: str, target: str) -> T | None:
+        primary = group[0]
+        if primary.status != seen:
+            return T("ticket.error.moved", ticket=primary.ticket,
+                     status=T(f"status.{primary.status}"))
+        if not await self.may_change(repo, actor, group):
+            return T("ticket.error.not_yours", ticket=primary.ticket)
+        if target not in next_statuses(primary.status, actor.role):
+            return T("ticket.error.transition", ticket=primary.ticket,
+                     status=T(f"status.{primary.status}"), target=T(f"status.{target}"))
+        return None
+
+    async def _on_note(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        """The closing note (+ photo) or the rejection reason is confirmed: apply it."""
+        pending = ctx.state.pop(STATE_KEY, None)
+        if not isinstance(pending, dict):
+            return [T("ticket.error.lost")]
+        repo = TicketRepo(ctx.tx.session)
+        complaint = await repo.get(_int(pending.get("id")))
+        if complaint is None:
+            return [T("ticket.error.lost")]
+        target = str(pending.get("target"))
+        note = str(answers.get("catatan") or answers.get("alasan") or "")
+        photo = answers.get("foto")
+        proof = None
+        if isinstance(photo, dict) and photo.get("ref"):
+            proof = Proof(ctx.contact.channel, str(photo["ref"]))
+        try:
+            changed = await self.change_status(
+                ctx.tx, complaint, target, Actor.of(ctx.contact), ctx.now, note=note,
+                proof=proof, expected=str(pending.get("seen")),
+            )
+        except TicketError as err:
+            return [err.message]
+        return [T("ticket.officer.changed", ticket=complaint.ticket,
+                  status=T(f"status.{target}"), count=len(changed))]
+
+    async def _cmd_dashboard(self, ctx: Context, args: str) -> None:
+        """/dasbor: a one-time link to the dashboard, valid for 10 minutes."""
+        from bot.dashboard.auth import LOGIN_TTL, issue_login_link
+
+        url = await issue_login_link(ctx.tx, self.settings, ctx.contact.id, ctx.now)
+        await ctx.tx.audit.add(Actor.of(ctx.contact).label, "dashboard.link", ctx.now)
+        ctx.say(T("ticket.dashboard_link", url=url, minutes=int(LOGIN_TTL.total_seconds() // 60)))
+
+    # -- chat: reporters -----------------------------------------------------------------
+
+    async def _on_resolved_button(self, ctx: Context, choice: str) -> None:
+        """'tkr:<closure>:ya|belum' under "Sudah teratasi?"."""
+        parts = choice.split(":")
+        if len(parts) != 3 or parts[2] not in ("ya", "belum"):
+            ctx.say(T("ticket.answer.nothing"))
+            return
+        ctx.say(await self.answer_resolution(ctx.tx, Actor.of(ctx.contact), _int(parts[1]),
+                                             parts[2] == "ya", ctx.now))
+
+    async def _typed_yes(self, ctx: Context, args: str) -> None:
+        await self._typed(ctx, True)
+
+    async def _typed_no(self, ctx: Context, args: str) -> None:
+        await self._typed(ctx, False)
+
+    async def _typed(self, ctx: Context, resolved: bool) -> None:
+        repo = TicketRepo(ctx.tx.session)
+        if await repo.awaiting_answer(ctx.contact.id, ctx.now - REOPEN_WINDOW) is None:
+            # Nothing asked: "sudah"/"belum" meant something else; show the menu.
+            await self.dispatcher.extra_menu_choice(ctx, "")
+            return
+        ctx.say(await self.answer_resolution(ctx.tx, Actor.of(ctx.contact), None, resolved,
+                                             ctx.now))
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
