@@ -15,7 +15,8 @@ callback answers and edits, texts, a location, a photo), ``--messages`` updates 
    Printed: updates/s, update → reply p50/p99.
 
 Then the peak RSS of this process (app, fake API and clients together). Bounded (users ×
-messages per phase, and a time limit) and loopback only.
+messages per phase, and a time limit) and loopback only. With ``--database-url`` both
+phases share that (scratch) database, so phase 1's paced backlog drains during phase 2.
 """
 
 from __future__ import annotations

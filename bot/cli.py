@@ -59,6 +59,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.exports import run_export
 
+    if args.what == "assessments":
+        from bot.features.volunteers import run_assessment_export
+
+        settings = _settings()
+        _logging("WARNING")
+        return asyncio.run(run_assessment_export(
+            settings, "xlsx" if args.format == "xlsx" else "csv", Path(args.out),
+            full_ids=args.full_ids, requested_by=args.requested_by, reason=args.reason))
+
     settings = _settings()
     _logging("WARNING")
     return asyncio.run(run_export(settings, args.what, args.format, Path(args.out)))
@@ -112,9 +121,15 @@ def parser() -> argparse.ArgumentParser:
                       help="who you are in the bot's records (default: your login name)")
     chat.add_argument("--name", default=None, help="your display name")
     export = sub.add_parser("export", help="export records")
-    export.add_argument("what", choices=("complaints",))
+    export.add_argument("what", choices=("complaints", "assessments"))
     export.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     export.add_argument("--out", required=True)
+    # Assessments: NIK/KK are masked unless a coordinator asks by name (audited).
+    export.add_argument("--full-ids", action="store_true",
+                        help="assessments: full NIK/No. KK (needs --requested-by; audited)")
+    export.add_argument("--requested-by", metavar="CHANNEL:ID",
+                        help="the coordinator asking for the full numbers")
+    export.add_argument("--reason", help="why the full numbers are needed (audit log)")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=("upgrade",))
     coord = sub.add_parser("coordinator", help="manage coordinators")

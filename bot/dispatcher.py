@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import logging
 import time as _time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -714,7 +715,8 @@ class Dispatcher:
             self.media_dir.mkdir(parents=True, exist_ok=True)
             path = self.media_dir / digest
             if not path.exists():
-                tmp = path.with_suffix(".part")
+                # Unique temp name: two people may send the very same photo at once.
+                tmp = path.with_suffix(f".{uuid.uuid4().hex}.part")
                 await asyncio.to_thread(tmp.write_bytes, data)
                 tmp.replace(path)
             async with self.db.transaction() as tx:

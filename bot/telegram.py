@@ -31,7 +31,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.settings import Settings
 from bot.telegram_request import AiohttpRequest
-from conversations.messages import Pacing
+from conversations.messages import Inbound, Pacing
 from handlers.telegram import CHANNEL, PACING, TelegramChannel
 
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -103,9 +103,18 @@ class TelegramPlugin:
 
     @contextlib.asynccontextmanager
     async def lifecycle(self, app: web.Application, services: Services) -> AsyncIterator[None]:
-        application = self._build()
-        # getMe: a wrong token or API URL fails the start-up here, loudly.
-        await application.initialize()
+        requests = (AiohttpRequest(connections=POOL, pool_timeout=5.0),
+                    AiohttpRequest(connections=1))
+        application = self._build(*requests)
+        try:
+            # getMe: a wrong token or API URL fails the start-up here, loudly.
+            await application.initialize()
+        except Exception as exc:
+            log.error("Telegram start-up failed (%s: %s); check TELEGRAM_BOT_TOKEN and "
+                      "TELEGRAM_API_URL", type(exc).__name__, exc)
+            for request in requests:
+                await request.shutdown()
+            raise
         try:
             bot = application.bot
             channel = TelegramChannel(bot, username=bot.username, bot_id=bot.id,
@@ -133,7 +142,8 @@ class TelegramPlugin:
 
     # -- PTB -----------------------------------------------------------------------------
 
-    def _build(self) -> PTBApplication:
+    def _build(self, request: AiohttpRequest, updates_request: AiohttpRequest
+               ) -> PTBApplication:
         token = self.settings.telegram_bot_token
         assert token is not None
         api = self.settings.telegram_api_url
@@ -143,8 +153,8 @@ class TelegramPlugin:
             .base_url(f"{api}/bot")
             .base_file_url(f"{api}/file/bot")
             .job_queue(None)  # our scheduler owns timed work
-            .request(AiohttpRequest(connections=POOL, pool_timeout=5.0))
-            .get_updates_request(AiohttpRequest(connections=1))
+            .request(request)
+            .get_updates_request(updates_request)
         )
         if self.webhook:
             builder = builder.updater(None)
@@ -195,10 +205,13 @@ class TelegramPlugin:
         try:
             data = await request.json()
             update = channel.decode(data)
-        except (ValueError, UnicodeDecodeError):
+            inbounds = channel.parse(update)
+        except Exception as exc:
+            # An update we cannot read will not get better when Telegram retries it.
+            log.warning("telegram update refused as malformed (%s)", type(exc).__name__)
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await self._process(update)
+            await self._process(update, inbounds)
         except Exception as exc:
             # Not stored (the transaction rolled back): a non-200 makes Telegram deliver
             # the update again, and the dedupe on update_id makes that safe.
@@ -277,11 +290,17 @@ class TelegramPlugin:
 
     # -- both ----------------------------------------------------------------------------
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update, inbounds: list[Inbound] | None = None) -> None:
         """Parse, hand to the dispatcher (commit), then acknowledge a pressed button."""
         channel, services = self.channel, self._services
         assert channel is not None and services is not None
-        inbounds = channel.parse(update)
+        if inbounds is None:
+            try:
+                inbounds = channel.parse(update)
+            except Exception as exc:
+                log.warning("telegram update %s dropped as malformed (%s)",
+                            update.update_id, type(exc).__name__)
+                return
         fresh = True
         for inbound in inbounds:
             fresh = await services.dispatcher.handle(inbound) and fresh

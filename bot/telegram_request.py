@@ -10,10 +10,13 @@ transport failures raised as PTB's ``TimedOut`` / ``NetworkError``.
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_TOKEN_IN_PATH = re.compile(r"/(file/)?bot[^/\s]+")
 # PTB marks "not given by the caller" with instances of this class.
 _DefaultValue = type(BaseRequest.DEFAULT_NONE)
 
@@ -105,7 +108,9 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:  # aiohttp's ServerTimeoutError is one too
             raise TimedOut from err
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            # Some aiohttp errors quote the URL, and the URL holds the bot token.
+            detail = _TOKEN_IN_PATH.sub(r"/\1bot***", str(err))
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {detail}") from err
 
 
 def _given(value: float | object | None, default: float | None) -> float | None:

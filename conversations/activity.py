@@ -356,10 +356,16 @@ def audience_text(audience: Mapping[str, Any]) -> T:
         if kind == "kelurahan":
             return T("audience.text.kelurahan", kelurahan=name)
         if kind == "rw":
-            return T("audience.text.rw", rw=audience.get("rw"), kelurahan=name)
-        return T("audience.text.rt", rt=audience.get("rt"), rw=audience.get("rw"),
+            return T("audience.text.rw", rw=_short(audience.get("rw")), kelurahan=name)
+        return T("audience.text.rt", rt=_short(audience.get("rt")), rw=_short(audience.get("rw")),
                  kelurahan=name)
     return T("audience.text.all")
+
+
+def _short(number: object) -> str:
+    """RT/RW as people write them: "003" → "03"."""
+    text = str(number or "")
+    return f"{int(text):02d}" if text.isdigit() else text
 
 
 def _kelurahan_name(code: object) -> str:

@@ -148,10 +148,12 @@ class Engine:
             if step.name in state["answers"]:
                 answer = state["answers"][step.name]
                 if step.type == StepType.REPEAT:
-                    if answer:
+                    assert step.repeat is not None
+                    if answer and step.repeat.count is None:
+                        # With a count step the number is already in the summary.
                         lines.append(T("flow.summary_line", title=T(step.title),
                                        value=len(answer)))
-                        lines.extend(self._item_lines(step, answer))
+                    lines.extend(self._item_lines(step, answer))
                     continue
                 value: Any = self.display(step, answer)
             elif step.name in state["skipped"]:
@@ -950,14 +952,14 @@ class Engine:
         if len(text) > 200:
             raise parsing.InvalidAnswer(_expected(t))
         if t == StepType.SELECT_ONE:
-            value = match_option(text, self._option_words(step))
+            value = self._match_choice(step, text)
             if value is None:
                 raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
             return value, []
         if t == StepType.SELECT_MULTIPLE:
             values: list[str] = []
             for part in _split_multi(text):
-                v = match_option(part, self._option_words(step))
+                v = self._match_choice(step, part)
                 if v is None:
                     raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
                 if v not in values:
@@ -1030,6 +1032,14 @@ class Engine:
         if step.constraint.not_future and moment > local_now:
             raise parsing.InvalidAnswer("answer.date_future")
         return moment.isoformat(), [T("answer.date_echo", when=moment)]
+
+    def _match_choice(self, step: Step, text: str) -> str | None:
+        """An alias typed exactly wins ("450" for "450 watt", though numbers are positions)."""
+        norm = normalize(text)
+        exact = {o.value for o in step.choices if any(norm == normalize(a) for a in o.aliases)}
+        if len(exact) == 1:
+            return exact.pop()
+        return match_option(text, self._option_words(step))
 
     def _option_words(self, step: Step) -> list[tuple[str, list[str]]]:
         return [(o.value, [*self.tr.labels(o.label), *o.aliases]) for o in step.choices]

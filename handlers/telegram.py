@@ -346,7 +346,7 @@ class TelegramChannel:
                 markups.insert(0, ReplyKeyboardRemove())
         last: Message | None = None
         for (kind, text), markup in zip(sends, markups, strict=True):
-            pass  # await _sleep(self._rate_delay())
+            await _sleep(self._rate_delay())
             if kind == "photo":
                 assert message.media_path is not None
                 try:

@@ -13,7 +13,7 @@ from types import ModuleType
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import Contact, OutboxMessage
 
 
 def _models(name: str) -> ModuleType | None:
@@ -102,9 +102,9 @@ async def activities_with_rsvp_counts(
     ]
 
 
-def broadcast_batch(broadcast_id: int) -> str:
-    """The outbox ``batch`` of a broadcast's messages (issue 6's naming)."""
-    return f"broadcast:{broadcast_id}"
+def broadcast_batch(kind: str, broadcast_id: int) -> str:
+    """The outbox ``batch`` of a broadcast's messages: ``bot.broadcast.batch_of``'s naming."""
+    return f"{kind}:{broadcast_id}"
 
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 20) -> list[BroadcastRow] | None:
@@ -116,7 +116,7 @@ async def recent_broadcasts(session: AsyncSession, *, limit: int = 20) -> list[B
     rows = (await session.execute(
         select(broadcast).order_by(broadcast.id.desc()).limit(limit)
     )).scalars().all()
-    batches = {broadcast_batch(b.id): b.id for b in rows}
+    batches = {broadcast_batch(b.kind, b.id): b.id for b in rows}
     progress: dict[int, dict[str, int]] = {b.id: {} for b in rows}
     if batches:
         found = await session.execute(
@@ -135,14 +135,18 @@ async def recent_broadcasts(session: AsyncSession, *, limit: int = 20) -> list[B
 async def assessments_masked(
     session: AsyncSession, *, limit: int = 100
 ) -> list[AssessmentRow] | None:
-    """Household assessments, newest first, NIK masked.
-
-    Not wired yet: issue 5's ``storage/models_volunteers.py`` is not in this build. When
-    it lands, select its assessment rows here and fill ``AssessmentRow`` (masking the NIK
-    with ``conversations.tickets_flow.mask_id_numbers`` after decrypting, or better, never
-    decrypting: show only the stored last digits).
-    """
+    """Household assessments, newest first, with the NIK as stored masked (never the
+    sealed value: the dashboard has no reason to decrypt anything)."""
     models = _models("models_volunteers")
-    if models is None:
+    if models is None or not hasattr(models, "Assessment"):
         return None
-    return None
+    assessment = models.Assessment
+    stmt = (
+        select(assessment.id, assessment.created_at, assessment.head_name,
+               assessment.nik_masked, assessment.kelurahan_code, assessment.rw,
+               assessment.rt, Contact.name)
+        .join(Contact, Contact.id == assessment.contact_id)
+        .order_by(assessment.id.desc())
+        .limit(limit)
+    )
+    return [AssessmentRow(*row) for row in (await session.execute(stmt)).all()]

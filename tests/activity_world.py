@@ -36,8 +36,9 @@ class World:
                                      coordinators=(f"console:{COORDINATOR}",))
         self.feature = ActivitiesFeature()
         self.dispatcher.add_feature(self.feature)
+        # One message at a time: transcripts in outbox order on every database.
         self.sender = OutboxSender(self.db, {"console": self.channel}, clock=self.clock,
-                                   metrics=self.metrics)
+                                   metrics=self.metrics, max_in_flight=1)
 
     def inbound(self, user: str, action: str | Button) -> Inbound:
         base = {"channel": "console", "user_id": user, "message_id": uuid.uuid4().hex,

@@ -75,6 +75,7 @@ async def test_broadcast_to_500_chats_stays_under_telegrams_limits_at_full_speed
     dispatcher.add_feature(feature)
     bot = Bot(TOKEN, base_url=f"{fake.url}/bot",
               request=HTTPXRequest(connection_pool_size=16))
+    await bot.initialize()  # getMe; and shutdown() then closes the connections
     channel = TelegramChannel(bot)
     sender = OutboxSender(db, {"telegram": channel}, clock=utc_now)
     dispatcher.on_enqueued.append(sender.wake)

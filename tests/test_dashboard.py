@@ -4,6 +4,7 @@ page, status changes reaching the reporter (as outbox rows), downloads, and no f
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -169,7 +170,7 @@ async def test_expired_forged_and_non_coordinator_links_are_refused(site: Site) 
 
 
 async def test_a_form_post_without_the_csrf_token_is_rejected(site: Site) -> None:
-    browser, html = await site.signed_in()
+    browser, _ = await site.signed_in()
     for data in ({"status": "diverifikasi", "expected": "diterima"},
                  {"status": "diverifikasi", "expected": "diterima", "csrf": "wrong"}):
         status, _, _ = await browser.post(f"/tiket/{site.ticket}/status", data)
@@ -245,12 +246,14 @@ async def test_closing_with_an_uploaded_photo_sends_it_with_the_question(site: S
     payload = rows[0].payload
     assert "Sudah teratasi?" in payload["text"] and "Pipa sudah diganti" in payload["text"]
     assert [c["label"] for c in payload["choices"]] == ["Sudah teratasi", "Belum"]
-    assert payload["media_path"] and Path(payload["media_path"]).read_bytes() == JPEG
+    kept = Path(payload["media_path"])
+    assert kept.name == hashlib.sha256(JPEG).hexdigest()
     page = (await browser.get(f"/tiket/{site.ticket}"))[1]
     media = re.search(r'href="/media/(\d+)"', page)
     assert media is not None
     status, _, response = await browser.get(f"/media/{media.group(1)}")
     assert status == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert await response.read() == JPEG
     # Not an image: refused, nothing changes.
     other = await add_complaint(site.services.db, site.resident, site.clock())
     form = FormData()
@@ -309,7 +312,7 @@ async def test_overview_counts_and_chart(site: Site) -> None:
     for days in (1, 1, 3):
         await add_complaint(site.services.db, site.resident, now - timedelta(days=days),
                             category="mati", rw="007")
-    browser, html = await site.signed_in()
+    _, html = await site.signed_in()
     assert 'id="open-total">4<' in html
     bars = re.findall(r'data-day="([\d-]+)" data-value="(\d+)"', html)
     assert len(bars) == 30 and sum(int(v) for _, v in bars) == 4
@@ -345,3 +348,36 @@ def test_every_dashboard_text_is_in_both_catalogs() -> None:
     for lang in ("id", "en"):
         missing = sorted(k for k in used | dynamic if not translator.has(k, lang))
         assert not missing, (lang, missing)
+
+
+async def test_activities_and_assessments_pages_show_their_tables(site: Site) -> None:
+    from storage.models_activities import Activity, ActivityRsvp
+    from storage.models_volunteers import Assessment
+
+    now = site.clock()
+    async with site.services.db.transaction() as tx:
+        activity = Activity(title="Kerja bakti saluran", kind="kerja_bakti",
+                            starts_at=now + timedelta(days=2), place="Balai RW 05",
+                            audience={"type": "all"}, reminders=[], status="published",
+                            created_at=now, updated_at=now)
+        tx.session.add(activity)
+        await tx.session.flush()
+        for contact, answer in ((site.resident, "yes"), (site.volunteer, "yes"),
+                                (site.coordinator, "maybe")):
+            tx.session.add(ActivityRsvp(activity_id=activity.id, contact_id=contact,
+                                        answer=answer, answered_at=now))
+        tx.session.add(Assessment(
+            ref="RTA-23456", contact_id=site.volunteer, kelurahan_code="31.72.04.1004",
+            rw="005", rt="003", head_name="Bapak Rahmat", nik_sealed=NIK, nik_hash="h" * 64,
+            nik_masked="3172********0001", kk_sealed=NIK, kk_hash="k" * 64,
+            kk_masked="3172********0001", household_size=4, member_count=4, flags=[],
+            answers={"nik": NIK}, flow_id="assessment", flow_version=1,
+            consent_version="v1", specific_consent=True, created_at=now, updated_at=now))
+    browser, _ = await site.signed_in()
+    html = (await browser.get("/kegiatan"))[1]
+    row = re.search(r"Kerja bakti saluran.*?</tr>", html, re.S)
+    assert row is not None
+    assert re.findall(r'class="num">(\d+)<', row.group(0)) == ["2", "1", "0"]
+    html = (await browser.get("/asesmen"))[1]
+    assert "Bapak Rahmat" in html and "3172********0001" in html and "Pak Relawan" in html
+    assert NIK not in html and 'id="not-available"' not in html

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import unused_port
 from telegram import Bot
+from telegram.error import NetworkError
 
 from bot.telegram import Lanes
 from bot.telegram_request import AiohttpRequest
@@ -206,6 +207,18 @@ async def test_an_unreachable_api_is_retryable() -> None:
             await TelegramChannel(bot).send(out())
     finally:
         await bot.request.shutdown()
+
+
+@pytest.mark.parametrize("url", ["htp://127.0.0.1/bot{token}/sendMessage",
+                                 "http://127.0.0.1:99999/bot{token}/sendMessage"])
+async def test_transport_errors_never_show_the_token(url: str) -> None:
+    request = AiohttpRequest()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.do_request(url.format(token=TOKEN), "POST")
+    finally:
+        await request.shutdown()
+    assert TOKEN not in str(raised.value) and TOKEN.split(":")[1] not in str(raised.value)
 
 
 async def test_a_slow_api_times_out_and_is_retryable(fake: FakeBotAPI) -> None:

@@ -499,6 +499,31 @@ async def test_unsupported_messages_get_a_polite_answer(fake: FakeBotAPI, databa
         assert not markup_of(answer).get("keyboard")
 
 
+async def test_batal_from_the_command_menu_cancels_the_report(fake: FakeBotAPI,
+                                                               database_url: str,
+                                                               tmp_path: Path) -> None:
+    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+        resident = Resident(fake, service)
+        await resident.text("/lapor")
+        await resident.press("jenis:air")
+        # In the flow: the engine's cancel word, even addressed @WargaBot.
+        await resident.text(f"/batal@{BOT_USERNAME}")
+        assert "dibatalkan" in resident.last()["text"]
+        # A report paused by /menu is dropped too, and the menu shown.
+        await resident.text("/lapor")
+        await resident.text("/menu")
+        await resident.text("/batal")
+        assert "dibatalkan" in resident.last()["text"]
+        assert buttons(resident.last())[0] == "menu:lapor"
+        await resident.text("/lapor")
+        assert "jenis laporan" in resident.last()["text"]  # a new report, not a resume
+        # Nothing to cancel: just the menu.
+        await resident.text("/batal")
+        await resident.text("/batal")
+        assert "dibatalkan" not in resident.last()["text"]
+        assert buttons(resident.last())[0] == "menu:lapor"
+
+
 # -- errors --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,928 @@
+"""Volunteers and household assessments (issue 5).
+
+- Roles: resident (default), volunteer, coordinator. Coordinators make invite codes
+  (``/kode_relawan [jumlah]``); a volunteer registers with ``/relawan KODE``, the Telegram
+  deep link ``start=relawan_KODE`` or "DAFTAR RELAWAN KODE" on WhatsApp, and a
+  coordinator approves or rejects with a button (or ``/pendaftar``).
+- Assessment (``/asesmen``): the flow in ``conversations.assessment``; "nanti" puts it
+  aside as a draft (kept in the database, continued from ``/asesmen``, also after a
+  restart); the same NIK or No. KK in the same kelurahan is flagged while the volunteer
+  types, with the earlier record's number.
+- Protection: NIK and No. KK are sealed (AES-GCM, ``storage.crypto``) in the conversation
+  state already, stored with a keyed hash for lookups, shown masked everywhere; the full
+  numbers only leave in an export a coordinator asks for by name, which is audited.
+- The data subject by chat: ``data saya``, ``ubah data``, ``hapus data``, ``tarik
+  persetujuan``; requests go to coordinators with a 3×24-hour deadline and a reminder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.settings import Settings
+from conversations.assessment import (
+    ASSESSMENT,
+    NOTICE_KEY,
+    NOTICE_VERSION,
+    SPECIFIC_NOTICE_KEY,
+    household_label,
+)
+from conversations.engine import Prompt, Turn
+from conversations.flow import Flow, Step, StepType
+from conversations.i18n import T
+from conversations.places import KELURAHAN
+from conversations.tickets import ALPHABET
+from conversations.volunteers import (
+    CORRECTION,
+    CORRECTION_ID,
+    ERASURE,
+    ERASURE_ID,
+    REGISTRATION,
+    REGISTRATION_ID,
+    REGISTRATION_NOTICE_KEY,
+    REGISTRATION_NOTICE_VERSION,
+    REQUEST_KINDS,
+    WITHDRAWAL,
+    WITHDRAWAL_ID,
+)
+from storage.crypto import IdentityCipher
+from storage.db import Database
+from storage.models import Contact
+from storage.models_volunteers import DataRequest, VolunteerApplication
+from storage.repos import ContactState, Repos
+from storage.repos_volunteers import VolunteerRepo
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+RESIDENT = "resident"
+VOLUNTEER = "volunteer"
+COORDINATOR = "coordinator"
+OFFICERS = frozenset({VOLUNTEER, COORDINATOR})
+COORDINATORS = frozenset({COORDINATOR})
+
+CODE_LENGTH = 6
+MAX_CODE_USES = 100
+# Wrong invite codes tried by one contact in a day before we stop checking (guessing).
+MAX_CODE_ATTEMPTS = 5
+KELURAHAN_NAMES = {k.code: k.name for k in KELURAHAN}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Deadlines the feature works with (overridable in tests)."""
+
+    invite_valid: timedelta = timedelta(days=7)
+    # UU PDP art. 32-44 give the controller 3×24 hours for access, correction, erasure.
+    request_due: timedelta = timedelta(hours=72)
+    remind_before: timedelta = timedelta(hours=24)
+    # Drafts nobody touched for this long are dropped (the session housekeeping uses 30).
+    draft_keep: timedelta = timedelta(days=30)
+
+
+def _actor(contact: ContactState | Contact) -> str:
+    return f"{contact.channel}:{contact.id}"
+
+
+def notice_digest(text: str) -> str:
+    """What a consent record keeps of the notice: the exact text's SHA-256."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _mask_phone(phone: str | None) -> str:
+    if not phone:
+        return "-"
+    return phone[:5] + "*" * max(0, len(phone) - 8) + phone[-3:]
+
+
+def _parse_time(value: Any, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else default
+    except ValueError:
+        return default
+
+
+class VolunteersFeature:
+    """Registers volunteer, assessment and data-subject commands, buttons and flows."""
+
+    def __init__(self, settings: Settings, *, rng: random.Random | None = None,
+                 timing: Timing | None = None) -> None:
+        self.settings = settings
+        # Tests pass a seeded generator for stable invite codes; production uses secrets.
+        self._rng = rng
+        self.timing = timing or Timing()
+        self._dispatcher: Dispatcher | None = None
+        self._cipher: IdentityCipher | None = None
+
+    @property
+    def d(self) -> Dispatcher:
+        assert self._dispatcher is not None, "feature not registered"
+        return self._dispatcher
+
+    @property
+    def cipher(self) -> IdentityCipher:
+        if self._cipher is None:
+            self._cipher = IdentityCipher(self.settings.ensure_secret_key().reveal())
+        return self._cipher
+
+    def register(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+        # NIK/KK answers are sealed by the engine itself: the session row never holds them.
+        dispatcher.engine.sealer = self.cipher
+        dispatcher.add_flow(ASSESSMENT, self._save_assessment)
+        dispatcher.flow_hooks[ASSESSMENT.id] = self._assessment_hook
+        dispatcher.add_flow(REGISTRATION, self._save_registration)
+        for flow in (CORRECTION, ERASURE, WITHDRAWAL):
+            dispatcher.add_flow(flow, self._request_saver(REQUEST_KINDS[flow.id]))
+        add = dispatcher.add_command
+        add(Command(("relawan", "daftar relawan"), self._cmd_register))
+        add(Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess))
+        add(Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
+                    self._cmd_code, COORDINATORS))
+        add(Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS))
+        add(Command(("setujui",), self._cmd_approve, COORDINATORS))
+        add(Command(("tolak",), self._cmd_reject, COORDINATORS))
+        add(Command(("permintaan_data", "permintaan data"), self._cmd_requests, COORDINATORS))
+        add(Command(("data_saya", "data saya", "data pribadi saya"), self._cmd_my_data))
+        add(Command(("ubah_data", "ubah data"), self._starter(CORRECTION_ID)))
+        add(Command(("hapus_data", "hapus data", "hapus data saya"), self._starter(ERASURE_ID)))
+        add(Command(("tarik_persetujuan", "tarik persetujuan"), self._starter(WITHDRAWAL_ID)))
+        dispatcher.add_menu_item(MenuItem("asesmen", T("menu.asesmen"),
+                                          lambda ctx: self._cmd_assess(ctx, ""), OFFICERS))
+        dispatcher.add_menu_item(MenuItem("relawan", T("menu.relawan"), self._coordinator_menu,
+                                          COORDINATORS))
+        dispatcher.add_menu_item(MenuItem("datasaya", T("menu.datasaya"),
+                                          lambda ctx: self._cmd_my_data(ctx, "")))
+        dispatcher.choice_handlers["vol"] = self._on_vol_button
+        dispatcher.choice_handlers["asm"] = self._on_asm_button
+        dispatcher.choice_handlers["dsr"] = self._on_dsr_button
+        dispatcher.start_payloads["relawan"] = self._cmd_register
+
+    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
+        """Reminders before a data request's deadline, alerts after it, draft clean-up."""
+
+        async def sweep() -> None:
+            await self.sweep(services.db, services.clock())
+
+        scheduler.add_job(sweep, "interval", minutes=10, id="volunteers:sweep",
+                          replace_existing=True, next_run_time=services.clock())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _code(self, length: int) -> str:
+        if self._rng is not None:
+            return "".join(self._rng.choice(ALPHABET) for _ in range(length))
+        return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+    def _ref(self, prefix: str) -> str:
+        return f"{prefix}-{self._code(5)}"
+
+    def _wake(self) -> None:
+        for wake in self.d.on_enqueued:
+            wake()
+
+    def _reask(self, ctx: Context) -> None:
+        """After an answer outside the flow, ask the open question again."""
+        fstate = ctx.state.get("flow")
+        if fstate and not ctx.state.get("paused") and fstate["flow"] in self.d.flows:
+            flow = self.d.flows[fstate["flow"]]
+            ctx.replies.append(self.d.engine.reask(flow, fstate).prompt)
+
+    def _refuse(self, ctx: Context, message: T) -> None:
+        ctx.say(message)
+        self._reask(ctx)
+
+    def _notice_hash(self, lang: str, key: str) -> str:
+        return notice_digest(self.d.tr(lang, key))
+
+    async def _coordinators(self, tx: Repos) -> Sequence[Contact]:
+        return await tx.contacts.with_role(COORDINATOR)
+
+    async def _tell_coordinators(self, tx: Repos, now: datetime, *texts: T, key: str,
+                                 choices: list[tuple[str, T | str]] | None = None) -> int:
+        coordinators = await self._coordinators(tx)
+        for coordinator in coordinators:
+            await self.d.notify(tx, coordinator.id, *texts, now=now, choices=choices,
+                                dedupe_key=f"{key}:{coordinator.id}")
+        if not coordinators:
+            log.warning("no coordinator to tell (%s); add one with `warga coordinator add`",
+                        key.split(":", 1)[0])
+        return len(coordinators)
+
+    def _keep_alive(self, ctx: Context) -> None:
+        ctx.state["paused"] = False
+        ctx.state["await"] = None
+        ctx.state["expires_at"] = (ctx.now + timedelta(hours=self.d.session_hours)).isoformat()
+
+    # -- registration ----------------------------------------------------------------------
+
+    async def _cmd_register(self, ctx: Context, args: str) -> None:
+        """``/relawan KODE``: check the invite code, then the registration flow."""
+        code = args.strip().split()[0].upper() if args.strip() else ""
+        contact = ctx.contact
+        if contact.role == COORDINATOR:
+            self._refuse(ctx, T("vol.already_coordinator"))
+            return
+        if contact.role == VOLUNTEER:
+            self._refuse(ctx, T("vol.already_volunteer",
+                                kind=T(f"vol.type.{contact.volunteer_type or 'lainnya'}")))
+            return
+        repo = VolunteerRepo(ctx.tx.session)
+        if await repo.pending_application(contact.id) is not None:
+            self._refuse(ctx, T("vol.pending"))
+            return
+        if not code:
+            self._refuse(ctx, T("vol.code_missing"))
+            return
+        actor = _actor(contact)
+        if await repo.failed_code_attempts(actor, ctx.now - timedelta(days=1)) >= (
+            MAX_CODE_ATTEMPTS
+        ):
+            self._refuse(ctx, T("vol.code_locked"))
+            return
+        invite = await repo.valid_invite(code, ctx.now)
+        if invite is None:
+            await ctx.tx.audit.add(actor, "volunteer.code_invalid", ctx.now, subject=actor)
+            self._refuse(ctx, T("vol.code_invalid"))
+            return
+        await self.d.start_or_offer(ctx, REGISTRATION_ID,
+                                    {"invite_id": invite.id, "code": invite.code})
+
+    async def _save_registration(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        meta = answers.pop("_meta", {})
+        repo = VolunteerRepo(ctx.tx.session)
+        contact = ctx.contact
+        actor = _actor(contact)
+        agreed = answers.get("setuju") is True
+        await repo.add_consent(
+            contact_id=contact.id, subject="diri", scope="umum",
+            notice_version=REGISTRATION_NOTICE_VERSION,
+            notice_sha256=self._notice_hash(ctx.lang, REGISTRATION_NOTICE_KEY),
+            language=ctx.lang, channel=contact.channel, granted=agreed,
+            at=_parse_time(meta.get("times", {}).get("setuju"), ctx.now))
+        if not agreed:
+            await ctx.tx.audit.add(actor, "consent.refused", ctx.now, subject=actor,
+                                   details={"notice": REGISTRATION_NOTICE_VERSION})
+            return [T("vol.refused")]
+        invite_id = meta.get("ctx", {}).get("invite_id")
+        invite = await repo.valid_invite(str(meta.get("ctx", {}).get("code", "")), ctx.now)
+        if invite is None or invite.id != invite_id or not await repo.use_invite(invite.id):
+            return [T("vol.code_gone")]
+        application = await repo.add_application(
+            contact_id=contact.id, invite_id=invite.id, volunteer_type=answers["jenis"],
+            type_other=answers.get("jenis_lain"), full_name=answers["nama"],
+            kelurahan_code=(answers.get("wilayah") or {}).get("code"), status="menunggu",
+            created_at=ctx.now)
+        contact.consent_version = REGISTRATION_NOTICE_VERSION
+        contact.consent_at = ctx.now
+        await ctx.tx.audit.add(actor, "volunteer.applied", ctx.now, subject=actor,
+                               details={"application": application.id})
+        told = await self._tell_coordinators(
+            ctx.tx, ctx.now, self._application_text(application, contact.channel),
+            key=f"vol-app:{application.id}", choices=self._decision_buttons(application))
+        return [T("vol.applied" if told else "vol.applied_no_coordinator")]
+
+    def _application_text(self, app: VolunteerApplication, channel: str) -> T:
+        kind: T | str = T(f"vol.type.{app.volunteer_type}")
+        if app.type_other:
+            kind = T("vol.type_other", other=app.type_other)
+        return T("vol.new_application", name=app.full_name or "-", kind=kind,
+                 channel=T(f"channel.{channel}"),
+                 kelurahan=KELURAHAN_NAMES.get(app.kelurahan_code or "", "-"), n=app.id)
+
+    @staticmethod
+    def _decision_buttons(app: VolunteerApplication) -> list[tuple[str, T | str]]:
+        return [(f"vol:ok:{app.id}", T("vol.approve")), (f"vol:no:{app.id}", T("vol.reject"))]
+
+    async def _cmd_code(self, ctx: Context, args: str) -> None:
+        """``/kode_relawan [jumlah]``: a new invite code for that many volunteers."""
+        uses = 1
+        if args.strip():
+            try:
+                uses = int(args.split()[0])
+            except ValueError:
+                uses = 0
+            if not 1 <= uses <= MAX_CODE_USES:
+                ctx.say(T("vol.code_uses_range", max=MAX_CODE_USES))
+                return
+        await self._create_code(ctx, uses)
+
+    async def _create_code(self, ctx: Context, uses: int) -> None:
+        expires = ctx.now + self.timing.invite_valid
+        invite = await VolunteerRepo(ctx.tx.session).create_invite(
+            lambda: self._code(CODE_LENGTH), created_by=ctx.contact.id, now=ctx.now,
+            expires_at=expires, max_uses=uses)
+        await ctx.tx.audit.add(_actor(ctx.contact), "volunteer.code_created", ctx.now,
+                               subject=f"invite:{invite.id}", details={"uses": uses})
+        ctx.say(T("vol.code_created", code=invite.code, uses=uses, until=expires))
+        self._reask(ctx)
+
+    async def _cmd_pending(self, ctx: Context, args: str) -> None:
+        """``/pendaftar``: registrations waiting for a decision, with buttons."""
+        pending = await VolunteerRepo(ctx.tx.session).pending_applications(limit=5)
+        if not pending:
+            self._refuse(ctx, T("vol.none_pending"))
+            return
+        lines: list[T] = [T("vol.pending_intro")]
+        choices: list[tuple[str, T | str]] = []
+        for app in pending:
+            contact = await ctx.tx.contacts.get(app.contact_id)
+            lines.append(self._application_text(app, contact.channel if contact else "-"))
+            choices.append((f"vol:ok:{app.id}", T("vol.approve_n", n=app.id)))
+            choices.append((f"vol:no:{app.id}", T("vol.reject_n", n=app.id)))
+        ctx.say(*lines, choices=choices)
+
+    async def _cmd_approve(self, ctx: Context, args: str) -> None:
+        await self._decide_typed(ctx, args, approve=True)
+
+    async def _cmd_reject(self, ctx: Context, args: str) -> None:
+        await self._decide_typed(ctx, args, approve=False)
+
+    async def _decide_typed(self, ctx: Context, args: str, *, approve: bool) -> None:
+        number = args.strip().lstrip("#")
+        if not number.isdigit():
+            self._refuse(ctx, T("vol.decide_usage"))
+            return
+        await self._decide(ctx, int(number), approve=approve)
+
+    async def _on_vol_button(self, ctx: Context, choice: str) -> None:
+        parts = choice.split(":")
+        if ctx.contact.role != COORDINATOR:
+            # A volunteer (or anyone) pressing a forwarded approval button.
+            self._refuse(ctx, T("bot.not_allowed"))
+            return
+        action = parts[1] if len(parts) > 1 else ""
+        if action in ("ok", "no") and len(parts) == 3 and parts[2].isdigit():
+            await self._decide(ctx, int(parts[2]), approve=action == "ok")
+        elif action == "code":
+            await self._create_code(ctx, 1)
+        elif action == "list":
+            await self._cmd_pending(ctx, "")
+        else:
+            self._refuse(ctx, T("flow.stale_button"))
+
+    async def _decide(self, ctx: Context, application_id: int, *, approve: bool) -> None:
+        repo = VolunteerRepo(ctx.tx.session)
+        app = await repo.application(application_id)
+        if app is None:
+            self._refuse(ctx, T("vol.not_found", n=application_id))
+            return
+        if app.status != "menunggu":
+            self._refuse(ctx, T("vol.already_decided", name=app.full_name or "-",
+                                status=T(f"vol.status.{app.status}")))
+            return
+        applicant = await ctx.tx.contacts.get(app.contact_id)
+        if applicant is None:
+            self._refuse(ctx, T("vol.not_found", n=application_id))
+            return
+        app.status = "disetujui" if approve else "ditolak"
+        app.decided_at = ctx.now
+        app.decided_by = ctx.contact.id
+        if approve:
+            # Written straight to the row: the applicant's own ContactState (if they are
+            # chatting right now) only writes back the fields it changed.
+            await ctx.tx.contacts.set_fields(applicant.id, ctx.now, role=VOLUNTEER,
+                                             volunteer_type=app.volunteer_type)
+            message = T("vol.approved", kind=T(f"vol.type.{app.volunteer_type}"))
+        else:
+            message = T("vol.rejected")
+        await ctx.tx.audit.add(_actor(ctx.contact),
+                               "volunteer.approved" if approve else "volunteer.rejected",
+                               ctx.now, subject=_actor(applicant),
+                               details={"application": app.id})
+        await self.d.notify(ctx.tx, applicant.id, message, now=ctx.now,
+                            dedupe_key=f"vol-decision:{app.id}")
+        ctx.say(T("vol.decided_ok" if approve else "vol.decided_no", name=app.full_name or "-"))
+        self._reask(ctx)
+
+    async def _coordinator_menu(self, ctx: Context) -> None:
+        repo = VolunteerRepo(ctx.tx.session)
+        pending = len(await repo.pending_applications(limit=50))
+        requests = len(await repo.open_requests(limit=50))
+        ctx.say(T("vol.coordinator_menu", pending=pending, requests=requests),
+                choices=[("vol:code", T("vol.make_code")), ("vol:list", T("vol.show_pending")),
+                         ("dsr:list", T("dsr.show_open"))])
+
+    # -- assessment ------------------------------------------------------------------------
+
+    async def _cmd_assess(self, ctx: Context, args: str) -> None:
+        """``/asesmen``: continue the assessment under way, pick a draft, or start one."""
+        if ctx.contact.role not in OFFICERS:
+            self._refuse(ctx, T("asm.only_volunteers"))
+            return
+        fstate = ctx.state.get("flow")
+        if fstate and fstate.get("flow") == ASSESSMENT.id:
+            # Paused by "menu", or gone quiet: continue where it stopped.
+            self._keep_alive(ctx)
+            ctx.replies.append(self.d.engine.reask(ASSESSMENT, fstate, [T("asm.continue")]).prompt)
+            return
+        drafts = await VolunteerRepo(ctx.tx.session).drafts(ctx.contact.id)
+        if drafts:
+            lines = [T("asm.draft_line", n=i + 1, label=d.label or T("asm.draft_unnamed"),
+                       when=d.updated_at) for i, d in enumerate(drafts)]
+            choices: list[tuple[str, T | str]] = [
+                (f"asm:draft:{d.id}", T("asm.draft_button", n=i + 1))
+                for i, d in enumerate(drafts)]
+            choices.append(("asm:new", T("asm.new")))
+            ctx.say(T("asm.drafts_intro"), *lines, choices=choices)
+            return
+        await self._start_assessment(ctx)
+
+    async def _start_assessment(self, ctx: Context) -> None:
+        await self.d.start_or_offer(ctx, ASSESSMENT.id,
+                                    {"volunteer_type": ctx.contact.volunteer_type})
+
+    async def _on_asm_button(self, ctx: Context, choice: str) -> None:
+        if ctx.contact.role not in OFFICERS:
+            self._refuse(ctx, T("asm.only_volunteers"))
+            return
+        parts = choice.split(":")
+        fstate = ctx.state.get("flow")
+        if fstate and fstate.get("flow") != ASSESSMENT.id:
+            # Another flow (a report) is open: finish or cancel it first, nothing is lost.
+            self._refuse(ctx, T("asm.finish_other_first"))
+            return
+        if fstate:
+            await self._stash(ctx, fstate)
+        if parts[1:] == ["new"]:
+            await self._start_assessment(ctx)
+            return
+        if len(parts) == 3 and parts[1] == "draft" and parts[2].isdigit():
+            draft = await VolunteerRepo(ctx.tx.session).take_draft(int(parts[2]), ctx.contact.id)
+            if draft is not None:
+                self._keep_alive(ctx)
+                intro = [T("asm.resumed", label=draft.label or T("asm.draft_unnamed"))]
+                if draft.flow_version == ASSESSMENT.version:
+                    turn = self.d.engine.reask(ASSESSMENT, draft.state, intro)
+                else:
+                    turn = self.d.engine.refresh(ASSESSMENT, draft.state, intro)
+                ctx.state["flow"] = turn.state
+                ctx.replies.append(turn.prompt)
+                await ctx.tx.audit.add(_actor(ctx.contact), "assessment.resumed", ctx.now,
+                                       subject=_actor(ctx.contact))
+                return
+        self._refuse(ctx, T("asm.draft_gone"))
+
+    async def _stash(self, ctx: Context, fstate: dict[str, Any]) -> int:
+        """Put the assessment in the session aside as a draft."""
+        draft = await VolunteerRepo(ctx.tx.session).save_draft(
+            contact_id=ctx.contact.id, flow_id=ASSESSMENT.id, flow_version=fstate["version"],
+            label=household_label(fstate["answers"]), state=fstate, now=ctx.now)
+        ctx.state.pop("flow", None)
+        ctx.state["paused"] = False
+        await ctx.tx.audit.add(_actor(ctx.contact), "assessment.paused", ctx.now,
+                               subject=_actor(ctx.contact), details={"draft": draft.id})
+        return draft.id
+
+    async def _assessment_hook(self, ctx: Context, flow: Flow, turn: Turn) -> None:
+        """Drafts on "nanti"; duplicate check as soon as NIK/KK and kelurahan are known."""
+        if turn.paused and turn.state is not None:
+            await self._stash(ctx, turn.state)
+            label = household_label(turn.state["answers"])
+            turn.state = None
+            turn.paused = False
+            turn.prompt = Prompt(texts=[T("asm.paused", label=label or T("asm.draft_unnamed"))])
+            return
+        if turn.state is not None:
+            await self._check_duplicate(ctx, flow, turn)
+
+    async def _check_duplicate(self, ctx: Context, flow: Flow, turn: Turn) -> None:
+        assert turn.state is not None
+        state = turn.state
+        answers = state["answers"]
+        kel = answers.get("kelurahan")
+        if not isinstance(kel, dict):
+            return
+        nik, kk = answers.get("kepala_nik"), answers.get("no_kk")
+        nik_hash = nik.get("hash") if isinstance(nik, dict) else None
+        kk_hash = kk.get("hash") if isinstance(kk, dict) else None
+        if not nik_hash and not kk_hash:
+            return
+        flow_ctx = state.setdefault("ctx", {})
+        # Look up once per (kelurahan, NIK, KK), not on every answer.
+        signature = notice_digest(f"{kel['code']}|{nik_hash}|{kk_hash}")[:16]
+        if flow_ctx.get("dup_checked") == signature:
+            return
+        flow_ctx["dup_checked"] = signature
+        found = await VolunteerRepo(ctx.tx.session).find_duplicate(kel["code"], nik_hash,
+                                                                   kk_hash)
+        previous = flow_ctx.get("duplicate")
+        if found is None:
+            if previous is not None:
+                # The number was corrected: the question about an update goes away.
+                flow_ctx.pop("duplicate")
+                refreshed = self.d.engine.refresh(flow, state, turn.prompt.texts[:-1])
+                turn.state, turn.prompt = refreshed.state, refreshed.prompt
+            return
+        earlier = found.assessment
+        if previous is not None and previous.get("id") == earlier.id:
+            return
+        flow_ctx["duplicate"] = {"id": earlier.id, "ref": earlier.ref, "by": found.by,
+                                 "at": earlier.created_at.isoformat()}
+        answers.pop("pembaruan", None)
+        warning = T("asm.duplicate", number=T(f"asm.duplicate.{found.by}"), ref=earlier.ref,
+                    kelurahan=kel["name"], when=earlier.created_at)
+        refreshed = self.d.engine.refresh(flow, state, [warning])
+        turn.state, turn.prompt = refreshed.state, refreshed.prompt
+        await ctx.tx.audit.add(_actor(ctx.contact), "assessment.duplicate_warned", ctx.now,
+                               subject=earlier.ref)
+
+    async def _save_assessment(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        meta = answers.pop("_meta", {})
+        flow_ctx: dict[str, Any] = meta.get("ctx", {})
+        times: dict[str, Any] = meta.get("times", {})
+        repo = VolunteerRepo(ctx.tx.session)
+        actor = _actor(ctx.contact)
+        consent = {
+            "contact_id": ctx.contact.id, "subject": "rumah_tangga",
+            "notice_version": NOTICE_VERSION, "language": ctx.lang,
+            "channel": ctx.contact.channel,
+        }
+        if answers.get("persetujuan") is not True:
+            await repo.add_consent(**consent, scope="umum", granted=False,
+                                   notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
+                                   at=_parse_time(times.get("persetujuan"), ctx.now))
+            await ctx.tx.audit.add(actor, "assessment.consent_refused", ctx.now,
+                                   subject=actor, details={"notice": NOTICE_VERSION})
+            return [T("asm.refused")]
+        duplicate = flow_ctx.get("duplicate")
+        if answers.get("pembaruan") is False and duplicate:
+            await ctx.tx.audit.add(actor, "assessment.duplicate_stopped", ctx.now,
+                                   subject=duplicate["ref"])
+            return [T("asm.duplicate_stopped", ref=duplicate["ref"])]
+        head, kk = answers["kepala_nik"], answers["no_kk"]
+        if "sealed" not in head or "sealed" not in kk:
+            raise RuntimeError("assessment without sealed identity numbers (no cipher?)")
+        members: list[dict[str, Any]] = answers.get("anggota") or []
+        identities: list[tuple[str, str, int | None, str]] = [
+            ("nik", "kepala", 1, head["hash"]), ("kk", "kk", None, kk["hash"])]
+        for position, member in enumerate(members[1:], start=2):
+            nik = member.get("nik")
+            if isinstance(nik, dict) and nik.get("hash"):
+                identities.append(("nik", "anggota", position, nik["hash"]))
+        kel = answers["kelurahan"]
+        rt_rw = answers.get("rt_rw") or {}
+        location = answers.get("lokasi") or {}
+        assessment = await repo.add_assessment(
+            lambda: self._ref("ASM"), identities,
+            contact_id=ctx.contact.id, kelurahan_code=kel["code"], rw=rt_rw.get("rw"),
+            rt=rt_rw.get("rt"), head_name=answers.get("kepala_nama"),
+            nik_sealed=head["sealed"], nik_hash=head["hash"], nik_masked=head["masked"],
+            kk_sealed=kk["sealed"], kk_hash=kk["hash"], kk_masked=kk["masked"],
+            household_size=answers["jumlah_art"], member_count=len(members),
+            latitude=location.get("latitude"), longitude=location.get("longitude"),
+            flags=list(answers.get("kerentanan") or []), answers=answers,
+            flow_id=ASSESSMENT.id, flow_version=ASSESSMENT.version,
+            consent_version=NOTICE_VERSION,
+            specific_consent=answers.get("persetujuan_khusus") is True,
+            duplicate_of=duplicate["id"] if duplicate else None,
+            created_at=ctx.now, updated_at=ctx.now)
+        await repo.add_consent(**consent, assessment_id=assessment.id, scope="umum",
+                               granted=True,
+                               notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
+                               at=_parse_time(times.get("persetujuan"), ctx.now))
+        await repo.add_consent(**consent, assessment_id=assessment.id, scope="spesifik",
+                               granted=answers.get("persetujuan_khusus") is True,
+                               notice_sha256=self._notice_hash(ctx.lang, SPECIFIC_NOTICE_KEY),
+                               at=_parse_time(times.get("persetujuan_khusus"), ctx.now))
+        await ctx.tx.audit.add(actor, "assessment.created", ctx.now, subject=assessment.ref,
+                               details={"kelurahan": kel["code"], "members": len(members),
+                                        "duplicate_of": duplicate["ref"] if duplicate else None})
+        texts = [T("asm.saved", ref=assessment.ref)]
+        flags = answers.get("kerentanan") or []
+        if flags:
+            texts.append(T("asm.saved_flags", flags=[T(f"asm.kerentanan.{f}") for f in flags]))
+        if duplicate:
+            texts.append(T("asm.saved_update", ref=duplicate["ref"]))
+        texts.append(T("asm.next_hint"))
+        return texts
+
+    # -- the data subject ------------------------------------------------------------------
+
+    async def _cmd_my_data(self, ctx: Context, args: str) -> None:
+        """``data saya``: what we hold about this contact (masked) and what we did with it."""
+        contact = ctx.contact
+        repo = VolunteerRepo(ctx.tx.session)
+        actor = _actor(contact)
+        lines: list[T] = [
+            T("dsr.mine.intro"),
+            T("dsr.mine.name", name=contact.name or "-"),
+            T("dsr.mine.channel", channel=T(f"channel.{contact.channel}")),
+            T("dsr.mine.phone", phone=_mask_phone(contact.phone)),
+            T("dsr.mine.role", role=T(f"role.{contact.role}")),
+        ]
+        if contact.role == VOLUNTEER and contact.volunteer_type:
+            lines.append(T("dsr.mine.volunteer_type",
+                           kind=T(f"vol.type.{contact.volunteer_type}")))
+        for record in await repo.consents_of(contact.id):
+            key = "dsr.mine.consent_withdrawn" if record.withdrawn_at else (
+                "dsr.mine.consent_yes" if record.granted else "dsr.mine.consent_no")
+            lines.append(T(key, version=record.notice_version, when=record.at))
+        for app in await repo.applications_of(contact.id):
+            lines.append(T("dsr.mine.application", status=T(f"vol.status.{app.status}"),
+                           when=app.created_at))
+        complaints = await ctx.tx.complaints.for_contact(contact.id, limit=50)
+        lines.append(T("dsr.mine.complaints", n=len(complaints)))
+        if contact.role in OFFICERS:
+            lines.append(T("dsr.mine.assessments", n=await repo.count_assessments_by(contact.id)))
+        for request in await repo.requests_of(contact.id, limit=5):
+            lines.append(T("dsr.mine.request", ref=request.ref,
+                           kind=T(f"dsr.kind.{request.kind}"),
+                           status=T(f"dsr.status.{request.status}"), due=request.due_at))
+        lines.append(T("dsr.mine.household"))
+        log_entries = await repo.processing_log(actor, actor, limit=10)
+        if log_entries:
+            lines.append(T("dsr.mine.log_intro"))
+            for entry in log_entries:
+                what: T | str = T(f"audit.{entry.action}") if self.d.tr.has(
+                    f"audit.{entry.action}") else entry.action
+                lines.append(T("dsr.mine.log_line", when=entry.at, what=what))
+        lines.append(T("dsr.mine.rights"))
+        ctx.say(*lines, choices=[("dsr:start:ubah", T("dsr.button.ubah")),
+                                 ("dsr:start:hapus", T("dsr.button.hapus")),
+                                 ("dsr:start:tarik", T("dsr.button.tarik"))])
+        await ctx.tx.audit.add(actor, "data.viewed", ctx.now, subject=actor)
+
+    def _starter(self, flow_id: str) -> Callable[[Context, str], Awaitable[None]]:
+        async def start(ctx: Context, args: str) -> None:
+            await self._start_request(ctx, flow_id)
+
+        return start
+
+    async def _start_request(self, ctx: Context, flow_id: str) -> None:
+        kind = REQUEST_KINDS[flow_id]
+        for request in await VolunteerRepo(ctx.tx.session).requests_of(ctx.contact.id):
+            if request.kind == kind and request.status == "baru":
+                self._refuse(ctx, T("dsr.already_open", ref=request.ref, due=request.due_at))
+                return
+        await self.d.start_or_offer(ctx, flow_id)
+
+    def _request_saver(self, kind: str) -> Callable[[Context, dict[str, Any]],
+                                                    Awaitable[list[T]]]:
+        async def save(ctx: Context, answers: dict[str, Any]) -> list[T]:
+            return await self._save_request(ctx, answers, kind)
+
+        return save
+
+    async def _save_request(self, ctx: Context, answers: dict[str, Any], kind: str) -> list[T]:
+        contact = ctx.contact
+        repo = VolunteerRepo(ctx.tx.session)
+        due = ctx.now + self.timing.request_due
+        request = await repo.add_request(
+            lambda: self._ref("DSR"), contact_id=contact.id, kind=kind,
+            details=answers.get("rincian") or answers.get("alasan"), status="baru",
+            created_at=ctx.now, due_at=due)
+        texts = [T("dsr.created", ref=request.ref, kind=T(f"dsr.kind.{kind}"), due=due)]
+        if kind == "tarik":
+            # Withdrawal takes effect at once (UU PDP art. 9); deletion follows the request.
+            await repo.withdraw_consents(contact.id, ctx.now)
+            contact.consent_version = None
+            contact.consent_at = None
+            texts.append(T("dsr.withdrawn_now"))
+        await ctx.tx.audit.add(_actor(contact), f"data_request.{kind}", ctx.now,
+                               subject=_actor(contact), details={"ref": request.ref})
+        await self._tell_coordinators(
+            ctx.tx, ctx.now, self._request_text(request, contact),
+            key=f"dsr-new:{request.id}", choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+        return texts
+
+    def _request_text(self, request: DataRequest, contact: ContactState | Contact) -> T:
+        return T("dsr.new", ref=request.ref, kind=T(f"dsr.kind.{request.kind}"),
+                 who=contact.name or "-", channel=T(f"channel.{contact.channel}"),
+                 details=request.details or "-", due=request.due_at)
+
+    async def _cmd_requests(self, ctx: Context, args: str) -> None:
+        """``/permintaan_data``: open requests, earliest deadline first."""
+        requests = await VolunteerRepo(ctx.tx.session).open_requests(limit=5)
+        if not requests:
+            self._refuse(ctx, T("dsr.none_open"))
+            return
+        lines: list[T] = [T("dsr.open_intro")]
+        for request in requests:
+            contact = await ctx.tx.contacts.get(request.contact_id)
+            if contact is not None:
+                lines.append(self._request_text(request, contact))
+        ctx.say(*lines, choices=[(f"dsr:done:{r.id}", T("dsr.done_ref", ref=r.ref))
+                                 for r in requests])
+
+    async def _on_dsr_button(self, ctx: Context, choice: str) -> None:
+        parts = choice.split(":")
+        if len(parts) == 3 and parts[1] == "start":
+            flow_id = {"ubah": CORRECTION_ID, "hapus": ERASURE_ID, "tarik": WITHDRAWAL_ID}.get(
+                parts[2])
+            if flow_id is not None:
+                ctx.state["await"] = None
+                await self._start_request(ctx, flow_id)
+                return
+        if ctx.contact.role != COORDINATOR:
+            self._refuse(ctx, T("bot.not_allowed"))
+            return
+        if parts[1:] == ["list"]:
+            await self._cmd_requests(ctx, "")
+        elif len(parts) == 3 and parts[1] == "done" and parts[2].isdigit():
+            await self._close_request(ctx, int(parts[2]))
+        else:
+            self._refuse(ctx, T("flow.stale_button"))
+
+    async def _close_request(self, ctx: Context, request_id: int) -> None:
+        repo = VolunteerRepo(ctx.tx.session)
+        request = await repo.request(request_id)
+        if request is None:
+            self._refuse(ctx, T("flow.stale_button"))
+            return
+        if request.status != "baru":
+            self._refuse(ctx, T("dsr.already_closed", ref=request.ref))
+            return
+        request.status = "selesai"
+        request.closed_at = ctx.now
+        request.closed_by = ctx.contact.id
+        requester = await ctx.tx.contacts.get(request.contact_id)
+        if request.kind == "hapus":
+            await repo.erase_contact(request.contact_id, ctx.now)
+            if request.contact_id != ctx.contact.id:
+                await ctx.tx.sessions.delete(request.contact_id)
+        await ctx.tx.audit.add(_actor(ctx.contact), "data_request.closed", ctx.now,
+                               subject=_actor(requester) if requester else request.ref,
+                               details={"ref": request.ref, "kind": request.kind})
+        await self.d.notify(ctx.tx, request.contact_id,
+                            T("dsr.closed", ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
+                            now=ctx.now, dedupe_key=f"dsr-closed:{request.id}")
+        ctx.say(T("dsr.closed_ok", ref=request.ref))
+        self._reask(ctx)
+
+    async def sweep(self, db: Database, now: datetime) -> dict[str, int]:
+        """Remind coordinators of requests near their deadline, alert on overdue ones, and
+        drop drafts nobody touched for a month. Idempotent: rows remember what was sent."""
+        counts = {"reminded": 0, "overdue": 0, "drafts": 0}
+        async with db.transaction() as tx:
+            repo = VolunteerRepo(tx.session)
+            for request in await repo.requests_overdue(now):
+                await self._tell_coordinators(
+                    tx, now, T("dsr.overdue", ref=request.ref,
+                               kind=T(f"dsr.kind.{request.kind}"), due=request.due_at),
+                    key=f"dsr-overdue:{request.id}",
+                    choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+                request.overdue_at = now
+                request.reminded_at = request.reminded_at or now
+                counts["overdue"] += 1
+            for request in await repo.requests_to_remind(now + self.timing.remind_before):
+                hours = max(1, int((request.due_at - now).total_seconds() // 3600))
+                await self._tell_coordinators(
+                    tx, now, T("dsr.reminder", ref=request.ref,
+                               kind=T(f"dsr.kind.{request.kind}"), due=request.due_at,
+                               hours=hours),
+                    key=f"dsr-remind:{request.id}",
+                    choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+                request.reminded_at = now
+                counts["reminded"] += 1
+            counts["drafts"] = await repo.forget_drafts_before(now - self.timing.draft_keep)
+        if counts["reminded"] or counts["overdue"]:
+            self._wake()
+        return counts
+
+
+# -- export (``warga export assessments``) --------------------------------------------------
+
+
+def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
+    """Household and member columns of the export, built from the flow definition."""
+    from conversations.i18n import Translator
+    from storage.export_assessments import Column
+
+    tr = Translator()
+
+    def coded(step: Step, prefix: str = "") -> list[Column]:
+        labels = {o.value: tr(lang, o.label) for o in step.choices}
+        title = tr(lang, step.title)
+        multi = step.type in (StepType.SELECT_MULTIPLE, StepType.CALCULATE)
+        cols = [Column(step.name, title, f"{prefix}{step.name}", kind="multi" if multi else
+                       "code"),
+                Column(f"{step.name}_label", f"{title} (label)", f"{prefix}{step.name}",
+                       kind="multi_label" if multi else "label", labels=labels)]
+        if multi:
+            cols += [Column(f"{step.name}.{value}", f"{title}: {label}",
+                            f"{prefix}{step.name}", kind="has", value=value)
+                     for value, label in labels.items()]
+        return cols
+
+    def plain(step: Step, prefix: str = "") -> list[Column]:
+        title = tr(lang, step.title)
+        kinds = {StepType.YES_NO: "bool", StepType.INTEGER: "int", StepType.DATE: "text",
+                 StepType.NIK: "nik", StepType.KK: "kk", StepType.TEXT: "text",
+                 StepType.IMAGE: "media", StepType.CALCULATE: "int"}
+        return [Column(step.name, title, f"{prefix}{step.name}",
+                       kind=kinds.get(step.type, "text"))]
+
+    households: list[Column] = [
+        Column("ref", "Nomor asesmen", "ref", kind="row"),
+        Column("dibuat", "Waktu (WIB)", "created_at", kind="row"),
+        Column("relawan_id", "ID relawan", "contact_id", kind="row"),
+        Column("relawan_kanal", "Kanal relawan", "channel", kind="row"),
+        Column("relawan_jenis", "Jenis relawan", "volunteer_type", kind="row"),
+        Column("kode_kelurahan", "Kode kelurahan (Kemendagri)", "kelurahan_code", kind="row"),
+        Column("kelurahan", "Kelurahan", "kelurahan_code", kind="label",
+               labels=KELURAHAN_NAMES),
+        Column("rw", "RW", "rw", kind="row"),
+        Column("rt", "RT", "rt", kind="row"),
+        Column("patokan", tr(lang, "asm.patokan.title"), "patokan", kind="text"),
+        Column("kepala_nama", tr(lang, "asm.kepala_nama.title"), "head_name", kind="row"),
+        Column("nik_kepala", tr(lang, "asm.kepala_nik.title"), "nik", kind="row_nik"),
+        Column("no_kk", tr(lang, "asm.no_kk.title"), "kk", kind="row_kk"),
+        Column("jumlah_art", tr(lang, "asm.jumlah_art.title"), "household_size", kind="row"),
+        Column("jumlah_anggota_tercatat", "Anggota tercatat", "member_count", kind="row"),
+    ]
+    skip = {"persetujuan", "persetujuan_khusus", "kelurahan", "kepala_nama", "kepala_nik",
+            "no_kk", "rt_rw", "patokan", "jumlah_art", "anggota", "lokasi", "pembaruan"}
+    for step in ASSESSMENT.steps:
+        if step.name in skip:
+            continue
+        households += coded(step) if step.choices else plain(step)
+    households += [
+        Column("latitude", "Lintang", "latitude", kind="row"),
+        Column("longitude", "Bujur", "longitude", kind="row"),
+        Column("persetujuan_khusus", tr(lang, "asm.persetujuan_khusus.title"),
+               "specific_consent", kind="row_bool"),
+        Column("versi_pemberitahuan", "Versi pemberitahuan", "consent_version", kind="row"),
+        Column("pembaruan_dari", "Pembaruan dari", "duplicate_ref", kind="row"),
+        Column("versi_formulir", "Versi formulir", "flow_version", kind="row"),
+    ]
+    group = ASSESSMENT.step("anggota")
+    assert group.repeat is not None
+    members: list[Column] = [
+        Column("ref", "Nomor asesmen", "ref", kind="row"),
+        Column("no_urut", "No. urut", "position", kind="row"),
+    ]
+    for child in group.repeat.children:
+        members += coded(child) if child.choices else plain(child)
+    return households, members
+
+
+async def run_assessment_export(settings: Settings, fmt: Literal["csv", "xlsx"], out: Path, *,
+                                full_ids: bool = False, requested_by: str | None = None,
+                                reason: str | None = None) -> int:
+    """``warga export assessments``: masked by default; full NIK/KK only for a named
+    coordinator, written to the audit log before the file is."""
+    from storage.export_assessments import export_assessments
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    db = Database(settings.database_url)
+    cipher = IdentityCipher(settings.ensure_secret_key().reveal())
+    show = sys.stderr.isatty()
+    try:
+        if full_ids:
+            channel, _, external_id = (requested_by or "").partition(":")
+            async with db.transaction() as tx:
+                who = await tx.contacts.get_by_external(channel, external_id)
+                if who is None or who.role != COORDINATOR:
+                    print("warga: full NIK/KK numbers are exported only for a coordinator: "
+                          "--requested-by CHANNEL:ID of a coordinator", file=sys.stderr)
+                    return 2
+                await tx.audit.add(_actor(who), "export.full_identity_numbers",
+                                   datetime.now(tz=settings.tz),
+                                   subject="assessments",
+                                   details={"file": str(out), "format": fmt,
+                                            "reason": reason or ""})
+        async with db.transaction() as tx:
+            total = await VolunteerRepo(tx.session).count_assessments()
+
+        def progress(done: int) -> None:
+            if show:
+                sys.stderr.write("\r" + progress_bar(done, total))
+                sys.stderr.flush()
+
+        households, members = export_columns()
+        result = await export_assessments(
+            db, out, fmt, households=households, members=members,
+            reveal=cipher.decrypt if full_ids else None, progress=progress,
+            tz=settings.tz)
+    finally:
+        await db.close()
+    if show:
+        sys.stderr.write("\n")
+    files = ", ".join(str(p) for p in result.files)
+    print(f"{result.households} households, {result.members} members written to {files}"
+          + (" (full NIK/KK, audited)" if full_ids else " (NIK/KK masked)"))
+    return 0
+
+
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """'[##########--------------------]  33% 1.000/3.000 rumah tangga'."""
+    share = done / total if total else 1.0
+    filled = int(width * min(1.0, share))
+    return (f"[{'#' * filled}{'-' * (width - filled)}] {share:4.0%} "
+            f"{done:,}/{total:,} rumah tangga".replace(",", "."))

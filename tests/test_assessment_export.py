@@ -1,0 +1,172 @@
+"""Assessment export to CSV and XLSX, read back: register codes beside Indonesian labels,
+one row per member, identity numbers masked unless a coordinator asked (audited)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.cli import parser
+from bot.features.volunteers import export_columns, progress_bar, run_assessment_export
+from bot.settings import Settings
+from storage.crypto import IdentityCipher
+from storage.db import Database
+from storage.export_assessments import csv_paths, export_assessments
+from storage.models import AuditEntry
+from tests.harness import Clock
+from tests.test_assessment_transcripts import (
+    HEAD_NIK,
+    HOUSEHOLD,
+    KK,
+    R,
+    WIFE_NIK,
+    team_with_volunteer,
+)
+from tests.volunteers_harness import SECRET
+
+pytestmark = pytest.mark.storage
+
+
+async def two_households(db: Database) -> None:
+    team = await team_with_volunteer(db, Clock())
+    evil = "=HYPERLINK(\"http://x\")"
+    script = list(HOUSEHOLD)
+    script[10] = (R, evil)  # the landmark: a formula must stay text
+    await team.run([*script, (R, "ya")])
+    # The same household again: an update of the first ("pembaruan: ya").
+    await team.run([*HOUSEHOLD[:7], (R, "ya"), *HOUSEHOLD[7:], (R, "ya")])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def read_sheet(path: Path, name: str) -> list[dict[str, Any]]:
+    workbook = load_workbook(path, read_only=True)
+    rows = list(workbook[name].iter_rows(values_only=True))
+    workbook.close()
+    header = [str(h) for h in rows[0]]
+    # A row ends at its last non-empty cell (as Excel writes them too).
+    return [dict(zip(header, (*row, *[None] * (len(header) - len(row))), strict=True))
+            for row in rows[1:]]
+
+
+def check_household(row: dict[str, Any], *, full: bool = False) -> None:
+    def s(key: str) -> str:
+        return "" if row[key] is None else str(row[key])
+
+    assert s("kode_kelurahan") == "31.72.04.1004" and s("kelurahan") == "Kalibaru"
+    assert (s("rw"), s("rt")) == ("003", "005")
+    assert s("nik_kepala") == (HEAD_NIK if full else "3172********0001")
+    assert s("no_kk") == (KK if full else "3172********0007")
+    assert s("air_minum") == "4" and s("air_minum_label") == "Sumur bor/pompa"
+    assert s("jarak_tinja") == "1" and s("jarak_tinja_label") == "Kurang dari 10 m"
+    assert s("bantuan") == "1;3" and s("bantuan_label") == "PKH; PBI-JK (KIS)"
+    assert s("bantuan.1") == "1" and s("bantuan.2") == "0" and s("bantuan.3") == "1"
+    assert s("kerentanan") == "balita;ibu_hamil;sanitasi_tidak_layak;nelayan"
+    assert s("kerentanan_label").startswith("Balita; Ibu hamil")
+    assert s("jumlah_art") == s("jumlah_anggota_tercatat") == "3"
+    assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-11"
+    assert s("dibuat") == "2026-11-28T10:00:00+07:00"
+
+
+def check_members(rows: list[dict[str, Any]], *, full: bool = False) -> None:
+    def s(row: dict[str, Any], key: str) -> str:
+        return "" if row[key] is None else str(row[key])
+
+    assert len(rows) == 6
+    head, wife, child = rows[:3]
+    assert [s(r, "no_urut") for r in rows[:3]] == ["1", "2", "3"]
+    assert s(head, "hubungan") == "1" and s(head, "hubungan_label") == "Kepala rumah tangga"
+    assert s(wife, "nik") == (WIFE_NIK if full else "3172********0002")
+    assert s(wife, "jenis_kelamin_label") == "Perempuan" and s(wife, "hamil") == "1"
+    assert s(wife, "tanggal_lahir") == "1988-06-15" and s(wife, "umur") == "38"
+    assert s(child, "nik") == "" and s(child, "hamil") == "" and s(child, "pendidikan") == ""
+    assert s(head, "disabilitas") == "0" and s(head, "disabilitas_label") == "Tidak ada"
+    assert s(head, "pekerjaan_label") == "Nelayan (perikanan tangkap)"
+
+
+async def test_csv_round_trip(db: Database, tmp_path: Path) -> None:
+    await two_households(db)
+    households, members = export_columns()
+    seen: list[int] = []
+    result = await export_assessments(db, tmp_path / "asesmen.csv", "csv",
+                                      households=households, members=members,
+                                      progress=seen.append, page_size=1)
+    assert (result.households, result.members) == (2, 6) and seen == [1, 2]
+    house_path, member_path, book_path = csv_paths(tmp_path / "asesmen.csv")
+    assert result.files == [house_path, member_path, book_path]
+    houses = read_csv(house_path)
+    assert len(houses) == 2
+    for row in houses:
+        check_household(row)
+    assert houses[0]["pembaruan_dari"] == "" and houses[1]["pembaruan_dari"] == houses[0]["ref"]
+    assert houses[0]["patokan"] == "'=HYPERLINK(\"http://x\")"
+    check_members(read_csv(member_path))
+    book = read_csv(book_path)
+    assert {"variabel": "air_minum", "pertanyaan": "Sumber air minum", "kode": "3",
+            "label": "Leding"} in book
+    for path in result.files:
+        text = path.read_text(encoding="utf-8-sig")
+        assert HEAD_NIK not in text and WIFE_NIK not in text and KK not in text
+    assert not list(tmp_path.glob(".*partial"))
+
+
+async def test_xlsx_round_trip_with_full_numbers(db: Database, tmp_path: Path) -> None:
+    await two_households(db)
+    households, members = export_columns()
+    cipher = IdentityCipher(SECRET.reveal())
+    out = tmp_path / "asesmen.xlsx"
+    result = await export_assessments(db, out, "xlsx", households=households, members=members,
+                                      reveal=cipher.decrypt)
+    assert result.files == [out]
+    workbook = load_workbook(out, read_only=True)
+    assert workbook.sheetnames == ["Rumah tangga", "Anggota", "Kodebuku"]
+    workbook.close()
+    houses = read_sheet(out, "Rumah tangga")
+    for row in houses:
+        check_household(row, full=True)
+    assert houses[0]["patokan"] == "'=HYPERLINK(\"http://x\")"
+    check_members(read_sheet(out, "Anggota"), full=True)
+
+
+async def test_the_command_masks_by_default_and_audits_full_numbers(
+        db: Database, database_url: str, tmp_path: Path) -> None:
+    await two_households(db)
+    settings = Settings(database_url=database_url, secret_key=SECRET, data_dir=tmp_path)
+    out = tmp_path / "a.xlsx"
+    assert await run_assessment_export(settings, "xlsx", out) == 0
+    check_household(read_sheet(out, "Rumah tangga")[0])
+    # Full numbers: refused without a coordinator's name, or for a volunteer.
+    assert await run_assessment_export(settings, "csv", tmp_path / "b.csv", full_ids=True) == 2
+    assert await run_assessment_export(settings, "csv", tmp_path / "b.csv", full_ids=True,
+                                       requested_by=f"console:{R}") == 2
+    assert not (tmp_path / "b.csv").exists()
+    assert await run_assessment_export(settings, "csv", tmp_path / "b.csv", full_ids=True,
+                                       requested_by="console:koordinator",
+                                       reason="verifikasi Dukcapil") == 0
+    check_household(read_csv(tmp_path / "b.csv")[0], full=True)
+    async with db.session() as s:
+        [entry] = (await s.execute(select(AuditEntry).where(
+            AuditEntry.action == "export.full_identity_numbers"))).scalars()
+        assert entry.details["reason"] == "verifikasi Dukcapil"
+        assert entry.details["file"].endswith("b.csv")
+
+
+def test_cli_arguments() -> None:
+    args = parser().parse_args(["export", "assessments", "--format", "xlsx", "--out", "x.xlsx",
+                                "--full-ids", "--requested-by", "telegram:1", "--reason", "r"])
+    assert (args.what, args.full_ids, args.requested_by, args.reason) == (
+        "assessments", True, "telegram:1", "r")
+
+
+def test_progress_bar() -> None:
+    assert progress_bar(1000, 3000) == (
+        "[##########--------------------]  33% 1.000/3.000 rumah tangga")
+    assert progress_bar(0, 0).startswith("[" + "#" * 30)

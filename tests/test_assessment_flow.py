@@ -1,0 +1,293 @@
+"""The assessment flow on the pure engine: repeat groups, skip logic, read-back of
+identity numbers, consent, edits from the summary, and the vulnerability flags."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from conversations.assessment import ASSESSMENT, age_on, vulnerability_flags
+from conversations.complaint import COMPLAINT
+from conversations.engine import Engine, Turn, mask_ids
+from conversations.flow import (
+    Derive,
+    Flow,
+    FlowError,
+    Option,
+    Repeat,
+    Step,
+    StepType,
+    mermaid,
+    validate,
+)
+from conversations.messages import Inbound, InboundKind, Location
+from storage.crypto import IdentityCipher
+from tests.harness import START, translator
+
+HEAD_NIK = "3172011203810001"  # man, born 12-03-1981
+WIFE_NIK = "3172015506880002"  # woman, born 15-06-1988
+KK = "3172012005150007"  # issued 20-05-2015
+DAY = date(2026, 11, 28)
+
+Input = str | tuple[str, str] | Location
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(translator(), sealer=IdentityCipher("flow-tests-secret-key-0123456789"))
+
+
+def inbound(item: Input) -> Inbound:
+    base: dict[str, Any] = {"channel": "console", "user_id": "r1",
+                            "message_id": uuid.uuid4().hex}
+    if isinstance(item, Location):
+        return Inbound(kind=InboundKind.LOCATION, location=item, **base)
+    if isinstance(item, tuple):
+        return Inbound(kind=InboundKind.CHOICE, choice_id=item[1], **base)
+    return Inbound(kind=InboundKind.TEXT, text=item, **base)
+
+
+def run(engine: Engine, inputs: list[Input], flow: Flow = ASSESSMENT) -> Turn:
+    turn = engine.start(flow, START)
+    for item in inputs:
+        assert turn.state is not None, f"the flow ended before {item!r}"
+        turn = engine.resume(flow, turn.state, inbound(item), START)
+    return turn
+
+
+def texts(engine: Engine, turn: Turn) -> str:
+    return "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+
+
+HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, "ya", KK, "ya", "rt 5 rw 3",
+        "lewati", "3"]
+HEAD_MEMBER = ["tidak ada", "tidak ada", "sd", "nelayan"]  # male: no pregnancy question
+WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "tidak ada", "tidak ada", "ya", "smp",
+        "pengupas kerang"]
+CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak ada", "tidak ada"]
+HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "1",
+         "leher angsa", "lubang", "1", "450", "3 kg", "perahu, motor tempel", "pkh, kis",
+         "lewati", "lewati"]
+FULL = [*HEAD, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
+
+
+def test_the_flow_is_valid_and_its_diagram_shows_the_repeat() -> None:
+    assert validate(ASSESSMENT, translator().keys["id"]) is ASSESSMENT
+    assert validate(ASSESSMENT, translator().keys["en"]) is ASSESSMENT
+    diagram = mermaid(ASSESSMENT)
+    assert 'subgraph anggota["repeat: anggota"]' in diagram
+    assert "hamil" in diagram and "umur >= 10" in diagram
+
+
+def test_three_members_with_skip_logic(engine: Engine) -> None:
+    turn = run(engine, FULL)
+    assert turn.state is not None and turn.state["status"] == "confirm"
+    answers = turn.state["answers"]
+    head, wife, child = answers["anggota"]
+    assert head["hubungan"] == "1" and head["nama"] == "Budi Santoso"
+    assert (head["jenis_kelamin"], head["tanggal_lahir"], head["umur"]) == ("1", "1981-03-12", 45)
+    assert "hamil" not in head  # a man
+    assert wife["hamil"] is True and wife["jenis_kelamin"] == "2" and wife["umur"] == 38
+    assert child["umur"] == 2
+    assert not {"hamil", "pendidikan", "pekerjaan", "nik"} & set(child)  # a toddler
+    assert answers["jarak_tinja"] == "1"  # asked: the water is from a well
+    assert answers["daya_listrik"] == "1"
+    assert answers["aset_nelayan"] == ["1", "2"] and answers["bantuan"] == ["1", "3"]
+    assert answers["kerentanan"] == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan"]
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("ya"), START)
+    assert turn.completed is not None and turn.completed["_meta"]["times"]["persetujuan"]
+
+
+def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
+    house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "1"]
+    turn = run(engine, [*HEAD[:-1], "1", *HEAD_MEMBER, "tidak", *house])
+    assert turn.state is not None
+    assert "jarak_tinja" not in turn.state["answers"]
+    assert turn.state["step"] == "kloset"  # fasilitas_bab was answered with "1"
+
+
+def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
+    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "sd", "nelayan", "ya",
+              "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak", *HOUSE]
+    turn = run(engine, inputs)
+    assert turn.state is not None and turn.state["status"] == "confirm"
+    head, child = turn.state["answers"]["anggota"]
+    assert "disabilitas" not in head and "penyakit_kronis" not in head
+    assert head["nama"] == "Budi Santoso"  # an adult's name is not specific data
+    assert set(child) == {"hubungan", "jenis_kelamin", "tanggal_lahir", "umur"}
+
+
+def test_count_check_offers_to_fix_the_stated_size(engine: Engine) -> None:
+    turn = run(engine, [*HEAD, *HEAD_MEMBER, "tidak"])
+    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    shown = texts(engine, turn)
+    assert "(1) tidak sama" in shown and "(3)" in shown
+    assert [c for c, _ in turn.prompt.choices] == ["anggota:__add", "anggota:__fix"]
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(("", "anggota:__fix")), START)
+    assert turn.state is not None
+    assert turn.state["answers"]["jumlah_art"] == 1
+    assert turn.state["step"] == "status_rumah"
+
+
+def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None:
+    turn = run(engine, [*HEAD[:-1], "1", *HEAD_MEMBER, "tidak", "kembali"])
+    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
+    assert turn.state is not None and turn.state["step"] == "pekerjaan"
+    assert turn.state["answers"]["anggota"] == []  # the member is being edited again
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("dagang"), START)
+    assert turn.state is not None
+    assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "12"
+
+
+def test_back_from_the_first_member_question_leaves_the_group(engine: Engine) -> None:
+    turn = run(engine, [*HEAD, "kembali"])
+    assert turn.state is not None and turn.state["step"] == "jumlah_art"
+    assert "anggota" not in turn.state["answers"] and "repeat" not in turn.state
+
+
+def test_edit_a_member_from_the_summary_and_remove_one(engine: Engine) -> None:
+    turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.2")])
+    assert turn.state is not None
+    choices = [c for c, _ in turn.prompt.choices]
+    assert "edit:anggota.2.pendidikan" in choices and "edit:anggota.2.-" in choices
+    assert "edit:anggota.2.jenis_kelamin" not in choices  # read from the NIK
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(("", "edit:anggota.2.pendidikan")),
+                         START)
+    turn = engine.resume(ASSESSMENT, turn.state or {}, inbound("sma"), START)
+    assert turn.state is not None and turn.state["status"] == "confirm"
+    assert turn.state["answers"]["anggota"][1]["pendidikan"] == "3"
+    # The head (member 1) comes from the head's answers: it cannot be removed here.
+    turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.1")])
+    assert "edit:anggota.1.-" not in [c for c, _ in turn.prompt.choices]
+    turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.3"),
+                        ("", "edit:anggota.3.-")])
+    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    assert len(turn.state["answers"]["anggota"]) == 2
+
+
+def test_editing_the_head_nik_follows_into_member_one(engine: Engine) -> None:
+    other = "3172015203810009"  # a woman born 12-03-1981
+    turn = run(engine, [*FULL, "ubah", "NIK kepala", other, "ya"])
+    assert turn.state is not None
+    head = turn.state["answers"]["anggota"][0]
+    assert head["nik"]["masked"] == "3172********0009" and head["jenis_kelamin"] == "2"
+    # A woman of 45 now: the pregnancy question is asked for member 1.
+    assert turn.state["step"] == "hamil"
+
+
+def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
+    turn = run(engine, [*HEAD, "tidak ada, fisik"])
+    assert "tidak bisa digabung" in texts(engine, turn)
+    assert turn.changed is False
+
+
+def test_refusing_consent_ends_the_flow_at_once(engine: Engine) -> None:
+    turn = run(engine, ["tidak"])
+    assert turn.state is None and turn.completed is not None
+    assert turn.completed["persetujuan"] is False
+    # Nothing about the household was asked; the flags are computed (and empty).
+    assert set(turn.completed) == {"persetujuan", "kerentanan", "_meta"}
+    assert turn.completed["kerentanan"] == []
+
+
+def test_read_back_retry_and_a_corrected_number(engine: Engine) -> None:
+    turn = run(engine, HEAD[:5])
+    assert turn.state is not None and turn.state["status"] == "check"
+    assert "3172********0001" in texts(engine, turn) and "laki-laki" in texts(engine, turn)
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("tidak"), START)
+    assert turn.state is not None and turn.state["status"] == "asking"
+    assert "ketik ulang" in texts(engine, turn)
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(HEAD_NIK), START)
+    turn = engine.resume(ASSESSMENT, turn.state or {}, inbound(WIFE_NIK), START)
+    assert turn.state is not None and "perempuan" in texts(engine, turn)
+    assert turn.state["pending"]["masked"] == "3172********0002"
+
+
+def test_nanti_pauses_the_assessment_but_is_an_answer_elsewhere(engine: Engine) -> None:
+    turn = run(engine, [*HEAD[:4], "nanti"])
+    assert turn.paused and turn.state is not None and turn.state["step"] == "kepala_nik"
+    complaint = run(engine, ["keluhan", "nanti"], flow=COMPLAINT)
+    assert not complaint.paused
+    assert complaint.state is not None and complaint.state["answers"]["uraian"] == "nanti"
+
+
+def test_the_state_never_holds_an_identity_number(engine: Engine) -> None:
+    turn = run(engine, [*FULL[:7], "Catatan: NIK istri 3172 0155 0688 0002"])
+    dumped = json.dumps(turn.state)
+    for number in (HEAD_NIK, KK, WIFE_NIK):
+        assert number not in dumped
+    assert "3172********0001" in dumped  # the masked form is what is shown and kept
+
+
+def test_mask_ids_in_free_text() -> None:
+    assert mask_ids("NIK saya 3172-0112-8500-0001 ya") == "NIK saya 3172********0001 ya"
+    assert mask_ids("RT 005 telp 081234567890") == "RT 005 telp 081234567890"
+
+
+@pytest.mark.parametrize(
+    ("answers", "flags"),
+    [
+        ({"anggota": [{"hubungan": "1", "jenis_kelamin": "2", "tanggal_lahir": "1950-01-01"}],
+          "jumlah_art": 1, "luas_lantai": 30, "air_minum": "9", "penerangan": "4",
+          "bantuan": ["0"]},
+         ["lansia", "kepala_perempuan", "lansia_tunggal", "air_tidak_layak", "tanpa_listrik",
+          "tanpa_bantuan"]),
+        ({"anggota": [{"umur": 30, "disabilitas": ["0"], "penyakit_kronis": "5"},
+                      {"umur": 1}], "jumlah_art": 2, "luas_lantai": 10, "lantai": "8",
+          "fasilitas_bab": "6", "bantuan": ["1"]},
+         ["balita", "penyakit_kronis", "sanitasi_tidak_layak", "rumah_tidak_layak",
+          "rumah_sempit"]),
+        ({"anggota": [{"umur": 40, "disabilitas": ["1", "4"], "pekerjaan": "4"}],
+          "fasilitas_bab": "1", "kloset": "1", "pembuangan_tinja": "1"},
+         ["disabilitas", "nelayan"]),
+        ({}, []),
+    ],
+)
+def test_vulnerability_flags(answers: dict[str, Any], flags: list[str]) -> None:
+    assert vulnerability_flags(answers, DAY) == flags
+
+
+def test_age_counts_completed_years() -> None:
+    assert age_on(date(1981, 11, 29), DAY) == 44
+    assert age_on(date(1981, 11, 28), DAY) == 45
+
+
+def _child(name: str, kind: StepType = StepType.TEXT, **kw: Any) -> Step:
+    return Step(name, kind, "complaint.uraian.label", "complaint.uraian.title", **kw)
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        ((_child("n"), Step("g", StepType.REPEAT, "complaint.uraian.label",
+                            "complaint.uraian.title",
+                            repeat=Repeat((_child("c"),), "common.yes", "common.no",
+                                          count="n"))),
+         "count 'n' is not an earlier integer step"),
+        ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title",
+               repeat=Repeat((_child("c"),), "common.yes", "common.no",
+                             seed=(("c", "nowhere"),))),),
+         "seed 'c' <- 'nowhere' is not valid"),
+        ((_child("x", confirm=True),), "only NIK and No. KK answers are read back"),
+        ((_child("x", StepType.NIK, derive=(Derive("missing", "sex"),)),),
+         "derives 'missing'"),
+        ((_child("x", StepType.CALCULATE),), "calculate steps, and only they"),
+        ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title"),),
+         "a repeat step needs children"),
+        ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title",
+               repeat=Repeat((_child("g"),), "common.yes", "common.no")),),
+         "duplicate step id"),
+        ((Step("o", StepType.SELECT_ONE, "complaint.uraian.label", "complaint.uraian.title",
+               choices=(Option("a", "common.yes"),),
+               repeat=Repeat((_child("c"),), "common.yes", "common.no")),),
+         "only repeat steps have children"),
+    ],
+)
+def test_new_flow_vocabulary_is_validated(steps: tuple[Step, ...], message: str) -> None:
+    with pytest.raises(FlowError, match=message):
+        validate(Flow("demo", 1, "complaint.title", steps, "complaint.summary_intro"))
