@@ -41,7 +41,7 @@ COMMANDS: dict[str, frozenset[str]] = {
     "help": frozenset({"bantuan", "tolong", "help", "bingung", "gimana", "caranya"}),
     # Only in flows marked pausable (a volunteer's assessment); elsewhere an ordinary answer.
     "pause": frozenset({"nanti", "nanti saja", "nanti aja", "nanti dulu", "nanti lagi",
-                        "lanjut nanti", "jeda", "pause", "simpan dulu"}),
+                        "lanjut nanti", "jeda", "pause", "later", "simpan dulu"}),
 }
 
 MAX_TEXT = 1000
@@ -176,7 +176,7 @@ class Engine:
             # "tidak ada" is also the label of a "none of these" option: the answer wins.
             command = None
         if command == "cancel":
-            return Turn(None, Prompt(texts=[T("flow.cancelled")]), cancelled=True)
+            return Turn(None, Prompt(texts=[T(flow.cancelled)]), cancelled=True)
         if command == "help":
             return self._unchanged(flow, state, [T("flow.help")])
         if command == "pause":
@@ -280,7 +280,7 @@ class Engine:
         answer: bool | None = None
         if choice in ("confirm:yes", "confirm:no", "confirm:cancel"):
             if choice == "confirm:cancel":
-                return Turn(None, Prompt(texts=[T("flow.cancelled")]), cancelled=True)
+                return Turn(None, Prompt(texts=[T(flow.cancelled)]), cancelled=True)
             answer = choice == "confirm:yes"
         elif text:
             answer = parsing.parse_yes_no(text)

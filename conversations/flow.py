@@ -270,6 +270,8 @@ class Flow:
     with_meta: bool = False
     # Sixteen-digit numbers (NIK, No. KK) typed into free text are masked before storing.
     mask_ids_in_text: bool = False
+    # Catalog key said when the user cancels ("batal").
+    cancelled: str = "flow.cancelled"
 
     def step(self, name: str) -> Step:
         for s in self.steps:
@@ -299,7 +301,7 @@ class Flow:
 
     def keys(self) -> set[str]:
         """Every catalog key the flow refers to."""
-        out = {self.title, self.summary_intro}
+        out = {self.title, self.summary_intro, self.cancelled}
         for s in self.all_steps():
             out |= {s.label, s.title}
             if s.hint:
@@ -436,7 +438,8 @@ def mermaid(flow: Flow) -> str:
         lines.append(f"  {previous}{edge(step)} {node(step)}")
         if step.finish_if is not None:
             cond = str(step.finish_if).replace("$", "").replace("{", "").replace("}", "")
-            lines.append(f"  {step.name} -- {cond.replace(chr(34), chr(39))} --> end_{step.name}([end])")
+            cond = cond.replace('"', "'")
+            lines.append(f"  {step.name} -- {cond} --> end_{step.name}([end])")
         previous = step.name
     lines.append(f"  {previous} --> summary{{{{summary + confirm}}}}")
     lines.append("  summary -- ya --> done([saved])")

@@ -32,6 +32,7 @@ REGISTRATION = Flow(
     summary_intro="vol.summary_intro",
     with_meta=True,
     mask_ids_in_text=True,
+    cancelled="vol.cancelled",
     steps=(
         Step("setuju", StepType.YES_NO, REGISTRATION_NOTICE_KEY, "vol.setuju.title",
              finish_if=Eq("setuju", False), timestamp=True),
@@ -59,7 +60,7 @@ WITHDRAWAL_ID = "consent_withdrawal"
 
 CORRECTION = Flow(
     id=CORRECTION_ID, version=1, title="dsr.ubah.title", summary_intro="dsr.summary_intro",
-    mask_ids_in_text=True,
+    mask_ids_in_text=True, cancelled="dsr.cancelled",
     steps=(
         Step("rincian", StepType.TEXT, "dsr.ubah.label", "dsr.rincian.title",
              constraint=Constraint(min_length=5, max_length=1000)),
@@ -67,7 +68,7 @@ CORRECTION = Flow(
 )
 ERASURE = Flow(
     id=ERASURE_ID, version=1, title="dsr.hapus.title", summary_intro="dsr.summary_intro",
-    mask_ids_in_text=True,
+    mask_ids_in_text=True, cancelled="dsr.cancelled",
     steps=(
         Step("alasan", StepType.TEXT, "dsr.alasan.label", "dsr.alasan.title", required=False,
              constraint=Constraint(max_length=1000)),
@@ -75,7 +76,7 @@ ERASURE = Flow(
 )
 WITHDRAWAL = Flow(
     id=WITHDRAWAL_ID, version=1, title="dsr.tarik.title", summary_intro="dsr.summary_intro",
-    mask_ids_in_text=True,
+    mask_ids_in_text=True, cancelled="dsr.cancelled",
     steps=(
         Step("alasan", StepType.TEXT, "dsr.alasan.label", "dsr.alasan.title", required=False,
              constraint=Constraint(max_length=1000)),

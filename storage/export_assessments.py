@@ -8,9 +8,9 @@ register codes and their Indonesian labels side by side.
   bor/pompa``); a multiple choice also gives one 0/1 column per option
   (``bantuan.1``), as KoBoToolbox does, so a spreadsheet can count without parsing.
 - Streaming: assessments are read in keyset pages, each page in its own short
-  transaction, and written row by row (openpyxl's write-only mode keeps nothing but the
-  current row), so 100,000 households export in bounded memory. The columns are known
-  from the flow definition, so no first pass is needed.
+  transaction, and written row by row (CSV directly; XLSX through
+  ``storage.xlsx_stream``, one temporary file per sheet), so 100,000 households export in
+  bounded memory. The columns are known from the flow definition: no first pass.
 - NIK and No. KK are masked ("3172********0001") unless ``reveal`` is given: the caller
   (the CLI) gives it only for a coordinator's explicit, audited request.
 - Text cells are guarded against formula injection as in the complaint export.
@@ -31,14 +31,10 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-
 from storage.db import Database
-from storage.export import JAKARTA, XLSX_MAX_CELL_CHARS, guard_formula
+from storage.export import JAKARTA, guard_formula
 from storage.repos_volunteers import VolunteerRepo
+from storage.xlsx_stream import StreamingWorkbook
 
 Cell = str | int | float | None
 PAGE_SIZE = 1000
@@ -74,6 +70,9 @@ class ExportResult:
 Reveal = Callable[[str, str], str]
 
 
+Getter = Callable[[Any, Mapping[str, Any]], Cell]
+
+
 def _identity(value: Any, kind: str, reveal: Reveal | None) -> str | None:
     if not isinstance(value, Mapping):
         return None
@@ -83,50 +82,69 @@ def _identity(value: Any, kind: str, reveal: Reveal | None) -> str | None:
     return str(masked) if masked else None
 
 
-def _cell(column: Column, row: Any, answers: Mapping[str, Any], reveal: Reveal | None,
-          tz: tzinfo) -> Cell:
-    kind = column.kind
-    if kind.startswith("row"):
-        if kind in ("row_nik", "row_kk"):
-            sealed = getattr(row, f"{column.source}_sealed")
-            if reveal is not None:
-                return reveal(column.source, sealed)
-            return str(getattr(row, f"{column.source}_masked"))
-        value = getattr(row, column.source)
-        if isinstance(value, datetime):
-            return value.astimezone(tz).isoformat(timespec="seconds")
-        if kind == "row_bool":
-            return None if value is None else int(bool(value))
-        return value if value is None or isinstance(value, int | float) else str(value)
+def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
+    """A function (row, answers) -> cell for one column, decided once per export (the
+    per-cell work is what an export of 100,000 households spends its time on)."""
+    kind, source = column.kind, column.source
+    labels = column.labels or {}
+    if kind in ("row_nik", "row_kk"):
+        sealed_attr, masked_attr = f"{source}_sealed", f"{source}_masked"
+        if reveal is not None:
+            return lambda row, _a: reveal(source, getattr(row, sealed_attr))
+        return lambda row, _a: str(getattr(row, masked_attr))
+    if kind == "row_bool":
+        return lambda row, _a: None if (v := getattr(row, source)) is None else int(bool(v))
+    if kind == "row":
+        def row_value(row: Any, _a: Mapping[str, Any]) -> Cell:
+            value = getattr(row, source)
+            if isinstance(value, datetime):
+                return value.astimezone(tz).isoformat(timespec="seconds")
+            return value if value is None or isinstance(value, int | float) else str(value)
+        return row_value
     if kind == "label":
-        raw = getattr(row, column.source, None) if hasattr(row, column.source) else (
-            answers.get(column.source))
-        return None if raw is None else (column.labels or {}).get(str(raw), str(raw))
-    value = answers.get(column.source)
-    if value is None:
-        return None
+        def label(row: Any, answers: Mapping[str, Any]) -> Cell:
+            raw = getattr(row, source) if hasattr(row, source) else answers.get(source)
+            return None if raw is None else labels.get(str(raw), str(raw))
+        return label
     if kind in ("nik", "kk"):
-        return _identity(value, kind, reveal)
+        return lambda _r, answers: _identity(answers.get(source), kind, reveal)
     if kind == "bool":
-        return int(bool(value))
+        return lambda _r, a: None if (v := a.get(source)) is None else int(bool(v))
     if kind == "int":
-        return int(value) if isinstance(value, int | float) else str(value)
+        return lambda _r, a: v if (v := a.get(source)) is None or isinstance(v, int) else str(v)
     if kind == "code":
-        return str(value)
+        return lambda _r, a: None if (v := a.get(source)) is None else str(v)
     if kind in ("multi", "multi_label", "has"):
-        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        if kind == "has":
-            return int(column.value in values)
-        if kind == "multi_label":
-            return "; ".join((column.labels or {}).get(v, v) for v in values)
-        return ";".join(values)
+        wanted = column.value
+
+        def multi(_r: Any, answers: Mapping[str, Any]) -> Cell:
+            value = answers.get(source)
+            if value is None:
+                return None
+            values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+            if kind == "has":
+                return int(wanted in values)
+            if kind == "multi_label":
+                return "; ".join(labels.get(v, v) for v in values)
+            return ";".join(values)
+        return multi
     if kind == "media":
+        def media(_r: Any, answers: Mapping[str, Any]) -> Cell:
+            value = answers.get(source)
+            if isinstance(value, Mapping):
+                return str(value.get("sha256") or value.get("unique_id") or value.get("ref")
+                           or "")
+            return None if value is None else str(value)
+        return media
+
+    def text(_r: Any, answers: Mapping[str, Any]) -> Cell:
+        value = answers.get(source)
+        if value is None:
+            return None
         if isinstance(value, Mapping):
-            return str(value.get("sha256") or value.get("unique_id") or value.get("ref") or "")
+            return "; ".join(f"{k}={v}" for k, v in value.items())
         return str(value)
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}={v}" for k, v in value.items())
-    return str(value)
+    return text
 
 
 class _MemberRow:
@@ -164,6 +182,9 @@ def _codebook(columns: Sequence[Column]) -> Iterator[list[Cell]]:
 
 
 CODEBOOK_HEADER = ["variabel", "pertanyaan", "kode", "label"]
+HOUSEHOLDS_SHEET = "Rumah tangga"
+MEMBERS_SHEET = "Anggota"
+CODEBOOK_SHEET = "Kodebuku"
 
 
 def _csv_value(value: Cell) -> str:
@@ -175,9 +196,7 @@ def _csv_value(value: Cell) -> str:
 
 
 def _xlsx_value(value: Cell) -> Cell:
-    if isinstance(value, str):
-        return guard_formula(ILLEGAL_CHARACTERS_RE.sub("", value))[:XLSX_MAX_CELL_CHARS]
-    return value
+    return guard_formula(value) if isinstance(value, str) else value
 
 
 def csv_paths(out: Path) -> tuple[Path, Path, Path]:
@@ -207,19 +226,23 @@ async def export_assessments(
     token = secrets.token_hex(4)
     partials = [t.with_name(f".{t.name}.{token}.partial") for t in targets]
     counts = [0, 0]
+    house_cells = [compile_column(c, reveal, tz) for c in households]
+    member_cells = [compile_column(c, reveal, tz) for c in members]
+    clean = _csv_value if fmt == "csv" else _xlsx_value
 
     def rows_of(page: Sequence[Any]) -> Iterator[tuple[list[Cell], list[list[Cell]]]]:
         for row in page:
             answers = row.answers or {}
-            household = [_cell(c, row, answers, reveal, tz) for c in households]
+            household = [clean(get(row, answers)) for get in house_cells]
             member_rows = []
             for position, member in enumerate(answers.get("anggota") or [], start=1):
                 holder = _MemberRow(row.ref, position)
-                member_rows.append([_cell(c, holder, member, reveal, tz) for c in members])
+                member_rows.append([clean(get(holder, member)) for get in member_cells])
             yield household, member_rows
 
+    book = StreamingWorkbook() if fmt == "xlsx" else None
     try:
-        if fmt == "csv":
+        if book is None:
             with ExitStack() as stack:
                 files = [stack.enter_context(p.open("w", encoding="utf-8-sig", newline=""))
                          for p in partials]
@@ -229,42 +252,33 @@ async def export_assessments(
                 book_w.writerows([CODEBOOK_HEADER, *_codebook([*households, *members])])
                 async for page in _pages(db, page_size):
                     for household, member_rows in rows_of(page):
-                        house_w.writerow([_csv_value(v) for v in household])
-                        member_w.writerows([[_csv_value(v) for v in m] for m in member_rows])
+                        house_w.writerow(household)
+                        member_w.writerows(member_rows)
                         counts[0] += 1
                         counts[1] += len(member_rows)
                     if progress is not None:
                         progress(counts[0])
         else:
-            workbook = Workbook(write_only=True)
-            house_sheet = workbook.create_sheet("Rumah tangga")
-            member_sheet = workbook.create_sheet("Anggota")
-            bold = Font(bold=True)
-            for sheet, columns in ((house_sheet, households), (member_sheet, members)):
-                sheet.freeze_panes = "A2"
-                header = []
-                for column in columns:
-                    cell = WriteOnlyCell(sheet, value=column.name)
-                    cell.font = bold
-                    header.append(cell)
-                sheet.append(header)
+            book.sheet(HOUSEHOLDS_SHEET, [c.name for c in households])
+            book.sheet(MEMBERS_SHEET, [c.name for c in members])
             async for page in _pages(db, page_size):
                 for household, member_rows in rows_of(page):
-                    house_sheet.append([_xlsx_value(v) for v in household])
-                    for m in member_rows:
-                        member_sheet.append([_xlsx_value(v) for v in m])
+                    book.append(HOUSEHOLDS_SHEET, household)
+                    for member_row in member_rows:
+                        book.append(MEMBERS_SHEET, member_row)
                     counts[0] += 1
                     counts[1] += len(member_rows)
                 if progress is not None:
                     progress(counts[0])
-            book = workbook.create_sheet("Kodebuku")
-            book.append(CODEBOOK_HEADER)
+            book.sheet(CODEBOOK_SHEET, CODEBOOK_HEADER)
             for line in _codebook([*households, *members]):
-                book.append([_xlsx_value(v) for v in line])
-            workbook.save(partials[0])
+                book.append(CODEBOOK_SHEET, [_xlsx_value(v) for v in line])
+            book.save(partials[0])
         for partial, target in zip(partials, targets, strict=True):
             os.replace(partial, target)
     finally:
+        if book is not None:
+            book.close()
         for partial in partials:
             partial.unlink(missing_ok=True)
     if progress is not None and counts[0] == 0:

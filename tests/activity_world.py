@@ -51,10 +51,12 @@ class World:
     async def settle(self) -> list[Outbound]:
         """Let timers and the outbox do all that is due now; what was sent, in order."""
         before = len(self.channel.sent)
-        for _ in range(3):
+        while True:
+            sent = len(self.channel.sent)
             await self.feature.broadcaster.run()
             await self.sender.drain()
-        return self.channel.sent[before:]
+            if len(self.channel.sent) == sent:
+                return self.channel.sent[before:]
 
     async def send(self, user: str, action: str | Button | Later) -> list[Outbound]:
         if isinstance(action, Later):

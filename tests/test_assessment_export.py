@@ -18,13 +18,14 @@ from storage.crypto import IdentityCipher
 from storage.db import Database
 from storage.export_assessments import csv_paths, export_assessments
 from storage.models import AuditEntry
+from storage.xlsx_stream import StreamingWorkbook
 from tests.harness import Clock
 from tests.test_assessment_transcripts import (
     HEAD_NIK,
     HOUSEHOLD,
     KK,
-    R,
     WIFE_NIK,
+    R,
     team_with_volunteer,
 )
 from tests.volunteers_harness import SECRET
@@ -55,6 +56,11 @@ def read_sheet(path: Path, name: str) -> list[dict[str, Any]]:
     # A row ends at its last non-empty cell (as Excel writes them too).
     return [dict(zip(header, (*row, *[None] * (len(header) - len(row))), strict=True))
             for row in rows[1:]]
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Partial files an export left behind (none: they are renamed or removed)."""
+    return list(folder.glob(".*partial"))
 
 
 def check_household(row: dict[str, Any], *, full: bool = False) -> None:
@@ -115,7 +121,7 @@ async def test_csv_round_trip(db: Database, tmp_path: Path) -> None:
     for path in result.files:
         text = path.read_text(encoding="utf-8-sig")
         assert HEAD_NIK not in text and WIFE_NIK not in text and KK not in text
-    assert not list(tmp_path.glob(".*partial"))
+    assert not leftovers(tmp_path)
 
 
 async def test_xlsx_round_trip_with_full_numbers(db: Database, tmp_path: Path) -> None:
@@ -170,3 +176,29 @@ def test_progress_bar() -> None:
     assert progress_bar(1000, 3000) == (
         "[##########--------------------]  33% 1.000/3.000 rumah tangga")
     assert progress_bar(0, 0).startswith("[" + "#" * 30)
+
+
+def test_streaming_xlsx_writer(tmp_path: Path) -> None:
+    book = StreamingWorkbook(max_rows=3)
+    book.sheet("Data", ["a", "b", "c"])
+    rows: list[list[Any]] = [
+        [" spasi di depan", 1.5, True],
+        ["<b>&\"'</b>", None, 7],
+        ["kontrol\x07dibuang", "", "x" * 40_000],
+        ["baris keempat", 4, None],
+    ]
+    for row in rows:
+        book.append("Data", row)
+    path = tmp_path / "s.xlsx"
+    book.save(path)
+    workbook = load_workbook(path, read_only=True)
+    # The header counts as a row: the fourth data row goes on in "Data (2)".
+    assert workbook.sheetnames == ["Data", "Data (2)"]
+    first = list(workbook["Data"].iter_rows(values_only=True))
+    second = list(workbook["Data (2)"].iter_rows(values_only=True))
+    workbook.close()
+    assert first[0] == ("a", "b", "c")
+    assert first[1] == (" spasi di depan", 1.5, True)
+    assert first[2][0] == "<b>&\"'</b>" and first[2][1] is None and first[2][2] == 7
+    assert second == [("a", "b", "c"), ("kontroldibuang", None, "x" * 32_767),
+                      ("baris keempat", 4)]

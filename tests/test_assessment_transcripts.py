@@ -256,3 +256,45 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
             assert "assessment.created" in entries
     finally:
         await reopened.close()
+
+
+async def test_correcting_the_number_drops_the_update_question(db: Database) -> None:
+    team = await team_with_volunteer(db)
+    await team.run([*HOUSEHOLD, (R, "ya")])
+    await team.run([*HOUSEHOLD[:7], (R, "ya"), *HOUSEHOLD[7:]])
+    out = await team.say(R, "ubah")
+    assert "edit:pembaruan" in [c.id for c in out.choices]
+    await team.run(by(R, "NIK kepala", "3172010101700003", "ya"))
+    async with db.session() as s:
+        state = (await s.execute(select(ConversationSession.state))).scalars().all()
+    [flow] = [st["flow"] for st in state if st.get("flow")]
+    assert flow["status"] == "confirm"
+    # The KK is still the old household's: the question stays, about that number now.
+    assert flow["ctx"]["duplicate"]["by"] == "kk"
+    out = await team.say(R, "ubah")
+    await team.run(by(R, "No. KK", "3172012005160008", "ya"))
+    async with db.session() as s:
+        state = (await s.execute(select(ConversationSession.state))).scalars().all()
+    [flow] = [st["flow"] for st in state if st.get("flow")]
+    assert "duplicate" not in flow["ctx"] and "pembaruan" not in flow["answers"]
+    assert flow["status"] == "confirm"
+
+
+async def test_no_identity_number_in_any_table(db: Database) -> None:
+    """Every row of every table, read back through SQL (SQLite and PostgreSQL)."""
+    from storage.models import Base
+
+    team = await team_with_volunteer(db)
+    await team.run([*HOUSEHOLD, (R, "ya")])
+    await team.run([*START[:7], *by(R, "ya", KK, "ya", "nanti")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:7], (R, "ya")])
+    await team.say(R, KK)
+    seen = 0
+    async with db.session() as s:
+        for table in Base.metadata.sorted_tables:
+            for row in (await s.execute(select(table))).all():
+                text = repr(tuple(row))
+                seen += 1
+                for number in (HEAD_NIK, WIFE_NIK, KK):
+                    assert number not in text, f"{number} in {table.name}"
+    assert seen > 50

@@ -259,3 +259,27 @@ async def test_coordinator_menu(db: Database) -> None:
     assert "Tidak ada pendaftaran" in out.text
     out = await team.say(K, "/kode_relawan 500")
     assert "antara 1 dan 100" in out.text
+
+
+async def test_the_sweep_is_scheduled_and_rebuilt_from_the_rows(db: Database) -> None:
+    from types import SimpleNamespace
+
+    from bot.scheduler import create_scheduler
+
+    clock = Clock()
+    team = await coordinator_team(db, clock)
+    await team.add(V)
+    await team.run([(V, "hapus data"), (V, "lewati"), (V, "ya")])
+    scheduler = create_scheduler("Asia/Jakarta")
+    services = SimpleNamespace(db=db, clock=clock)
+    await team.feature.schedule(scheduler, services)  # type: ignore[arg-type]
+    [job] = scheduler.get_jobs()
+    assert job.id == "volunteers:sweep"
+    # A new process: nothing in memory; the row says a reminder is due, and it goes once.
+    clock.advance(hours=50)
+    before = len(team.channel.sent)
+    await job.func()
+    await job.func()
+    await team.sender.drain()
+    reminders = [o for o in team.channel.sent[before:] if "Pengingat" in o.text]
+    assert [o.user_id for o in reminders] == [K]

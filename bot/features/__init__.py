@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.dispatcher import Feature
 from bot.features.activities import ActivitiesFeature
 from bot.features.tickets import TicketsFeature
+from bot.features.volunteers import VolunteersFeature
 from bot.settings import Settings
 
 
@@ -15,4 +16,5 @@ def default_features(settings: Settings) -> list[Feature]:
     features: list[Feature] = []
     features.append(TicketsFeature(settings))
     features.append(ActivitiesFeature(settings))
+    features.append(VolunteersFeature(settings))
     return features

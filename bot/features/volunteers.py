@@ -139,10 +139,15 @@ class VolunteersFeature:
             self._cipher = IdentityCipher(self.settings.ensure_secret_key().reveal())
         return self._cipher
 
+    def seal(self, kind: str, digits: str) -> dict[str, str]:
+        """The engine's sealer: ciphertext and lookup hash of an NIK / No. KK."""
+        return self.cipher.seal(kind, digits)
+
     def register(self, dispatcher: Dispatcher) -> None:
         self._dispatcher = dispatcher
         # NIK/KK answers are sealed by the engine itself: the session row never holds them.
-        dispatcher.engine.sealer = self.cipher
+        # The key is read (or generated into the data folder) on first use, not here.
+        dispatcher.engine.sealer = self
         dispatcher.add_flow(ASSESSMENT, self._save_assessment)
         dispatcher.flow_hooks[ASSESSMENT.id] = self._assessment_hook
         dispatcher.add_flow(REGISTRATION, self._save_registration)
@@ -525,11 +530,12 @@ class VolunteersFeature:
             if previous is not None:
                 # The number was corrected: the question about an update goes away.
                 flow_ctx.pop("duplicate")
-                refreshed = self.d.engine.refresh(flow, state, turn.prompt.texts[:-1])
+                refreshed = self.d.engine.refresh(flow, state)
                 turn.state, turn.prompt = refreshed.state, refreshed.prompt
             return
         earlier = found.assessment
         if previous is not None and previous.get("id") == earlier.id:
+            previous["by"] = found.by  # the same record, now found by the other number
             return
         flow_ctx["duplicate"] = {"id": earlier.id, "ref": earlier.ref, "by": found.by,
                                  "at": earlier.created_at.isoformat()}
