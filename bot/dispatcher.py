@@ -281,6 +281,10 @@ class Dispatcher:
         prefix = choice.partition(":")[0]
         if prefix in self.choice_handlers:
             await self.choice_handlers[prefix](ctx, choice)
+            if ctx.state.get("flow") is fstate:
+                # A button from another message (an RSVP, a ticket) pressed mid-flow: the
+                # flow's own question comes again, so the person knows where they are.
+                self._reask_if_flow(ctx, flow, fstate)
             return
         in_flow = bool(flow and fstate and not ctx.state.get("paused"))
         found = self._feature_command(text, in_flow, ctx.contact.role)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,11 +33,38 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# Limits are checked once more at the moment of sending, against when earlier messages
-# were answered by the platform (it had them by then, however long our side was held up
-# by a commit or a busy loop): a platform that counts arrivals never sees more than its
-# limit. The margin covers clock granularity.
+# Limits are checked once more just before each platform call, counting every message
+# that may reach the platform inside the window: those still on their way, and those
+# answered (it had them by then) within the window. Our side may be held up (a commit, a
+# busy loop) and requests may overtake each other; the platform counts arrivals, and
+# still never sees more than its limit. The margin covers clock granularity.
 SEND_MARGIN = 0.01
+# How long to wait before asking again when too many messages are still on their way.
+IN_FLIGHT_POLL = 0.005
+
+
+class Sending:
+    """One message on its way to the platform: booked for ``at``, then answered."""
+
+    __slots__ = ("at", "done")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.done = False
+
+
+def _ready(sent: Sequence[Sending], limit: int, span: float, now: float) -> float | None:
+    """The first moment from ``now`` at which one more message keeps at most ``limit`` in
+    any ``span`` seconds; None while too many are still on their way to tell."""
+    if len(sent) < limit:
+        return now
+    room = limit - 1 - sum(1 for s in sent if not s.done)
+    if room < 0:
+        return None
+    answered = sorted(s.at for s in sent if s.done)
+    if len(answered) <= room:
+        return now
+    return max(now, answered[-(room + 1)] + span)
 
 
 class Channel(Protocol):
@@ -56,10 +83,10 @@ class Pacer:
         self._next_global = 0.0
         # recipient → times of their recent slots (for the burst allowance)
         self._recent: dict[str, list[float]] = {}
-        # The latest ``rate`` sends, and each recipient's latest few: [when it went, or
-        # when the platform answered once it has].
-        self._went: deque[list[float]] = deque(maxlen=max(1, int(pacing.rate)))
-        self._went_to: dict[str, list[list[float]]] = {}
+        # Messages that may still share a window with the next one, overall and per
+        # recipient (for the check just before the platform call).
+        self._sending: deque[Sending] = deque()
+        self._sending_to: dict[str, list[Sending]] = {}
 
     def recipient_ready(self, recipient: str) -> float:
         recent = self._recent.get(recipient)
@@ -79,31 +106,38 @@ class Pacer:
             self._forget(now)
         return slot
 
-    def hold(self, recipient: str) -> tuple[float, list[float]]:
-        """Book the moment this message really goes: now, or later if the platform's
-        limits, counted from when earlier messages were answered, need it. Returns the
-        moment and the booking, to pass to ``answered`` once the platform answers."""
+    def hold(self, recipient: str) -> Sending | None:
+        """Book the moment this message may go so that, whenever it and the others reach
+        the platform, no window holds more than the limits; None: too many are still on
+        their way to tell, ask again shortly. Pass the booking to ``answered``."""
         now = self.clock()
-        at = max(now, self._went[-1][0]) if self._went else now
-        if len(self._went) == self._went.maxlen:
-            at = max(at, self._went[0][0] + 1.0 + SEND_MARGIN)
-        burst = max(self.pacing.burst, 1)
-        went = self._went_to.setdefault(recipient, [])
-        if len(went) >= burst:
-            at = max(at, went[-burst][0] + self.pacing.per_recipient_interval
-                     * (1 + SEND_MARGIN))
-        booking = [at]
-        self._went.append(booking)
-        went.append(booking)
-        del went[:-burst]
-        if len(self._went_to) > 50_000:
-            horizon = now - self.pacing.per_recipient_interval * (1 + SEND_MARGIN)
-            self._went_to = {r: t for r, t in self._went_to.items() if t and t[-1][0] > horizon}
-        return at, booking
+        span = 1.0 + SEND_MARGIN
+        interval = self.pacing.per_recipient_interval * (1 + SEND_MARGIN)
+        sending = self._sending
+        while sending and sending[0].done and sending[0].at <= now - span:
+            sending.popleft()  # answered before any window that is still open
+        mine = [s for s in self._sending_to.get(recipient, ())
+                if not (s.done and s.at <= now - interval)]
+        at = _ready(sending, max(1, int(self.pacing.rate)), span, now)
+        if at is None:
+            return None
+        # Later only lets more of the answered ones out of the overall window.
+        at = _ready(mine, max(self.pacing.burst, 1), interval, at)
+        if at is None:
+            return None
+        booking = Sending(at)
+        sending.append(booking)
+        mine.append(booking)
+        self._sending_to[recipient] = mine
+        if len(self._sending_to) > 50_000:
+            self._sending_to = {r: t for r, t in self._sending_to.items()
+                                if any(not s.done or s.at > now - interval for s in t)}
+        return booking
 
-    def answered(self, booking: list[float]) -> None:
+    def answered(self, booking: Sending) -> None:
         """The platform answered (or the call ended): it had the message by now."""
-        booking[0] = max(booking[0], self.clock())
+        booking.at = max(booking.at, self.clock())
+        booking.done = True
 
     def delay(self, recipient: str, seconds: float) -> None:
         """The platform told us to wait for this recipient."""
@@ -282,9 +316,12 @@ class OutboxSender:
                 await asyncio.sleep(delay)
             if priority > 0 and not await self._mark_posting(row_id, attempts):
                 return
-            at, booking = pacer.hold(recipient)
-            if at > pacer.clock():
-                await asyncio.sleep(at - pacer.clock())
+            booking = pacer.hold(recipient)
+            while booking is None:
+                await asyncio.sleep(IN_FLIGHT_POLL)
+                booking = pacer.hold(recipient)
+            if booking.at > pacer.clock():
+                await asyncio.sleep(booking.at - pacer.clock())
             try:
                 try:
                     result = await channel.send(message)

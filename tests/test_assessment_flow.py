@@ -291,3 +291,15 @@ def _child(name: str, kind: StepType = StepType.TEXT, **kw: Any) -> Step:
 def test_new_flow_vocabulary_is_validated(steps: tuple[Step, ...], message: str) -> None:
     with pytest.raises(FlowError, match=message):
         validate(Flow("demo", 1, "complaint.title", steps, "complaint.summary_intro"))
+
+
+def test_the_diagrams_in_the_docs_are_the_generated_ones() -> None:
+    from pathlib import Path
+
+    from conversations.volunteers import REGISTRATION
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "volunteers.md").read_text(
+        encoding="utf-8")
+    for flow in (ASSESSMENT, REGISTRATION):
+        assert f"```mermaid\n{mermaid(flow)}```" in docs, (
+            "docs/volunteers.md is out of date: regenerate it from conversations.flow.mermaid")

@@ -146,8 +146,11 @@ class VolunteersFeature:
     def register(self, dispatcher: Dispatcher) -> None:
         self._dispatcher = dispatcher
         # NIK/KK answers are sealed by the engine itself: the session row never holds them.
-        # The key is read (or generated into the data folder) on first use, not here.
+        # The key is read (or generated into the data folder) on first use, not here; a
+        # configured key that is too short fails now, at start-up, not mid-conversation.
         dispatcher.engine.sealer = self
+        if self.settings.secret_key is not None:
+            _ = self.cipher
         dispatcher.add_flow(ASSESSMENT, self._save_assessment)
         dispatcher.flow_hooks[ASSESSMENT.id] = self._assessment_hook
         dispatcher.add_flow(REGISTRATION, self._save_registration)
@@ -161,6 +164,7 @@ class VolunteersFeature:
         add(Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS))
         add(Command(("setujui",), self._cmd_approve, COORDINATORS))
         add(Command(("tolak",), self._cmd_reject, COORDINATORS))
+        add(Command(("cabut_relawan", "cabut relawan"), self._cmd_revoke, COORDINATORS))
         add(Command(("permintaan_data", "permintaan data"), self._cmd_requests, COORDINATORS))
         add(Command(("data_saya", "data saya", "data pribadi saya"), self._cmd_my_data))
         add(Command(("ubah_data", "ubah data"), self._starter(CORRECTION_ID)))
@@ -363,6 +367,25 @@ class VolunteersFeature:
             self._refuse(ctx, T("vol.decide_usage"))
             return
         await self._decide(ctx, int(number), approve=approve)
+
+    async def _cmd_revoke(self, ctx: Context, args: str) -> None:
+        """``/cabut_relawan N``: registration N's volunteer becomes a resident again."""
+        number = args.strip().lstrip("#")
+        if not number.isdigit():
+            self._refuse(ctx, T("vol.revoke_usage"))
+            return
+        app = await VolunteerRepo(ctx.tx.session).application(int(number))
+        volunteer = await ctx.tx.contacts.get(app.contact_id) if app else None
+        if app is None or volunteer is None or volunteer.role != VOLUNTEER:
+            self._refuse(ctx, T("vol.revoke_none", n=number))
+            return
+        await ctx.tx.contacts.set_fields(volunteer.id, ctx.now, role=RESIDENT,
+                                         volunteer_type=None)
+        await ctx.tx.audit.add(_actor(ctx.contact), "volunteer.revoked", ctx.now,
+                               subject=_actor(volunteer), details={"application": app.id})
+        await self.d.notify(ctx.tx, volunteer.id, T("vol.revoked"), now=ctx.now,
+                            dedupe_key=f"vol-revoked:{app.id}:{ctx.now.isoformat()}")
+        ctx.say(T("vol.revoked_ok", name=app.full_name or "-"))
 
     async def _on_vol_button(self, ctx: Context, choice: str) -> None:
         parts = choice.split(":")
