@@ -23,20 +23,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram import Bot  # noqa: E402
-from telegram.request import HTTPXRequest  # noqa: E402
+from telegram import Bot
+from telegram.request import HTTPXRequest
 
-from bot.dispatcher import Dispatcher  # noqa: E402
-from bot.features.activities import ActivitiesFeature  # noqa: E402
-from bot.metrics import Metrics  # noqa: E402
-from bot.outbox import OutboxSender  # noqa: E402
-from conversations.i18n import Translator  # noqa: E402
-from handlers.telegram import TelegramChannel  # noqa: E402
-from storage.db import Database  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.models_activities import Broadcast  # noqa: E402
-from storage.repos_activities import ActivityRepo  # noqa: E402
-from tests.fakes.telegram_limits import RATE, TOKEN, LimitedBotAPI  # noqa: E402
+from bot.dispatcher import Dispatcher
+from bot.features.activities import ActivitiesFeature
+from bot.metrics import Metrics
+from bot.outbox import OutboxSender
+from conversations.i18n import Translator
+from handlers.telegram import TelegramChannel
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models_activities import Broadcast
+from storage.repos_activities import ActivityRepo
+from tests.fakes.telegram_limits import RATE, TOKEN, LimitedBotAPI
 
 FIRST_CHAT = 7_000_001
 COORDINATOR_CHAT = 9_000_001
@@ -110,7 +110,8 @@ async def run(recipients: int, database_url: str) -> None:
     print(f"  first delivery after          {first * 1000:7.1f} ms")
     print(f"  fan-out of all rows           {fanned_out * 1000:7.1f} ms")
     print(f"  429 Too Many Requests         {len(fake.refused):7d}")
-    print(f"  peak RSS                      {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.1f} MiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak RSS                      {rss:7.1f} MiB")
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def household(rng: random.Random, cipher: IdentityCipher, n: int) -> tuple[dict[
                                                                            list[Any]]:
     size = rng.choice((1, 2, 3, 4, 4, 5, 6))
     members = []
-    identities = []
+    identities: list[tuple[str, str, int | None, str]] = []
     for position in range(size):
         female = rng.random() < 0.5 if position else rng.random() < 0.2
         age = rng.randint(20, 75) if position < 2 else rng.randint(0, 19)

@@ -51,9 +51,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.telegram_webhook import PHOTO
+from bench.telegram_webhook import PHOTO, update_for
 from bench.telegram_webhook import SCRIPT as TELEGRAM_SCRIPT
-from bench.telegram_webhook import update_for
 from bench.whatsapp_webhook import SCRIPT as WHATSAPP_SCRIPT
 from bench.whatsapp_webhook import delivery
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
@@ -330,12 +329,13 @@ async def run_phase(channel: str, kind: str, args: argparse.Namespace, tmp: Path
             first = 1_000_000 if kind == "closed" else 2_000_000
             load_before = loadavg()
             cpu_before = child.cpu_seconds()
+            own_before = time.process_time()
             profiler = None
             if args.py_spy:
                 duration = args.seconds if kind == "closed" else args.open_seconds
                 profiler = await asyncio.create_subprocess_exec(
                     args.py_spy, "record", "--pid", str(child.process.pid), "--rate", "200",
-                    "--format", "raw", "--duration", str(max(1, int(duration))),
+                    "--format", "raw", *(["--idle"] if os.environ.get("INTAKE_IDLE") else []), "--duration", str(max(1, int(duration))),
                     "--output", f"/tmp/intake-{channel}-{kind}.txt",
                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             if kind == "closed":
@@ -348,6 +348,9 @@ async def run_phase(channel: str, kind: str, args: argparse.Namespace, tmp: Path
             figures = load.figures()
             figures["service_cpu_share"] = round(
                 (child.cpu_seconds() - cpu_before) / load.elapsed, 2)
+            # The platforms' side must not be the bottleneck: its share is shown too.
+            figures["load_cpu_share"] = round((time.process_time() - own_before) / load.elapsed,
+                                              2)
             figures["loadavg_before"] = round(load_before, 2)
             figures["loadavg_after"] = round(loadavg(), 2)
             figures["service_peak_rss_mb"] = round(child.peak_rss_mb(), 1)
@@ -375,7 +378,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
               f"connections, {closed['seconds']:.1f} s (load {closed['loadavg_before']:.2f})")
         print(f"    messages/s stored    {closed['messages_per_s']:,.0f} "
               f"({closed['messages']:,} messages, {closed['not_200']} not 200; service "
-              f"used {closed['service_cpu_share']:.0%} of a core)")
+              f"used {closed['service_cpu_share']:.0%} of a core, the load generator "
+              f"{closed['load_cpu_share']:.0%})")
         print(f"    time to 200 p50/p99  {closed['p50_ms']:.1f} ms / {closed['p99_ms']:.1f} ms")
         print(f"  open loop              {args.rate:.0f} messages/s offered for "
               f"{args.open_seconds:.0f} s (load {opened['loadavg_before']:.2f})")
@@ -387,7 +391,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=100, help="closed loop: residents")
+    parser.add_argument("--users", type=int, default=1000, help="closed loop: residents")
     parser.add_argument("--connections", type=int, default=40,
                         help="closed loop: connections at once (Telegram's max_connections)")
     parser.add_argument("--seconds", type=float, default=10.0, help="closed loop: duration")

@@ -168,18 +168,21 @@ class Broadcaster:
 
     # -- carrying them out ---------------------------------------------------------------
 
-    async def run(self) -> None:
-        """One pass: roll recurring activities, fan out what is due, watch running sends."""
-        await self.roll_series()
+    async def run(self) -> int:
+        """One pass: roll recurring activities, fan out what is due, watch running sends.
+        Returns how many sends and activities it took on (0: nothing was due for it)."""
+        done = await self.roll_series()
         while True:
             async with self.db.transaction() as tx:
                 claimed = await ActivityRepo(tx.session).claim_due(
                     self.clock(), lease=self.lease, token=self.token)
             if not claimed:
                 break
+            done += len(claimed)
             for broadcast_id in claimed:
                 await self.fan_out(broadcast_id)
         await self.watch()
+        return done
 
     async def next_wake(self) -> datetime | None:
         async with self.db.transaction() as tx:

@@ -188,6 +188,7 @@ class Dispatcher:
 
     async def handle(self, inbound: Inbound) -> bool:
         """Handle one inbound message; False when it was a re-delivery and was ignored."""
+        inbound = _without_nul(inbound)
         key = f"{inbound.channel}:{inbound.user_id}"
         started = _time.perf_counter()
         async with self._contact_lock(key):
@@ -759,6 +760,15 @@ class _LockGuard:
 
 _UNSUPPORTED = {"voice", "audio", "video", "sticker", "document", "group", "reaction",
                 "contact", "other"}
+
+
+def _without_nul(inbound: Inbound) -> Inbound:
+    """PostgreSQL text cannot hold NUL; no person types one, so it goes at the edge."""
+    fields = ("user_id", "message_id", "text", "choice_id", "contact_name", "alt_user_id",
+              "phone")
+    changes = {f: v.replace("\x00", "") for f in fields
+               if isinstance(v := getattr(inbound, f), str) and "\x00" in v}
+    return replace(inbound, **changes) if changes else inbound
 
 
 def _join(texts: Iterable[str]) -> str:

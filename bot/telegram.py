@@ -21,7 +21,7 @@ import functools
 import hmac
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -204,19 +204,20 @@ class TelegramPlugin:
             return web.Response(status=503, text="starting")
         try:
             data = await request.json()
-            update = channel.decode(data)
-            inbounds = channel.parse(update)
+            # The JSON itself: the channel reads common updates without building PTB
+            # objects, and hands anything else to PTB (which refuses what is malformed).
+            inbounds = channel.parse(data)
         except Exception as exc:
             # An update we cannot read will not get better when Telegram retries it.
             log.warning("telegram update refused as malformed (%s)", type(exc).__name__)
             return web.Response(status=400, text="not a Telegram update")
         try:
-            await self._process(update, inbounds)
+            await self._process(data, inbounds)
         except Exception as exc:
             # Not stored (the transaction rolled back): a non-200 makes Telegram deliver
             # the update again, and the dedupe on update_id makes that safe.
             log.error("telegram update %s not stored (%s); Telegram will retry",
-                      update.update_id, type(exc).__name__)
+                      data["update_id"], type(exc).__name__)
             log.debug("webhook failure", exc_info=True)
             services.metrics.errors.labels(CHANNEL).inc()
             return web.Response(status=503, text="try again later")
@@ -290,8 +291,11 @@ class TelegramPlugin:
 
     # -- both ----------------------------------------------------------------------------
 
-    async def _process(self, update: Update, inbounds: list[Inbound] | None = None) -> None:
-        """Parse, hand to the dispatcher (commit), then acknowledge a pressed button."""
+    async def _process(self, update: Update | Mapping[str, Any],
+                       inbounds: list[Inbound] | None = None) -> None:
+        """Parse, hand to the dispatcher (commit), then acknowledge a pressed button.
+
+        ``update`` is a PTB ``Update`` (polling) or the update's JSON (webhook)."""
         channel, services = self.channel, self._services
         assert channel is not None and services is not None
         if inbounds is None:
@@ -299,12 +303,14 @@ class TelegramPlugin:
                 inbounds = channel.parse(update)
             except Exception as exc:
                 log.warning("telegram update %s dropped as malformed (%s)",
-                            update.update_id, type(exc).__name__)
+                            _update_id(update), type(exc).__name__)
                 return
         fresh = True
         for inbound in inbounds:
             fresh = await services.dispatcher.handle(inbound) and fresh
-        if update.callback_query is not None and fresh:
+        tapped = (update.callback_query is not None if isinstance(update, Update)
+                  else "callback_query" in update)
+        if tapped and fresh:
             # Stored: answer the tap beside the 200, not before it (two Bot API calls).
             task = asyncio.create_task(channel.acknowledge(update))
             self._acks.add(task)
@@ -317,6 +323,10 @@ class TelegramPlugin:
 
 
 _STOP = object()
+
+
+def _update_id(update: Update | Mapping[str, Any]) -> object:
+    return update.update_id if isinstance(update, Update) else update.get("update_id")
 
 
 def _lane_key(update: Update) -> str:

@@ -162,6 +162,8 @@ class WhatsAppPlugin:
         unknown: list[StatusUpdate] = []
         async with services.db.transaction() as tx:
             for status in statuses:
+                if "\x00" in status.message_id:
+                    continue  # not an id we ever gave out (and PostgreSQL refuses NUL)
                 error = "; ".join(e.describe() for e in status.errors) or None
                 await tx.outbox.update_delivery(status.message_id, status.status, error)
                 row = await tx.outbox.by_provider_id(status.message_id)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -30,7 +31,7 @@ from conversations.messages import Inbound, InboundKind
 from conversations.places import KELURAHAN
 
 # Words that work at every step (whole message, any case, with or without a leading /).
-COMMANDS: dict[str, frozenset[str]] = {
+COMMANDS: dict[str, Iterable[str]] = {
     "cancel": frozenset(
         {"batal", "batalkan", "gak jadi", "ga jadi", "gajadi", "nggak jadi", "ngga jadi",
          "enggak jadi", "tidak jadi", "cancel", "stop laporan"}
@@ -377,6 +378,7 @@ class Engine:
             return Turn(state, self._summary_prompt(flow, state, Prompt()))
         if command == "back":
             # One level up: a member's answers → the list of members → every answer.
+            assert path is not None
             up = path.rsplit(".", 1)[0] if "." in path else None
             state["edit_scope"] = up
             if up is None:
@@ -729,7 +731,8 @@ class Engine:
                 # The first question of a new item says whose turn it is.
                 heading = T(group.repeat.item, n=rep["index"] + 1)
                 prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
-                                    if isinstance(name, str) else heading)
+                                    if isinstance(name, str)
+                                    else T("repeat.item_heading_new", label=heading))
         prompt.texts.append(T(step.label, **params))
         if step.hint:
             prompt.texts.append(T(step.hint))
@@ -952,10 +955,10 @@ class Engine:
         if len(text) > 200:
             raise parsing.InvalidAnswer(_expected(t))
         if t == StepType.SELECT_ONE:
-            value = self._match_choice(step, text)
-            if value is None:
+            picked = self._match_choice(step, text)
+            if picked is None:
                 raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
-            return value, []
+            return picked, []
         if t == StepType.SELECT_MULTIPLE:
             values: list[str] = []
             for part in _split_multi(text):
@@ -1112,4 +1115,24 @@ def _mask(value: str) -> str:
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(state)
+    """A deep copy of a session document.
+
+    Sessions are JSON documents (dicts, lists, strings, numbers): copying those directly
+    is several times faster than ``copy.deepcopy``'s memo bookkeeping, which was ~9 % of
+    the dispatcher's CPU per message (cProfile). Anything else still goes to deepcopy.
+    """
+    return _copy_json(state)  # type: ignore[no-any-return]
+
+
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: item if isinstance(item, _IMMUTABLE) else _copy_json(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [item if isinstance(item, _IMMUTABLE) else _copy_json(item) for item in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    return copy.deepcopy(value)

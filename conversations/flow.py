@@ -51,7 +51,7 @@ class Eq(Cond):
     value: Any
 
     def holds(self, answers: Mapping[str, Any]) -> bool:
-        return answers.get(self.name) == self.value
+        return bool(answers.get(self.name) == self.value)
 
     def refs(self) -> set[str]:
         return {self.name}
@@ -184,7 +184,9 @@ class Derive:
 
     def value(self, source: Mapping[str, Any]) -> Any:
         raw = source.get(self.field)
-        return dict(self.mapping).get(raw, raw) if self.mapping else raw
+        if self.mapping and raw is not None:
+            return dict(self.mapping).get(str(raw), raw)
+        return raw
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from telegram import (
     KeyboardButton,
     LinkPreviewOptions,
     Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -149,6 +151,9 @@ class TelegramChannel:
     def parse(self, update: Update | Mapping[str, Any]) -> list[Inbound]:
         """One update → what the user gave us; [] for updates with nothing to answer."""
         if not isinstance(update, Update):
+            plain = _parse_plain(update)
+            if plain is not None:
+                return plain
             update = self.decode(update)
         message_id = str(update.update_id)
         if update.callback_query is not None:
@@ -255,32 +260,34 @@ class TelegramChannel:
         return bool(reply and reply.from_user and self.bot_id
                     and reply.from_user.id == self.bot_id)
 
-    async def acknowledge(self, update: Update) -> None:
-        """Answer a callback query and show the choice on its message, keyboard removed."""
-        query = update.callback_query
-        if query is None:
+    async def acknowledge(self, update: Update | Mapping[str, Any]) -> None:
+        """Answer a callback query and show the choice on its message, keyboard removed.
+
+        ``update`` may be the update's JSON as the webhook received it: decoding a
+        tapped message into PTB objects only to read four fields back was a tenth of
+        the webhook's CPU (py-spy, bench/intake.py).
+        """
+        tap = _tap(update, self.bot)
+        if tap is None:
             return
         try:
             # Answer every callback query, or the button keeps spinning on the phone.
-            await self.bot.answer_callback_query(query.id)
+            await self.bot.answer_callback_query(tap.query_id)
         except TelegramError as err:
             log.info("could not answer a callback query: %s", type(err).__name__)
-        msg = query.message
-        if not isinstance(msg, Message) or msg.reply_markup is None:
+        if tap.message_id is None or tap.chat_id is None:
             return
-        label = next((b.text for row in msg.reply_markup.inline_keyboard for b in row
-                      if b.callback_data == query.data), None)
         try:
-            if msg.text is not None and label is not None:
-                text = f"{msg.text}\n\n✓ {label}"
+            if tap.text is not None and tap.label is not None:
+                text = f"{tap.text}\n\n✓ {tap.label}"
                 if utf16_len(text) <= MAX_TEXT:
                     # Keep the original formatting: appending leaves entity offsets valid.
                     await self.bot.edit_message_text(
-                        text, chat_id=msg.chat.id, message_id=msg.message_id,
-                        entities=msg.entities, reply_markup=None)
+                        text, chat_id=tap.chat_id, message_id=tap.message_id,
+                        entities=tap.entities, reply_markup=None)
                     return
             await self.bot.edit_message_reply_markup(
-                chat_id=msg.chat.id, message_id=msg.message_id, reply_markup=None)
+                chat_id=tap.chat_id, message_id=tap.message_id, reply_markup=None)
         except TelegramError as err:  # e.g. "message is not modified" after a double tap
             log.info("could not edit a keyboard message: %s", type(err).__name__)
 
@@ -387,6 +394,169 @@ class TelegramChannel:
         if len(self._group_slots) > 10_000:
             self._group_slots = {c: t for c, t in self._group_slots.items() if t > now}
         return slot - now
+
+
+# -- the common updates, without PTB objects -------------------------------------------
+#
+# Why: ``Update.de_json`` builds every object of an update, each attribute through
+# PTB's guarded ``__setattr__`` — 13 % of the webhook's CPU under load (py-spy,
+# bench/intake.py), for the five fields we read. The shapes residents send all day (a
+# private-chat text, location or photo; a tap on our keyboard) are read straight from
+# the JSON here. Anything else — any key we do not expect, any field of an unexpected
+# type — returns None and goes through PTB as before, which also decides what is
+# malformed. ``tests/test_telegram_inbound.py`` runs every fixture both ways.
+
+_PLAIN_MESSAGE_KEYS = frozenset({"message_id", "from", "chat", "date"})
+_PLAIN_CONTENT_KEYS: tuple[frozenset[str], ...] = (
+    frozenset({"text"}), frozenset({"text", "entities"}), frozenset({"location"}),
+    frozenset({"photo"}), frozenset({"photo", "caption"}),
+)
+_PLAIN_QUERY_KEYS = frozenset({"id", "from", "chat_instance", "data", "message"})
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _plain_user(user: Any) -> tuple[str | None, str | None] | None:
+    """(full name, language) of a human sender, or None to let PTB decide."""
+    if (type(user) is not dict or not _is_int(user.get("id")) or user.get("is_bot") is not False
+            or type(user.get("first_name")) is not str):
+        return None
+    last, language = user.get("last_name"), user.get("language_code")
+    if last is not None and type(last) is not str:
+        return None
+    if language is not None and type(language) is not str:
+        return None
+    first: str = user["first_name"]
+    full = f"{first} {last}" if first and last else first
+    return full or None, language
+
+
+def _plain_private_chat(message: Any) -> int | None:
+    """The chat id of a well-formed private-chat message, else None."""
+    if type(message) is not dict or not _is_int(message.get("message_id")):
+        return None
+    chat = message.get("chat")
+    if (type(chat) is not dict or chat.get("type") != ChatType.PRIVATE
+            or not _is_int(chat.get("id")) or not _is_int(message.get("date"))):
+        return None
+    return int(chat["id"])
+
+
+def _parse_plain(data: Any) -> list[Inbound] | None:
+    if type(data) is not dict or len(data) != 2 or not _is_int(data.get("update_id")):
+        return None
+    message_id = str(data["update_id"])
+    if "message" in data:
+        return _plain_message(message_id, data["message"])
+    if "callback_query" in data:
+        return _plain_callback(message_id, data["callback_query"])
+    return None
+
+
+def _plain_message(message_id: str, msg: Any) -> list[Inbound] | None:
+    chat_id = _plain_private_chat(msg)
+    if chat_id is None or frozenset(msg) - _PLAIN_MESSAGE_KEYS not in _PLAIN_CONTENT_KEYS:
+        return None
+    sender = _plain_user(msg.get("from"))
+    if sender is None:
+        return None
+    name, language = sender
+    base: dict[str, Any] = {
+        "channel": CHANNEL, "user_id": str(chat_id), "message_id": message_id,
+        "contact_name": name, "language": language,
+        "timestamp": datetime.fromtimestamp(msg["date"], tz=UTC),
+    }
+    if "text" in msg:
+        text, entities = msg["text"], msg.get("entities", [])
+        if type(text) is not str or type(entities) is not list or not all(
+                type(e) is dict and type(e.get("type")) is str and _is_int(e.get("offset"))
+                and _is_int(e.get("length")) for e in entities):
+            return None
+        return [Inbound(kind=InboundKind.TEXT, text=_COMMAND_MENTION.sub(r"\1", text), **base)]
+    if "location" in msg:
+        where = msg["location"]
+        if (type(where) is not dict or not _is_number(where.get("latitude"))
+                or not _is_number(where.get("longitude"))):
+            return None
+        location = Location(where["latitude"], where["longitude"])
+        return [Inbound(kind=InboundKind.LOCATION, location=location, **base)]
+    sizes, caption = msg["photo"], msg.get("caption")
+    if (type(sizes) is not list or not sizes or (caption is not None and type(caption) is not str)
+            or not all(type(p) is dict and type(p.get("file_id")) is str
+                       and type(p.get("file_unique_id")) is str and _is_int(p.get("width"))
+                       and _is_int(p.get("height"))
+                       and (p.get("file_size") is None or _is_int(p.get("file_size")))
+                       for p in sizes)):
+        return None
+    # Telegram sends several sizes of one photo; keep the largest.
+    largest = max(sizes, key=lambda p: (p["width"] * p["height"], p.get("file_size") or 0))
+    media = Media(kind="photo", ref=largest["file_id"], unique_id=largest["file_unique_id"],
+                  mime_type="image/jpeg", size=largest.get("file_size"), caption=caption)
+    return [Inbound(kind=InboundKind.MEDIA, media=media, **base)]
+
+
+def _plain_callback(message_id: str, query: Any) -> list[Inbound] | None:
+    if (type(query) is not dict or not frozenset(query) <= _PLAIN_QUERY_KEYS
+            or type(query.get("id")) is not str or type(query.get("data")) is not str
+            or not query["data"] or type(query.get("chat_instance")) is not str):
+        return None
+    message = query.get("message")
+    chat_id = _plain_private_chat(message)
+    sender = _plain_user(query.get("from"))
+    if chat_id is None or sender is None or message["date"] == 0:
+        return None  # no message, an inaccessible one, or a group: PTB's way
+    name, language = sender
+    return [Inbound(channel=CHANNEL, user_id=str(chat_id), message_id=message_id,
+                    kind=InboundKind.CHOICE, choice_id=query["data"], contact_name=name,
+                    language=language, ack_ref=query["id"])]
+
+
+@dataclass(frozen=True)
+class _Tap:
+    """What answering a tap needs: the query, and the tapped message if we may edit it."""
+
+    query_id: str
+    chat_id: int | None = None
+    message_id: int | None = None
+    text: str | None = None
+    entities: tuple[MessageEntity, ...] = ()
+    label: str | None = None
+
+
+def _tap(update: Update | Mapping[str, Any], bot: Bot) -> _Tap | None:
+    if isinstance(update, Update):
+        query = update.callback_query
+        if query is None:
+            return None
+        msg = query.message
+        if not isinstance(msg, Message) or msg.reply_markup is None:
+            return _Tap(query.id)
+        label = next((b.text for row in msg.reply_markup.inline_keyboard for b in row
+                      if b.callback_data == query.data), None)
+        return _Tap(query.id, msg.chat.id, msg.message_id, msg.text, msg.entities, label)
+    raw = update.get("callback_query")
+    if type(raw) is not dict or type(raw.get("id")) is not str:
+        return None
+    msg = raw.get("message")
+    markup = msg.get("reply_markup") if type(msg) is dict else None
+    if _plain_private_chat(msg) is None or type(markup) is not dict or msg["date"] == 0:
+        return _Tap(raw["id"])
+    try:
+        label = next((b.get("text") for row in markup.get("inline_keyboard", ()) for b in row
+                      if b.get("callback_data") == raw.get("data")), None)
+        entities = tuple(MessageEntity.de_json(e, bot) for e in msg.get("entities", ()))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return _Tap(raw["id"])  # an odd keyboard: answer the tap, leave the message be
+    text = msg.get("text")
+    return _Tap(raw["id"], msg["chat"]["id"], msg["message_id"],
+                text if type(text) is str else None, entities,
+                label if type(label) is str else None)
 
 
 # -- rendering ---------------------------------------------------------------------------

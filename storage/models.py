@@ -228,6 +228,12 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(160), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-from storage import models_tickets  # noqa: E402,F401
-from storage import models_activities  # noqa: E402,F401
-from storage import models_volunteers  # noqa: E402,F401
+
+
+# Feature tables live in their own modules; importing them registers them on Base.metadata
+# (migrations and create_all see every table).
+from storage import (  # noqa: E402
+    models_activities,  # noqa: F401
+    models_tickets,  # noqa: F401
+    models_volunteers,  # noqa: F401
+)

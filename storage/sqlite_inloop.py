@@ -103,6 +103,11 @@ class Connection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (``storage.repos`` runs hot statements on it)."""
+        return self._conn
+
     async def cursor(self) -> Cursor:
         return Cursor(self._conn.cursor())
 

@@ -250,4 +250,17 @@ async def test_a_button_pressed_mid_flow_answers_and_asks_the_question_again(
     replies = await world.send("siti", Button("rsvp:1:yes"))
     assert len(replies) == 1
     assert "tercatat *hadir*" in replies[0].text
-    assert [c.id for c in replies[0].choices][0].startswith("jenis:")
+    assert replies[0].choices[0].id.startswith("jenis:")
+
+
+def test_the_flow_diagrams_in_the_docs_are_current() -> None:
+    from pathlib import Path
+
+    from conversations.activity import FLOWS
+    from conversations.flow import mermaid
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "activities.md").read_text("utf-8")
+    for flow in FLOWS:
+        assert f"```mermaid\n{mermaid(flow)}```" in docs, (
+            f"docs/activities.md is out of date for flow {flow.id!r}: regenerate it from "
+            "conversations.flow.mermaid")

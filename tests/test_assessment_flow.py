@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -51,7 +52,7 @@ def inbound(item: Input) -> Inbound:
     return Inbound(kind=InboundKind.TEXT, text=item, **base)
 
 
-def run(engine: Engine, inputs: list[Input], flow: Flow = ASSESSMENT) -> Turn:
+def run(engine: Engine, inputs: Sequence[Input], flow: Flow = ASSESSMENT) -> Turn:
     turn = engine.start(flow, START)
     for item in inputs:
         assert turn.state is not None, f"the flow ended before {item!r}"

@@ -18,7 +18,7 @@ from storage.models_volunteers import (
 )
 from storage.repos_volunteers import VolunteerRepo
 from tests.harness import Button, Clock, Later, check_golden
-from tests.volunteers_harness import Sweep, Team
+from tests.volunteers_harness import Step, Sweep, Team
 
 pytestmark = [pytest.mark.e2e]
 
@@ -47,7 +47,7 @@ async def test_registration_by_code_and_approval(db: Database) -> None:
     team = await coordinator_team(db)
     transcript = await team.run([(K, "/kode_relawan 3")])
     code = await invite_code(db)
-    script = [
+    script: list[Step] = [
         (V, f"/relawan {code}"),
         (V, "ya"),
         (V, "pendamping pkh"),
@@ -80,7 +80,7 @@ async def test_registration_by_telegram_deep_link(db: Database) -> None:
     team = await coordinator_team(db)
     transcript = await team.run([(K, "/kode_relawan")])
     code = await invite_code(db)
-    script = [
+    script: list[Step] = [
         (V, f"/start relawan_{code}"),
         (V, Button("setuju:yes")),
         (V, Button("jenis:tagana")),
@@ -110,7 +110,7 @@ async def test_rejection(db: Database) -> None:
     team = await coordinator_team(db)
     transcript = await team.run([(K, "/kode_relawan")])
     code = await invite_code(db)
-    script = [
+    script: list[Step] = [
         (V, f"/relawan {code}"),
         (V, "ya"),
         (V, "karang taruna"),
@@ -179,7 +179,7 @@ async def test_my_data_and_an_erasure_request_with_reminders(db: Database) -> No
     code = await invite_code(db)
     await team.run([(V, f"/relawan {code}"), (V, "ya"), (V, "tagana"), (V, "Dewi"),
                     (V, "kalibaru"), (V, "ya")])
-    script = [
+    script: list[Step] = [
         (V, "data saya"),
         (V, Button("dsr:start:hapus")),
         (V, "Saya pindah ke Bekasi"),
@@ -283,3 +283,20 @@ async def test_the_sweep_is_scheduled_and_rebuilt_from_the_rows(db: Database) ->
     await team.sender.drain()
     reminders = [o for o in team.channel.sent[before:] if "Pengingat" in o.text]
     assert [o.user_id for o in reminders] == [K]
+
+
+async def test_a_coordinator_can_revoke_a_volunteer(db: Database) -> None:
+    team = await coordinator_team(db)
+    await team.run([(K, "/kode_relawan")])
+    code = await invite_code(db)
+    await team.run([(V, f"/relawan {code}"), (V, "ya"), (V, "tagana"), (V, "Nina"),
+                    (V, "kalibaru"), (V, "ya"), (K, Button("vol:ok:1"))])
+    assert (await contact(db, V)).role == "volunteer"
+    outs = await team.send(K, "/cabut_relawan 1")
+    assert {o.user_id for o in outs} == {K, V}
+    relawan = await contact(db, V)
+    assert (relawan.role, relawan.volunteer_type) == ("resident", None)
+    out = await team.say(V, "/asesmen")
+    assert "hanya untuk relawan" in out.text
+    out = await team.say(K, "/cabut_relawan 1")
+    assert "bukan relawan yang aktif" in out.text

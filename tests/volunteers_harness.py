@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot.dispatcher import Dispatcher
 from bot.features.volunteers import Timing, VolunteersFeature
@@ -83,21 +85,21 @@ class Team:
             return contact.id
 
     def inbound(self, who: str, action: Action) -> Inbound:
-        base = {"channel": CHANNEL, "user_id": who, "message_id": uuid.uuid4().hex,
+        base: dict[str, Any] = {"channel": CHANNEL, "user_id": who, "message_id": uuid.uuid4().hex,
                 "contact_name": who.title(), "timestamp": self.clock()}
         if isinstance(action, str):
-            return Inbound(kind=InboundKind.TEXT, text=action, **base)  # type: ignore[arg-type]
+            return Inbound(kind=InboundKind.TEXT, text=action, **base)
         if isinstance(action, Button):
-            return Inbound(kind=InboundKind.CHOICE, choice_id=action.choice_id, **base)  # type: ignore[arg-type]
+            return Inbound(kind=InboundKind.CHOICE, choice_id=action.choice_id, **base)
         if isinstance(action, Pin):
-            return Inbound(kind=InboundKind.LOCATION,  # type: ignore[arg-type]
+            return Inbound(kind=InboundKind.LOCATION,
                            location=Location(action.latitude, action.longitude), **base)
         if isinstance(action, Photo):
-            return Inbound(kind=InboundKind.MEDIA,  # type: ignore[arg-type]
+            return Inbound(kind=InboundKind.MEDIA,
                            media=Media(kind="photo", ref=action.ref, unique_id="u-" + action.ref),
                            **base)
         if isinstance(action, Unsupported):
-            return Inbound(kind=InboundKind.UNSUPPORTED, unsupported=action.what, **base)  # type: ignore[arg-type]
+            return Inbound(kind=InboundKind.UNSUPPORTED, unsupported=action.what, **base)
         raise TypeError(action)
 
     async def send(self, who: str, action: Action) -> list[Outbound]:
@@ -129,7 +131,7 @@ class Team:
         who, action = item
         return await self.send(who, action)
 
-    async def run(self, script: list[Step]) -> str:
+    async def run(self, script: Sequence[Step]) -> str:
         lines: list[str] = []
         for item in script:
             if isinstance(item, tuple):

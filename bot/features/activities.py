@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import event
 
@@ -87,6 +88,7 @@ class ActivitiesFeature:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._again = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._dispatcher: Dispatcher | None = None
         self._broadcaster: Broadcaster | None = None
 
@@ -135,9 +137,32 @@ class ActivitiesFeature:
         """Rebuild the timers from the database rows (start-up)."""
         self.scheduler = scheduler
         self._loop = asyncio.get_running_loop()
-        scheduler.add_job(self.run, "interval", seconds=TICK_SECONDS, id="activities:tick",
+        scheduler.add_job(self._wake, "interval", seconds=TICK_SECONDS, id="activities:tick",
                           replace_existing=True)
-        await self._plan()
+        scheduler.add_listener(self._stopped, EVENT_SCHEDULER_SHUTDOWN)
+        self._plan(await self.broadcaster.next_wake())
+
+    def _stopped(self, _event: object) -> None:
+        """The service stops: a run under way is abandoned (its claims are leased, and
+        taken up again after a restart or by another replica)."""
+        self._loop = None
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _wake(self) -> None:
+        """What the timers call: start a run and return at once, so that a job is never
+        still running when it fires again (APScheduler would skip that firing)."""
+        self._spawn()
+
+    async def idle(self) -> None:
+        """Wait for the runs under way (tests, benchmarks, a graceful stop)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self) -> None:
+        task = asyncio.create_task(self.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- timers --------------------------------------------------------------------------
 
@@ -150,41 +175,43 @@ class ActivitiesFeature:
         try:
             while True:
                 self._again = False
-                try:
-                    await self.broadcaster.run()
-                except Exception:
-                    log.exception("activities: bulk sends failed; retrying at the next tick")
-                    break
-                if not self._again:
-                    break
-            await self._plan()
+                worked = await self.broadcaster.run()
+                due = await self.broadcaster.next_wake()
+                # Asked again meanwhile, or more fell due while this pass worked: go on.
+                if self._again or (worked and due is not None
+                                   and due <= self.dispatcher.clock()):
+                    continue
+                break
+            self._plan(due)
         except Exception:
-            log.exception("activities: could not plan the next wake-up")
+            # The interval job tries again in a few seconds; no hot loop on a failure.
+            log.exception("activities: bulk sends failed; retrying at the next tick")
         finally:
             self._running = False
 
-    async def _plan(self) -> None:
+    def _plan(self, due: datetime | None) -> None:
         """One date job at the next moment something is due (the database says when)."""
         if self.scheduler is None:
             return
-        due = await self.broadcaster.next_wake()
         if due is None:
             if self.scheduler.get_job("activities:wake") is not None:
                 self.scheduler.remove_job("activities:wake")
             return
-        at = max(due, self.dispatcher.clock())
-        self.scheduler.add_job(self.run, "date", run_date=at, id="activities:wake",
+        now = self.dispatcher.clock()
+        # Due already, yet not taken by this run: another replica holds it. Look again
+        # in a moment rather than at once.
+        at = due if due > now else now + timedelta(seconds=1)
+        self.scheduler.add_job(self._wake, "date", run_date=at, id="activities:wake",
                                replace_existing=True)
 
     def _kick_after_commit(self, tx: Repos) -> None:
         """Fan out a send created in this transaction as soon as it is committed."""
         loop = self._loop
-        scheduler = self.scheduler
-        if loop is None or scheduler is None:
+        if loop is None:
             return  # no timers (tests drive the broadcaster themselves)
 
         def committed(_session: Any) -> None:
-            loop.call_soon_threadsafe(lambda: scheduler.add_job(self.run))
+            loop.call_soon_threadsafe(self._spawn)
 
         event.listen(tx.session.sync_session, "after_commit", committed, once=True)
 

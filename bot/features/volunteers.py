@@ -422,9 +422,12 @@ class VolunteersFeature:
         app.decided_by = ctx.contact.id
         if approve:
             # Written straight to the row: the applicant's own ContactState (if they are
-            # chatting right now) only writes back the fields it changed.
-            await ctx.tx.contacts.set_fields(applicant.id, ctx.now, role=VOLUNTEER,
-                                             volunteer_type=app.volunteer_type)
+            # chatting right now) only writes back the fields it changed. A coordinator
+            # meanwhile stays one.
+            fields: dict[str, Any] = {"volunteer_type": app.volunteer_type}
+            if applicant.role == RESIDENT:
+                fields["role"] = VOLUNTEER
+            await ctx.tx.contacts.set_fields(applicant.id, ctx.now, **fields)
             message = T("vol.approved", kind=T(f"vol.type.{app.volunteer_type}"))
         else:
             message = T("vol.rejected")
