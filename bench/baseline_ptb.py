@@ -15,7 +15,8 @@ and for a tap ``answerCallbackQuery`` plus an edit that shows the choice; a phot
 downloaded (getFile + file). Our service runs with its outbox unpaced here (the baseline
 has no rate limiter either), otherwise as ``warga serve``.
 
-Printed for each: updates/s, time to 200 and update → reply (p50/p99), and our
+Printed for each: updates/s answered, updates lost (no answer within 3 s: the resident
+starts again, as a person would), time to 200 and update → reply (p50/p99), and our
 throughput / the baseline's.
 
 Configurations (see docs/performance.md):
@@ -59,6 +60,9 @@ from tests.fakes.telegram_api import TOKEN, FakeBotAPI
 
 SECRET = "bench-baseline-secret-0123456789abcdef"
 PHASE_LIMIT = 120.0
+# Seconds without the bot's answer after which an update counts as lost (replies take
+# well under half a second at p99 when nothing is lost).
+LOST_AFTER = 3.0
 
 # -- the baseline bot (runs in the child) -------------------------------------------------
 
@@ -366,15 +370,16 @@ async def round_trips(url: str, fake: FakeBotAPI, users: range, seconds: float
     to_200: list[float] = []
     round_trip: list[float] = []
     not_200 = 0
+    lost = 0
     deadline = time.perf_counter() + seconds
     headers = {SECRET_HEADER: SECRET}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
 
         async def resident(user: int) -> None:
-            nonlocal not_200
-            for step in itertools.cycle(SCRIPT):
-                if time.perf_counter() > deadline:
-                    return
+            nonlocal not_200, lost
+            steps = itertools.cycle(SCRIPT)
+            while time.perf_counter() < deadline:
+                step = next(steps)
                 shown = replies.last.get(user)
                 seen = replies.count[user]
                 t0 = time.perf_counter()
@@ -384,16 +389,15 @@ async def round_trips(url: str, fake: FakeBotAPI, users: range, seconds: float
                     if response.status != 200:
                         not_200 += 1
                 to_200.append(time.perf_counter() - t0)
-                # A bot that never answers is a hang, not a result.
                 try:
-                    async with asyncio.timeout(30):
+                    async with asyncio.timeout(LOST_AFTER):
                         await replies.after(user, seen)
                 except TimeoutError:
-                    failed = [(c.method, c.status, c.params.get("chat_id")) for c in fake.calls
-                              if c.status != 200][-5:]
-                    raise RuntimeError(f"no reply to resident {user} after {step}; failed "
-                                       f"Bot API calls: {failed}; problems: "
-                                       f"{fake.problems[-3:]}") from None
+                    # No answer: the bot dropped the update (a ConversationHandler that
+                    # saw it before its state moved on). A person would start again.
+                    lost += 1
+                    steps = itertools.cycle(SCRIPT)
+                    continue
                 round_trip.append(time.perf_counter() - t0)
 
         t0 = time.perf_counter()
@@ -403,6 +407,7 @@ async def round_trips(url: str, fake: FakeBotAPI, users: range, seconds: float
     fake.on_call = None
     return {"updates": len(round_trip), "seconds": round(elapsed, 2),
             "updates_per_s": round(len(round_trip) / elapsed, 1), "not_200": not_200,
+            "lost": lost,
             "to_200_p50_ms": round(pct(to_200, 0.5), 1),
             "to_200_p99_ms": round(pct(to_200, 0.99), 1),
             "reply_p50_ms": round(pct(round_trip, 0.5), 1),
@@ -453,7 +458,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> None:
     for kind, figures in results["runs"].items():
         print(f"{KINDS[kind]}  (load {figures['loadavg']:.2f})")
         print(f"  updates/s              {figures['updates_per_s']:,.0f} "
-              f"({figures['updates']:,} updates, {figures['not_200']} not 200, service used "
+              f"({figures['updates']:,} answered, {figures['lost']} lost, "
+              f"{figures['not_200']} not 200, service used "
               f"{figures['service_cpu_share']:.0%} of a core)")
         print(f"  time to 200 p50/p99    {figures['to_200_p50_ms']:.1f} ms / "
               f"{figures['to_200_p99_ms']:.1f} ms")

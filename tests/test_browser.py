@@ -117,8 +117,17 @@ class Page:
         return list(await self.run(self.driver.find_elements, By.CSS_SELECTOR, css))
 
     async def text(self, css: str) -> str:
-        element = await self.find(css)
-        return str(await self.run(lambda: element.text))
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        # A page that is still being replaced (after a click) can hand us an element of
+        # the old page; look again on the new one.
+        for _ in range(20):
+            element = await self.find(css)
+            try:
+                return str(await self.run(lambda: element.text))
+            except StaleElementReferenceException:
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"{css} kept going stale")
 
     async def shot(self, name: str) -> None:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -177,8 +186,8 @@ async def test_dashboard_in_chromium(server: Server, driver: Any) -> None:
     await page.run(note.send_keys, "Dicek petugas besok pagi")
     submit = await page.find("#form-diverifikasi button[type=submit]")
     await page.run(submit.click)
+    await page.find("#ticket-ok")  # only on the page after the change
     assert "Diverifikasi" in await page.text("#ticket-status")
-    await page.find("#ticket-ok")
     await page.shot("04-status-changed")
     async with db.session() as session:
         texts = [r.payload["text"] for r in (await session.execute(
