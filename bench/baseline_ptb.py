@@ -50,7 +50,8 @@ from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.intake import Child, free_port, loadavg, pct, start_child
@@ -414,16 +415,16 @@ async def round_trips(url: str, fake: FakeBotAPI, users: range, seconds: float
             "reply_p99_ms": round(pct(round_trip, 0.99), 1)}
 
 
-async def measure(kind: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+async def measure(kind: str, args: argparse.Namespace, tmp: Path, run: int) -> dict[str, Any]:
     folder = tmp / kind
     folder.mkdir()
     fake = await FakeBotAPI().start()
-    first = 3_000_000 + 100_000 * len(list(tmp.iterdir()))
+    first = 3_000_000 + 100_000 * run
     users = range(first, first + args.users)
     for user in users:
         fake.add_file(f"bench-photo-{user}", PHOTO + str(user).encode())
     port = free_port()
-    argv = [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--port", str(port),
+    argv = [sys.executable, str(HERE), "--serve", kind, "--port", str(port),
             "--api", fake.url, "--data", str(folder)]
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WARGA_", "TELEGRAM_", "WHATSAPP_"))}
@@ -483,8 +484,8 @@ async def main() -> None:
         parser.error(f"unknown runs {sorted(set(runs) - set(KINDS))}")
     results: dict[str, Any] = {"users": args.users, "runs": {}, "ratios": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in runs:
-            results["runs"][kind] = await measure(kind, args, Path(tmp))
+        for n, kind in enumerate(runs):
+            results["runs"][kind] = await measure(kind, args, Path(tmp), n)
     ours = results["runs"].get("ours")
     if ours:
         for kind, figures in results["runs"].items():

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import itertools
+import json
 import resource
 import statistics
 import sys
@@ -133,7 +135,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    # --json: the figures as one JSON object instead of the text (bench/run.py reads it).
+    figures: dict[str, float] = {}
+    text_out = sys.stdout
+    if args.json:
+        sys.stdout = io.StringIO()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
         await upgrade(url)
@@ -154,11 +162,16 @@ async def main() -> None:
         print(f"closed loop              {args.users} concurrent residents, {elapsed:.1f} s")
         print(f"  persisted answers/s    {count / elapsed:,.0f}")
         print(f"  latency p50 / p99      {pct(lat, 0.5):.1f} ms / {pct(lat, 0.99):.1f} ms")
+        figures.update(answers_per_s=round(count / elapsed, 1),
+                       closed_p50_ms=round(pct(lat, 0.5), 1),
+                       closed_p99_ms=round(pct(lat, 0.99), 1))
         lat = await open_loop(dispatcher, args.rate, args.seconds)
         print(f"open loop                {args.rate:.0f} answers/s offered, "
               f"{args.seconds:.0f} s")
         print(f"  latency p50 / p99      {pct(lat, 0.5):.1f} ms / {pct(lat, 0.99):.1f} ms")
         print(f"  mean                   {statistics.mean(lat) * 1000:.1f} ms")
+        figures.update(open_rate=args.rate, open_p50_ms=round(pct(lat, 0.5), 1),
+                       open_p99_ms=round(pct(lat, 0.99), 1))
         await asyncio.sleep(1.0)
         await sender.stop()
         sender_task.cancel()
@@ -166,6 +179,10 @@ async def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS                 {peak:.0f} MB")
         await db.close()
+    if args.json:
+        sys.stdout = text_out
+        print(json.dumps({**figures, "replies_delivered": channel.sent,
+                          "peak_rss_mb": round(peak, 1)}))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
@@ -127,9 +127,17 @@ class Child:
         return self.process.returncode or 0
 
 
+def _log_file(log: Path) -> IO[bytes]:
+    return open(log, "wb")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
+
+
 async def start_child(argv: list[str], env: dict[str, str], port: int, log: Path) -> Child:
     """Start ``argv`` and wait until it answers ``GET /healthz`` with 200."""
-    with open(log, "wb") as out:
+    with _log_file(log) as out:
         process = await asyncio.create_subprocess_exec(
             *argv, env=env, cwd=str(ROOT), stdout=out, stderr=asyncio.subprocess.STDOUT)
     child = Child(process, port, log)
@@ -144,7 +152,7 @@ async def start_child(argv: list[str], env: dict[str, str], port: int, log: Path
                         return child
             await asyncio.sleep(0.1)
     await child.stop()
-    raise RuntimeError(f"service did not start; its log:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"service did not start; its log:\n{_tail(log)}")
 
 
 def service_env(data_dir: Path, database_url: str, port: int, *, telegram_api: str | None,
@@ -335,7 +343,7 @@ async def run_phase(channel: str, kind: str, args: argparse.Namespace, tmp: Path
                 duration = args.seconds if kind == "closed" else args.open_seconds
                 profiler = await asyncio.create_subprocess_exec(
                     args.py_spy, "record", "--pid", str(child.process.pid), "--rate", "200",
-                    "--format", "raw", *(["--idle"] if os.environ.get("INTAKE_IDLE") else []), "--duration", str(max(1, int(duration))),
+                    "--format", "raw", "--duration", str(max(1, int(duration))),
                     "--output", f"/tmp/intake-{channel}-{kind}.txt",
                     stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             if kind == "closed":

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import itertools
+import json
 import resource
 import sys
 import tempfile
@@ -184,7 +186,13 @@ async def main() -> None:
                         help="updates per resident and phase")
     parser.add_argument("--database-url", default=None,
                         help="a scratch database (default: SQLite in a temporary folder)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    # --json: the figures as one JSON object instead of the text (bench/run.py reads it).
+    figures: dict[str, float] = {}
+    text_out = sys.stdout
+    if args.json:
+        sys.stdout = io.StringIO()
     fake = await FakeBotAPI().start()
     for user in (*range(700_000, 700_000 + args.users), *range(800_000, 800_000 + args.users)):
         fake.add_file(f"bench-photo-{user}", PHOTO + str(user).encode())
@@ -199,6 +207,9 @@ async def main() -> None:
                 elapsed, to_200, _ = await phase(webhook, args.users, args.messages, None,
                                                  first_user=700_000)
                 count = len(to_200)
+                figures.update(webhook_updates_per_s=round(count / elapsed, 1),
+                               webhook_to_200_p50_ms=round(pct(to_200, 0.5), 1),
+                               webhook_to_200_p99_ms=round(pct(to_200, 0.99), 1))
                 print("webhook (Telegram's pacing in the outbox)")
                 print(f"  updates/s              {count / elapsed:,.0f} ({count:,} in "
                       f"{elapsed:.1f} s)")
@@ -207,6 +218,7 @@ async def main() -> None:
                 replies_at = Replies(fake)
                 await asyncio.sleep(3.0)
                 calls = len(fake.calls) - sent_before
+                figures["replies_per_s_paced"] = round(replies_at.sent / 3.0, 1)
                 print(f"  replies reaching API   {replies_at.sent / 3.0:.1f}/s while the backlog "
                       f"drains (cap {PACING.rate:.0f}/s); {calls:,} Bot API calls so far")
                 fake.on_call = None
@@ -218,6 +230,9 @@ async def main() -> None:
                 elapsed, to_200, round_trip = await phase(webhook, args.users, args.messages,
                                                           replies, first_user=800_000)
                 count = len(round_trip)
+                figures.update(round_trip_updates_per_s=round(count / elapsed, 1),
+                               round_trip_p50_ms=round(pct(round_trip, 0.5), 1),
+                               round_trip_p99_ms=round(pct(round_trip, 0.99), 1))
                 print("round trip (outbox unpaced): update → reply at the Bot API")
                 print(f"  updates/s              {count / elapsed:,.0f} ({count:,} in "
                       f"{elapsed:.1f} s)")
@@ -229,6 +244,9 @@ async def main() -> None:
         await fake.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS                 {peak:.0f} MB")
+    if args.json:
+        sys.stdout = text_out
+        print(json.dumps({**figures, "peak_rss_mb": round(peak, 1)}))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import itertools
 import json
 import resource
@@ -136,8 +137,12 @@ Phase = Callable[[Poster, str], Awaitable[float]]
 
 
 def report(label: str, poster: Poster, elapsed: float, fake: FakeGraphAPI,
-           before: tuple[int, int]) -> None:
+           before: tuple[int, int], figures: dict[str, float] | None = None) -> None:
     lat = poster.latencies
+    if figures is not None:
+        figures[label] = {"deliveries_per_s": round(len(lat) / elapsed, 1),  # type: ignore[assignment]
+                          "p50_ms": round(pct(lat, 0.5), 1), "p99_ms": round(pct(lat, 0.99), 1),
+                          "max_ms": round(max(lat) * 1000, 1), "not_200": poster.failures}
     print(label)
     print(f"  deliveries/s           {len(lat) / elapsed:,.0f} "
           f"({len(lat):,} in {elapsed:.1f} s, {poster.failures} not 200)")
@@ -159,7 +164,13 @@ async def main() -> None:
                         help="seconds every Graph API call takes in the slow phases")
     parser.add_argument("--database-url", default=None,
                         help="an empty database (default: SQLite in a temporary folder)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    # --json: the figures as one JSON object instead of the text (bench/run.py reads it).
+    figures: dict[str, float] = {}
+    text_out = sys.stdout
+    if args.json:
+        sys.stdout = io.StringIO()
 
     def closed(poster: Poster, prefix: str) -> Awaitable[float]:
         return closed_loop(poster, prefix, args.users, args.messages)
@@ -200,7 +211,7 @@ async def main() -> None:
                     before = (len(fake.messages), len(fake.reads))
                     poster = Poster(client, webhook)
                     elapsed = await run(poster, str(n))
-                    report(label, poster, elapsed, fake, before)
+                    report(label, poster, elapsed, fake, before, figures)
                     # Let this phase's read receipts finish so the next starts clean
                     # (replies keep trickling out at each resident's pace).
                     fake.delay = 0.0
@@ -209,6 +220,9 @@ async def main() -> None:
             await runner.cleanup()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS                 {peak:.0f} MB")
+    if args.json:
+        sys.stdout = text_out
+        print(json.dumps({"phases": figures, "peak_rss_mb": round(peak, 1)}))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("start", "Mulai dan lihat menu utama", "Start and show the main menu"),
     ("lapor", "Buat laporan baru", "Make a new report"),
     ("status", "Cek status laporan Anda", "Check the status of your reports"),
+    ("jadwal", "Jadwal kegiatan dan kehadiran Anda", "Activities and your RSVP"),
+    ("wilayah", "Atur kelurahan dan RT/RW Anda", "Set your kelurahan and RT/RW"),
     ("menu", "Menu utama", "Main menu"),
     ("bahasa", "Ganti bahasa / change language", "Change language / ganti bahasa"),
     ("bantuan", "Bantuan", "Help"),
