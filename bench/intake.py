@@ -135,11 +135,12 @@ def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
 
-async def start_child(argv: list[str], env: dict[str, str], port: int, log: Path) -> Child:
+async def start_child(argv: list[str], env: dict[str, str], port: int, log: Path,
+                      root: Path = ROOT) -> Child:
     """Start ``argv`` and wait until it answers ``GET /healthz`` with 200."""
     with _log_file(log) as out:
         process = await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=str(ROOT), stdout=out, stderr=asyncio.subprocess.STDOUT)
+            *argv, env=env, cwd=str(root), stdout=out, stderr=asyncio.subprocess.STDOUT)
     child = Child(process, port, log)
     deadline = time.monotonic() + STARTUP_LIMIT
     async with aiohttp.ClientSession() as http:
@@ -327,7 +328,9 @@ async def run_phase(channel: str, kind: str, args: argparse.Namespace, tmp: Path
         env = service_env(data_dir, database_url, port,
                           telegram_api=bot_api.url if bot_api else None,
                           graph_api=graph.url if graph else None)
-        child = await start_child(argv, env, port, data_dir / "service.log")
+        env["PYTHONPATH"] = str(args.service_root)
+        child = await start_child(argv, env, port, data_dir / "service.log",
+                                  args.service_root)
         try:
             side: TelegramSide | WhatsAppSide
             if bot_api is not None:
@@ -412,6 +415,9 @@ async def main() -> None:
     parser.add_argument("--database-url", default=None,
                         help="an empty scratch database (default: SQLite, fresh per phase)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--service-root", type=Path, default=ROOT,
+                        help="run the service from another checkout (before/after "
+                             "comparisons, e.g. one made with `git archive COMMIT`)")
     parser.add_argument("--py-spy", default=None, metavar="PY_SPY",
                         help="profile the service during each load with this py-spy "
                              "executable; raw profiles are written to /tmp/intake-*.txt")

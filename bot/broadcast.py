@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -361,6 +362,45 @@ class Broadcaster:
         if rolled:
             log.info("rolled %d recurring activities to their next date", rolled)
         return rolled
+
+
+# Audiences a free-form broadcast can be sent to without naming a place (the dashboard's
+# composer offers these; the chat flow offers places too): form value → stored audience.
+SIMPLE_AUDIENCES: dict[str, dict[str, Any]] = {
+    "all": {"type": "all"},
+    "volunteers": {"type": "volunteers"},
+}
+
+
+async def add_free_form(tx: Repos, *, body: str, audience: Mapping[str, Any],
+                        requested_by: int | None, now: datetime) -> Broadcast:
+    """A free-form broadcast (``/siaran``), as a draft awaiting confirmation."""
+    return await ActivityRepo(tx.session).add_broadcast(
+        kind="siaran", requested_by=requested_by, audience=dict(audience), body=body,
+        status="draft", due_at=now, created_at=now,
+    )
+
+
+async def start_free_form(tx: Repos, broadcast: Broadcast, actor: str, now: datetime, *,
+                          details: Mapping[str, Any] | None = None) -> None:
+    """A confirmed draft is due at once, and audited. The fan-out starts when a
+    broadcaster next runs: kick it after the commit (``ActivitiesFeature.kick_after_commit``)
+    or it starts at the next timer tick."""
+    broadcast.status = "scheduled"
+    broadcast.due_at = now
+    await tx.audit.add(actor, "broadcast.sent", now, subject=f"broadcast:{broadcast.id}",
+                       details=dict(details) if details else None)
+
+
+async def send_free_form(tx: Repos, *, body: str, audience: Mapping[str, Any],
+                         requested_by: int, actor: str, now: datetime,
+                         details: Mapping[str, Any] | None = None) -> Broadcast:
+    """Create a free-form broadcast to ``audience`` by a coordinator and start it (a
+    preview already confirmed, as in the dashboard's composer)."""
+    broadcast = await add_free_form(tx, body=body, audience=audience,
+                                    requested_by=requested_by, now=now)
+    await start_free_form(tx, broadcast, actor, now, details=details)
+    return broadcast
 
 
 def audience_counts_text(total: int, unreachable: int) -> list[T]:

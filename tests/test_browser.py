@@ -124,7 +124,7 @@ class Page:
         for _ in range(20):
             element = await self.find(css)
             try:
-                return str(await self.run(lambda: element.text))
+                return str(await self.run(lambda e=element: e.text))
             except StaleElementReferenceException:
                 await asyncio.sleep(0.1)
         raise AssertionError(f"{css} kept going stale")

@@ -14,8 +14,8 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +28,8 @@ import jinja2
 from aiohttp import BodyPartReader, web
 from markupsafe import Markup
 
+from bot.broadcast import SIMPLE_AUDIENCES as BROADCAST_AUDIENCES
+from bot.broadcast import audience_counts_text, send_free_form
 from bot.dashboard import auth
 from bot.dashboard.charts import daily_bars
 from bot.features.tickets import (
@@ -39,6 +41,7 @@ from bot.features.tickets import (
     deadline_day,
     place_label,
 )
+from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
 from conversations.tickets import PREFIXES
@@ -53,6 +56,7 @@ from conversations.tickets_flow import (
 )
 from storage import dashboard_sources
 from storage.export import export_complaints
+from storage.repos_activities import ActivityRepo
 from storage.repos_tickets import TicketFilter, TicketRepo
 
 if TYPE_CHECKING:
@@ -63,6 +67,8 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 CHART_DAYS = 30
+# The composer's limits: those of the chat's /siaran message step.
+MIN_BROADCAST, MAX_BROADCAST = 3, 900
 IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 Handler = Callable[["Dashboard", web.Request, "User"], Awaitable[web.StreamResponse]]
 
@@ -154,6 +160,8 @@ class Dashboard:
             ("GET", "/kegiatan", self.activities),
             ("GET", "/siaran", self.broadcasts),
             ("GET", "/siaran/kemajuan.json", self.broadcast_progress),
+            ("POST", "/siaran/pratinjau", self.broadcast_preview),
+            ("POST", "/siaran/kirim", self.broadcast_send),
             ("GET", "/unduh", self.downloads),
             ("GET", "/unduh/{name}", self.download),
             ("GET", "/media/{media_id}", self.media),
@@ -648,12 +656,97 @@ class Dashboard:
                                                                        services.clock())
         return self.render(request, "activities.html", user, rows=rows)
 
-    @page
-    async def broadcasts(self, request: web.Request, user: User) -> web.StreamResponse:
+    @staticmethod
+    def _activities_feature(services: Services) -> Any:
+        """The feature that fans broadcasts out, if this service runs it (else the
+        composer is not offered: a broadcast nobody sends would wait for ever)."""
+        from bot.features.activities import ActivitiesFeature  # imports late, like SERVICES
+
+        return next((f for f in services.features if isinstance(f, ActivitiesFeature)), None)
+
+    async def _broadcasts_page(self, request: web.Request, user: User, *, status: int = 200,
+                               **context: Any) -> web.Response:
         services = self.services(request)
         async with services.db.transaction() as tx:
             rows = await dashboard_sources.recent_broadcasts(tx.session)
-        return self.render(request, "broadcasts.html", user, rows=rows)
+        can_compose = rows is not None and self._activities_feature(services) is not None
+        ok = request.query.get("ok", "")
+        context.setdefault("body", "")
+        context.setdefault("audience", "all")
+        context.setdefault("preview", None)
+        context.setdefault("error", None)
+        return self.render(request, "broadcasts.html", user, status=status, rows=rows,
+                           can_compose=can_compose, audiences=list(BROADCAST_AUDIENCES),
+                           sent=ok if ok.isdigit() else "", **context)
+
+    def _composed(self, form: dict[str, Any], lang: str,
+                  tr: Callable[..., str]) -> tuple[str, str, str | None]:
+        """(message, audience choice, error) of a posted composer form."""
+        body = str(form.get("body") or "").replace("\r\n", "\n").strip()
+        audience = str(form.get("audience") or "")
+        error = None
+        if audience not in BROADCAST_AUDIENCES:
+            error = tr(lang, "dash.broadcasts.bad_audience")
+            audience = "all"
+        elif not MIN_BROADCAST <= len(body) <= MAX_BROADCAST:
+            error = tr(lang, "dash.broadcasts.bad_length", min=MIN_BROADCAST,
+                       max=MAX_BROADCAST)
+        return body, audience, error
+
+    @page
+    async def broadcasts(self, request: web.Request, user: User) -> web.StreamResponse:
+        return await self._broadcasts_page(request, user)
+
+    @page
+    async def broadcast_preview(self, request: web.Request, user: User) -> web.StreamResponse:
+        """The message as residents will see it, and how many people it goes to."""
+        form = await self.form(request, user)
+        services = self.services(request)
+        if self._activities_feature(services) is None:
+            raise web.HTTPNotFound(text="broadcasts are not part of this service",
+                                   headers=self.security_headers())
+        lang = self.lang(request)
+        tr = services.translator
+        body, audience, error = self._composed(form, lang, tr)
+        if error is not None:
+            return await self._broadcasts_page(request, user, status=400, body=body,
+                                               audience=audience, error=error)
+        async with services.db.transaction() as tx:
+            total, unreachable = await ActivityRepo(tx.session).audience_size(
+                BROADCAST_AUDIENCES[audience])
+        preview = {
+            "message": [tr(lang, t) for t in broadcast_message(body)],
+            "audience": tr(lang, audience_text(BROADCAST_AUDIENCES[audience])),
+            "count": " ".join(tr(lang, t) for t in audience_counts_text(total, unreachable)),
+            "reachable": total - unreachable,
+        }
+        return await self._broadcasts_page(request, user, body=body, audience=audience,
+                                           preview=preview)
+
+    @page
+    async def broadcast_send(self, request: web.Request, user: User) -> web.StreamResponse:
+        """A confirmed preview: the broadcast row, audited, and its fan-out started —
+        the same machinery as ``/siaran`` by chat."""
+        form = await self.form(request, user)
+        services = self.services(request)
+        feature = self._activities_feature(services)
+        if feature is None:
+            raise web.HTTPNotFound(text="broadcasts are not part of this service",
+                                   headers=self.security_headers())
+        lang = self.lang(request)
+        body, audience, error = self._composed(form, lang, services.translator)
+        if error is not None:
+            return await self._broadcasts_page(request, user, status=400, body=body,
+                                               audience=audience, error=error)
+        now = services.clock()
+        async with services.db.transaction() as tx:
+            broadcast = await send_free_form(
+                tx, body=body, audience=BROADCAST_AUDIENCES[audience],
+                requested_by=user.contact_id, actor=user.actor.label, now=now,
+                details={"via": "dashboard", "audience": audience})
+            feature.kick_after_commit(tx)
+            number = broadcast.id
+        raise web.HTTPSeeOther(f"/siaran?ok={number}", headers=self.security_headers())
 
     @page
     async def broadcast_progress(self, request: web.Request, user: User) -> web.StreamResponse:
@@ -674,9 +767,11 @@ class Dashboard:
     @page
     async def download(self, request: web.Request, user: User) -> web.StreamResponse:
         name = request.match_info["name"]
+        xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         formats = {"pengaduan.csv": ("csv", "text/csv; charset=utf-8"),
-                   "pengaduan.xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument"
-                                              ".spreadsheetml.sheet")}
+                   "pengaduan.xlsx": ("xlsx", xlsx),
+                   "asesmen.csv": ("csv", "text/csv; charset=utf-8"),
+                   "asesmen.xlsx": ("xlsx", xlsx)}
         if name not in formats:
             raise web.HTTPNotFound(text="no such export", headers=self.security_headers())
         fmt, content_type = formats[name]
@@ -684,9 +779,14 @@ class Dashboard:
         folder = Path(tempfile.mkdtemp(prefix="warga-export-"))
         path = folder / name
         try:
-            count = await export_complaints(services.db, path, fmt)  # type: ignore[arg-type]
+            if name.startswith("asesmen."):
+                count = await self._export_assessments(services, path, fmt)
+                action = "export.assessments"
+            else:
+                count = await export_complaints(services.db, path, fmt)  # type: ignore[arg-type]
+                action = "export.complaints"
             async with services.db.transaction() as tx:
-                await tx.audit.add(user.actor.label, "export.complaints", services.clock(),
+                await tx.audit.add(user.actor.label, action, services.clock(),
                                    details={"format": fmt, "rows": count, "via": "dashboard"})
             stamp = services.clock().astimezone(self.feature.tz).strftime("%Y%m%d-%H%M")
             response = web.StreamResponse(headers={
@@ -700,8 +800,20 @@ class Dashboard:
             await response.write_eof()
             return response
         finally:
-            path.unlink(missing_ok=True)
-            os.rmdir(folder)
+            shutil.rmtree(folder, ignore_errors=True)  # the CSV export writes three files
+
+    async def _export_assessments(self, services: Services, path: Path, fmt: str) -> int:
+        """The assessments export with NIK / KK masked (the full numbers stay CLI-only).
+        CSV: the households file (the CSV export's members and codebook files are left
+        out; the XLSX holds all three sheets)."""
+        from bot.features.volunteers import export_columns
+        from storage.export_assessments import export_assessments
+
+        households, members = export_columns()
+        result = await export_assessments(
+            services.db, path, fmt,  # type: ignore[arg-type]
+            households=households, members=members, reveal=None, tz=self.feature.tz)
+        return result.households
 
     @page
     async def media(self, request: web.Request, user: User) -> web.StreamResponse:

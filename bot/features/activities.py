@@ -31,10 +31,12 @@ from sqlalchemy import event
 from bot.broadcast import (
     REPORTED_KINDS,
     Broadcaster,
+    add_free_form,
     audience_counts_text,
     batch_of,
     names_lines,
     rsvp_summary,
+    start_free_form,
     view,
 )
 from bot.dispatcher import Command, Context, Dispatcher, MenuItem
@@ -204,8 +206,9 @@ class ActivitiesFeature:
         self.scheduler.add_job(self._wake, "date", run_date=at, id="activities:wake",
                                replace_existing=True)
 
-    def _kick_after_commit(self, tx: Repos) -> None:
-        """Fan out a send created in this transaction as soon as it is committed."""
+    def kick_after_commit(self, tx: Repos) -> None:
+        """Fan out a send created in this transaction as soon as it is committed (also
+        used by the dashboard's broadcast composer)."""
         loop = self._loop
         if loop is None:
             return  # no timers (tests drive the broadcaster themselves)
@@ -466,7 +469,7 @@ class ActivitiesFeature:
         announce = await self.broadcaster.publish(ctx.tx, activity, ctx.now, ctx.contact.id)
         await ctx.tx.audit.add(_actor(ctx), "activity.published", ctx.now,
                                subject=f"activity:{activity.id}")
-        self._kick_after_commit(ctx.tx)
+        self.kick_after_commit(ctx.tx)
         total, unreachable = await ActivityRepo(ctx.tx.session).audience_size(activity.audience)
         ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.id),
                 *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
@@ -510,7 +513,7 @@ class ActivitiesFeature:
                                subject=f"activity:{activity.id}",
                                details={"before": before.isoformat(),
                                         "after": starts_at.isoformat()})
-        self._kick_after_commit(ctx.tx)
+        self.kick_after_commit(ctx.tx)
         told = await self._coming(repo, activity.id)
         return [T("activity.moved_done", title=activity.title, when=starts_at, count=told,
                   broadcast=notice.id if notice else "-")]
@@ -525,7 +528,7 @@ class ActivitiesFeature:
                                       requested_by=ctx.contact.id)
         await ctx.tx.audit.add(_actor(ctx), "activity.cancelled", ctx.now,
                                subject=f"activity:{activity.id}")
-        self._kick_after_commit(ctx.tx)
+        self.kick_after_commit(ctx.tx)
         return [T("activity.cancelled_done", title=activity.title, count=told)]
 
     @staticmethod
@@ -540,10 +543,8 @@ class ActivitiesFeature:
     async def _broadcast_composed(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
         repo = ActivityRepo(ctx.tx.session)
         audience = audience_from_answers(answers)
-        broadcast = await repo.add_broadcast(
-            kind="siaran", requested_by=ctx.contact.id, audience=audience,
-            body=answers["pesan"], status="draft", due_at=ctx.now, created_at=ctx.now,
-        )
+        broadcast = await add_free_form(ctx.tx, body=answers["pesan"], audience=audience,
+                                        requested_by=ctx.contact.id, now=ctx.now)
         total, unreachable = await repo.audience_size(audience)
         ctx.say(T("broadcast.preview_intro", number=broadcast.id), T("broadcast.rule"),
                 *texts.broadcast_message(broadcast.body or ""), T("broadcast.rule"),
@@ -569,11 +570,8 @@ class ActivitiesFeature:
         elif broadcast.status != "draft":
             ctx.say(T("broadcast.already", number=broadcast.id))
         elif action == "kirim":
-            broadcast.status = "scheduled"
-            broadcast.due_at = ctx.now
-            await ctx.tx.audit.add(_actor(ctx), "broadcast.sent", ctx.now,
-                                   subject=f"broadcast:{broadcast.id}")
-            self._kick_after_commit(ctx.tx)
+            await start_free_form(ctx.tx, broadcast, _actor(ctx), ctx.now)
+            self.kick_after_commit(ctx.tx)
             total, unreachable = await repo.audience_size(broadcast.audience)
             ctx.say(T("broadcast.sending", number=broadcast.id),
                     *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
