@@ -747,9 +747,10 @@ class OutboxRepo:
         One statement claims the rows; one more reads their contacts.
         """
         if self.hot.sqlite:
-            # A fixed statement (built once): composing the ORM statement below and
-            # computing its cache key cost ~2 ms per claim, and the sender claims after
-            # every send that frees a slot.
+            # A fixed statement run on the raw connection (see _Hot, _sqlite_claim):
+            # composing the ORM statement below, keying it for the compiled cache and
+            # executing it cost ~2 ms per claim, and the sender claims after every send
+            # that frees a slot.
             params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
             if channels is not None:
                 params["channels"] = json.dumps(list(channels))
