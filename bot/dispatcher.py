@@ -96,6 +96,8 @@ class Context:
     now: datetime
     state: dict[str, Any]
     replies: list[Prompt] = field(default_factory=list)
+    # The open question was already asked again in this turn (asked once, not per feature).
+    reasked: bool = False
 
     @property
     def lang(self) -> str:
@@ -558,10 +560,16 @@ class Dispatcher:
     def _menu_hint(self) -> Prompt:
         return Prompt(texts=[T("bot.after_flow")])
 
+    def reask(self, ctx: Context, *intro: T) -> None:
+        """After something outside the flow under way, ask its open question again, once."""
+        flow, fstate = self._active_flow(ctx)
+        self._reask_if_flow(ctx, flow, fstate, *intro)
+
     def _reask_if_flow(self, ctx: Context, flow: Flow | None, fstate: dict[str, Any] | None,
                        *intro: T) -> None:
-        if flow and fstate and not ctx.state.get("paused"):
+        if flow and fstate and not ctx.state.get("paused") and not ctx.reasked:
             ctx.replies.append(self.engine.reask(flow, fstate, list(intro)).prompt)
+            ctx.reasked = True
 
     def _unsupported(self, ctx: Context, flow: Flow | None, fstate: dict[str, Any] | None) -> None:
         kind = ctx.inbound.unsupported or "other"

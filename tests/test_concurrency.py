@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -69,3 +70,21 @@ async def test_two_processes_on_one_sqlite_file_lose_no_update(tmp_path: Path) -
         assert await tx.sessions.state(contact.id) == {"n": 200}
     await first.close()
     await second.close()
+
+
+async def test_a_button_from_another_message_mid_flow_repeats_the_question_once(
+    db: Database,
+) -> None:
+    from conversations.i18n import T
+    from tests.harness import Button
+
+    bot = Bot(db)
+
+    async def on_poll(ctx: Any, choice: str) -> None:
+        ctx.say(T("bot.opted_in"))
+        bot.dispatcher.reask(ctx)  # a feature asking again, as the dispatcher also does
+
+    bot.dispatcher.choice_handlers["poll"] = on_poll
+    await bot.run(["lapor", "air"])
+    reply = await bot.say(Button("poll:1"))
+    assert reply.text.count("Apa masalah airnya?") == 1

@@ -229,7 +229,7 @@ class ActivitiesFeature:
     async def _cmd_siaran(self, ctx: Context, args: str) -> None:
         if normalize(args) in ("status", "laporan", "hasil"):
             await self._broadcast_status(ctx)
-            _reask(self.dispatcher, ctx)
+            self.dispatcher.reask(ctx)
             return
         await self.dispatcher.start_or_offer(ctx, BROADCAST.id)
 
@@ -238,7 +238,7 @@ class ActivitiesFeature:
 
     async def _cmd_jadwal(self, ctx: Context, args: str) -> None:
         await self._schedule_list(ctx)
-        _reask(self.dispatcher, ctx)
+        self.dispatcher.reask(ctx)
 
     async def _menu_jadwal(self, ctx: Context) -> None:
         await self._schedule_list(ctx)
@@ -341,7 +341,7 @@ class ActivitiesFeature:
             ctx.say(T("rsvp.unknown"))
         else:
             await self._answer(ctx, activity_id, answer)
-        _reask(self.dispatcher, ctx)
+        self.dispatcher.reask(ctx)
 
     async def _answer(self, ctx: Context, activity_id: int, answer: str) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -376,7 +376,7 @@ class ActivitiesFeature:
                 ctx.say(T("jadwal.none"))
             else:
                 await self._schedule_list(ctx)
-            _reask(self.dispatcher, ctx)
+            self.dispatcher.reask(ctx)
 
         return handler
 
@@ -430,7 +430,7 @@ class ActivitiesFeature:
         activity_id = _int(raw_id)
         if ctx.contact.role not in COORDINATORS:
             ctx.say(T("bot.not_allowed"))
-            _reask(self.dispatcher, ctx)
+            self.dispatcher.reask(ctx)
             return
         repo = ActivityRepo(ctx.tx.session)
         activity = await repo.get(activity_id, for_update=True) if activity_id else None
@@ -559,7 +559,7 @@ class ActivitiesFeature:
         raw_id, _, action = rest.partition(":")
         if ctx.contact.role not in COORDINATORS:
             ctx.say(T("bot.not_allowed"))
-            _reask(self.dispatcher, ctx)
+            self.dispatcher.reask(ctx)
             return
         broadcast_id = _int(raw_id)
         repo = ActivityRepo(ctx.tx.session)
@@ -578,7 +578,7 @@ class ActivitiesFeature:
         else:
             broadcast.status = "cancelled"
             ctx.say(T("broadcast.discarded", number=broadcast.id))
-        _reask(self.dispatcher, ctx)
+        self.dispatcher.reask(ctx)
 
     async def _broadcast_status(self, ctx: Context) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -604,16 +604,6 @@ class ActivitiesFeature:
         await ActivityRepo(ctx.tx.session).set_place(
             ctx.contact.id, kel["code"], rt_rw["rw"], rt_rw["rt"], "self", ctx.now)
         return [T("wilayah.saved", rt=rt_rw["rt"], rw=rt_rw["rw"], kelurahan=kel["name"])]
-
-
-def _reask(dispatcher: Dispatcher, ctx: Context) -> None:
-    """After a button or command outside the flow under way, ask its question again."""
-    fstate = ctx.state.get("flow")
-    if not fstate or ctx.state.get("paused"):
-        return
-    flow = dispatcher.flows.get(fstate.get("flow"))
-    if flow is not None:
-        ctx.replies.append(dispatcher.engine.reask(flow, fstate).prompt)
 
 
 def _label(n: int, title: str) -> str:

@@ -204,16 +204,9 @@ class VolunteersFeature:
         for wake in self.d.on_enqueued:
             wake()
 
-    def _reask(self, ctx: Context) -> None:
-        """After an answer outside the flow, ask the open question again."""
-        fstate = ctx.state.get("flow")
-        if fstate and not ctx.state.get("paused") and fstate["flow"] in self.d.flows:
-            flow = self.d.flows[fstate["flow"]]
-            ctx.replies.append(self.d.engine.reask(flow, fstate).prompt)
-
     def _refuse(self, ctx: Context, message: T) -> None:
         ctx.say(message)
-        self._reask(ctx)
+        self.d.reask(ctx)
 
     def _notice_hash(self, lang: str, key: str) -> str:
         return notice_digest(self.d.tr(lang, key))
@@ -338,7 +331,7 @@ class VolunteersFeature:
         await ctx.tx.audit.add(_actor(ctx.contact), "volunteer.code_created", ctx.now,
                                subject=f"invite:{invite.id}", details={"uses": uses})
         ctx.say(T("vol.code_created", code=invite.code, uses=uses, until=expires))
-        self._reask(ctx)
+        self.d.reask(ctx)
 
     async def _cmd_pending(self, ctx: Context, args: str) -> None:
         """``/pendaftar``: registrations waiting for a decision, with buttons."""
@@ -438,7 +431,7 @@ class VolunteersFeature:
         await self.d.notify(ctx.tx, applicant.id, message, now=ctx.now,
                             dedupe_key=f"vol-decision:{app.id}")
         ctx.say(T("vol.decided_ok" if approve else "vol.decided_no", name=app.full_name or "-"))
-        self._reask(ctx)
+        self.d.reask(ctx)
 
     async def _coordinator_menu(self, ctx: Context) -> None:
         repo = VolunteerRepo(ctx.tx.session)
@@ -794,7 +787,7 @@ class VolunteersFeature:
                             T("dsr.closed", ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
                             now=ctx.now, dedupe_key=f"dsr-closed:{request.id}")
         ctx.say(T("dsr.closed_ok", ref=request.ref))
-        self._reask(ctx)
+        self.d.reask(ctx)
 
     async def sweep(self, db: Database, now: datetime) -> dict[str, int]:
         """Remind coordinators of requests near their deadline, alert on overdue ones, and
