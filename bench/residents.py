@@ -1,7 +1,7 @@
 """Realistic residents against the real bot: messages to a ticket, and refusals.
 
     python bench/residents.py [--only KEY,KEY] [--show KEY,KEY] [--max-messages 40]
-                              [--open-with TEXT] [--json]
+                              [--open-with TEXT] [--then-buttons] [--json]
 
 Every resident of ``bench/residents_corpus.py`` talks to the real dispatcher (every
 feature the service runs with) on a throw-away SQLite database of their own, through the
@@ -11,10 +11,15 @@ the *concept* being asked through ``STEP_CONCEPTS``; the resident answers that c
 their own words. A resident stops at a ticket number in a reply, when they give up (the
 same question refused ``patience`` times), or after ``--max-messages``.
 
-A refusal is a reply after which the resident is still at the same question with the same
-buttons, or whose first paragraph says the bot did not understand. Wrong slots compare the
-stored ticket with what the resident meant (category, households, RT/RW, kelurahan,
-consent to contact, phone).
+A refusal is a reply after which the same concept is asked again (the same step with the
+same buttons, or the menu again), or one whose first paragraph says the bot did not
+understand and that leaves the resident at the menu (see ``is_refusal``). Wrong slots
+compare the stored ticket with what the resident meant (category, households, RT/RW,
+kelurahan, consent to contact, phone).
+
+``--open-with lapor`` measures the form alone (the resident opens with the command);
+``--then-buttons`` lets a resident who ran out of patience tap the fitting button once
+instead of giving up, so the questions after a dead end are measured too.
 
 Prints one row per resident, then median/mean/max and totals; ``--json`` prints one JSON
 object instead; ``--show`` adds those residents' transcripts.
@@ -31,7 +36,7 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,19 +78,20 @@ STEP_CONCEPTS: dict[str, str | tuple[str, ...]] = {
 }
 
 # How a button-presser picks among the buttons shown: the last ":"-part of the choice id
-# they look for. Otherwise (or when no button fits) they type.
+# they look for, the first that is there (a category they do not find: "other"). When no
+# button fits, they type.
 SKIP = "__skip"
-BUTTON_PICKS: dict[str, Callable[[Resident], str | None]] = {
-    "intent": lambda r: "lapor",
-    "kind": lambda r: "air",
-    "category": lambda r: r.means.category,
-    "kelurahan": lambda r: r.means.kelurahan,
-    "contact_ok": lambda r: "yes" if r.means.contact_ok else "no",
-    "confirm": lambda r: "yes",
-    "pin": lambda r: None if _gives(r, "pin", Pin) else SKIP,
-    "photo": lambda r: None if _gives(r, "photo", Photo) else SKIP,
-    "landmark": lambda r: SKIP if "landmark" in r.skips else None,
-    "phone": lambda r: SKIP if r.means.phone is None else None,
+BUTTON_PICKS: dict[str, Callable[[Resident], tuple[str, ...]]] = {
+    "intent": lambda r: ("lapor",),
+    "kind": lambda r: ("air",),
+    "category": lambda r: (r.means.category, "lainnya"),
+    "kelurahan": lambda r: (r.means.kelurahan,),
+    "contact_ok": lambda r: ("yes" if r.means.contact_ok else "no",),
+    "confirm": lambda r: ("yes",),
+    "pin": lambda r: () if _gives(r, "pin", Pin) else (SKIP,),
+    "photo": lambda r: () if _gives(r, "photo", Photo) else (SKIP,),
+    "landmark": lambda r: (SKIP,) if "landmark" in r.skips else (),
+    "phone": lambda r: (SKIP,) if r.means.phone is None else (),
 }
 
 # A first paragraph that says the answer was not understood (Indonesian and English).
@@ -102,7 +108,7 @@ def _gives(resident: Resident, concept: str, kind: type) -> bool:
     return any(isinstance(a, kind) for a in resident.answers.get(concept, ()))
 
 
-# -- one resident ------------------------------------------------------------------------------
+# -- one resident --------------------------------------------------------------------------
 
 
 @dataclass
@@ -114,6 +120,7 @@ class Result:
     outcome: str = ""
     wrong_slots: list[str] = field(default_factory=list)
     refused_at: dict[str, int] = field(default_factory=dict)
+    tapped_after_giving_up: int = 0
     transcript: list[str] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
@@ -160,14 +167,13 @@ def is_refusal(before: str, after: str, choices_before: tuple[str, ...],
     """The same question asked again after an answer, or told "not understood" without
     being moved on to another question.
 
-    Nothing asked yet (the opening): only the text decides, a welcome menu is no refusal.
-    The same step with other buttons and no "not understood" is a narrowing question
-    (two categories offered), not a refusal.
+    The opening (nothing asked yet) is refused when it is not understood and leaves the
+    resident at the menu; a welcome menu is no refusal, nor is a report opened with a
+    remark. The same step with other buttons and no "not understood" is a narrowing
+    question (two categories offered), not a refusal.
     """
     not_understood = bool(NOT_UNDERSTOOD.search(first))
-    if opening:
-        return not_understood
-    if question(before) != question(after):
+    if opening or question(before) != question(after):
         return not_understood and question(after) == question("@menu")
     if before == after and choices_before != choices_after and not before.startswith("@"):
         return not_understood
@@ -195,12 +201,10 @@ def press(resident: Resident, concept: str | tuple[str, ...],
     if not resident.buttons or not choices or not isinstance(concept, str):
         return None
     pick = BUTTON_PICKS.get(concept)
-    wanted = pick(resident) if pick else None
-    if wanted is None:
-        return None
-    for choice in choices:
-        if choice.rsplit(":", 1)[-1] == wanted:
-            return Button(choice)
+    for wanted in pick(resident) if pick else ():
+        for choice in choices:
+            if choice.rsplit(":", 1)[-1] == wanted:
+                return Button(choice)
     return None
 
 
@@ -273,10 +277,13 @@ async def wrong_slots(db: Database, ticket: str, resident: Resident) -> list[str
 
 
 async def simulate(resident: Resident, db: Database, data_dir: Path, *,
-                   max_messages: int = MAX_MESSAGES, open_with: str | None = None) -> Result:
-    """One resident's conversation with the bot on ``db`` (an empty schema); with
-    ``open_with``, that text replaces their own opening (a resident who knows the
-    command)."""
+                   max_messages: int = MAX_MESSAGES, open_with: str | None = None,
+                   then_buttons: bool = False) -> Result:
+    """One resident's conversation with the bot on ``db`` (an empty schema).
+
+    ``open_with`` replaces their own opening (a resident who knows the command);
+    with ``then_buttons`` a resident who has run out of patience taps the button that fits,
+    once, before giving up (so the questions after a dead end are measured too)."""
     bot = Bot(db, Clock(START), user=resident.key, channel=CHANNEL, name=resident.name)
     for feature in default_features(dashboard_settings(str(db.url), data_dir)):
         bot.dispatcher.add_feature(feature)
@@ -294,10 +301,15 @@ async def simulate(resident: Resident, db: Database, data_dir: Path, *,
             if concept is None:
                 result.outcome = f"stuck at {where}"
                 break
+            action = press(resident, concept, choices)
             if attempt >= resident.patience:
-                result.outcome = f"gave up at {label}"
-                break
-            action = press(resident, concept, choices) or says(resident, concept, attempt)
+                tapped = press(replace(resident, buttons=True), concept, choices)
+                if not then_buttons or tapped is None or attempt > resident.patience:
+                    result.outcome = f"gave up at {label}"
+                    break
+                action = tapped
+                result.tapped_after_giving_up += 1
+            action = action or says(resident, concept, attempt)
             if action is None:
                 result.outcome = f"no answer for {label}"
                 break
@@ -332,7 +344,7 @@ async def simulate(resident: Resident, db: Database, data_dir: Path, *,
 
 
 async def run(residents: Sequence[Resident], max_messages: int = MAX_MESSAGES,
-              open_with: str | None = None) -> list[Result]:
+              open_with: str | None = None, then_buttons: bool = False) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for resident in residents:
@@ -342,13 +354,14 @@ async def run(residents: Sequence[Resident], max_messages: int = MAX_MESSAGES,
             await db.create_all()
             try:
                 results.append(await simulate(resident, db, data_dir,
-                                              max_messages=max_messages, open_with=open_with))
+                                              max_messages=max_messages, open_with=open_with,
+                                              then_buttons=then_buttons))
             finally:
                 await db.close()
     return results
 
 
-# -- report -------------------------------------------------------------------------------
+# -- report --------------------------------------------------------------------------------
 
 
 def _stats(values: list[int]) -> dict[str, float | None]:
@@ -375,6 +388,7 @@ def summary(results: Sequence[Result]) -> dict[str, Any]:
         "refusals_total": sum(r.refusals for r in results),
         "residents_refused": sum(r.refusals > 0 for r in results),
         "wrong_slots_total": sum(len(r.wrong_slots) for r in results),
+        "tapped_after_giving_up": sum(r.tapped_after_giving_up for r in results),
         "refused_at": dict(refused_at.most_common()),
     }
 
@@ -424,6 +438,9 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--open-with", default=None, metavar="TEXT",
                         help="every resident opens with TEXT instead of their own words "
                              "(e.g. the command 'lapor'): the form alone")
+    parser.add_argument("--then-buttons", action="store_true",
+                        help="a resident out of patience taps the fitting button once "
+                             "before giving up")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     known = {r.key for r in RESIDENTS}
@@ -431,7 +448,7 @@ async def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown residents {unknown}")
     residents = [r for r in RESIDENTS if not args.only or r.key in args.only]
-    results = await run(residents, args.max_messages, args.open_with)
+    results = await run(residents, args.max_messages, args.open_with, args.then_buttons)
     if args.json:
         print(json.dumps({"residents": [r.row() for r in results],
                           "summary": summary(results)}, ensure_ascii=False))

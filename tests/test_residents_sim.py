@@ -98,6 +98,23 @@ async def test_a_resident_gives_up_after_their_patience(db: Database, tmp_path: 
     assert result.messages == await _inbound_count(db)
 
 
+@pytest.mark.parametrize("then_buttons", [False, True])
+async def test_out_of_patience_a_resident_may_tap_the_button_instead(
+        db: Database, tmp_path: Path, then_buttons: bool) -> None:
+    resident = replace(SCRIPTED, patience=1, answers={**SCRIPTED.answers, "photo": (NONSENSE,)})
+    result = await sim.simulate(resident, db, tmp_path, then_buttons=then_buttons)
+
+    assert result.refused_at == {"photo": 1}
+    if then_buttons:
+        assert result.outcome == "ticket"
+        assert result.tapped_after_giving_up == 1
+        assert result.wrong_slots == []
+    else:
+        assert result.outcome == "gave up at photo"
+        assert result.tapped_after_giving_up == 0
+    assert result.messages == await _inbound_count(db)
+
+
 async def test_the_message_limit_stops_a_conversation(db: Database, tmp_path: Path) -> None:
     result = await sim.simulate(SCRIPTED, db, tmp_path, max_messages=3)
 
@@ -174,6 +191,9 @@ def test_every_step_the_bot_asks_maps_to_a_concept_residents_answer() -> None:
         ("@idle", "@menu", (), ("menu:lapor",), "Halo Siti!", True, False),
         ("@idle", "@menu", (), ("menu:lapor",), "Maaf, saya belum mengerti pesan itu.", True,
          True),
+        ("@idle", "@idle", (), (), "Tiket AIR-SUMUR tidak ditemukan.", True, True),
+        # A report opened straight away, with a request for what is missing.
+        ("@idle", "rt_rw", (), (), "Mohon tulis RT dan RW.", True, False),
     ],
 )
 def test_what_counts_as_a_refusal(before: str, after: str, choices_before: tuple[str, ...],
