@@ -213,11 +213,11 @@ def _equal(a: Value, b: Value) -> bool:
 
 def _divide(a: Value, b: Value) -> float:
     x, y = _number(a), _number(b)
-    if y == 0:  # IEEE division, as XPath asks: 1 div 0 is Infinity, 0 div 0 is NaN
-        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x) * (
-            math.copysign(1.0, y)
-        )
-    return x / y
+    if y != 0:
+        return x / y
+    if x == 0 or math.isnan(x):  # IEEE division, as XPath asks: 0 div 0 is NaN
+        return math.nan
+    return math.copysign(math.inf, x) * math.copysign(1.0, y)  # 1 div -0 is -Infinity
 
 
 def _modulo(a: Value, b: Value) -> float:
@@ -259,7 +259,7 @@ class _Fn(NamedTuple):
 
 
 def _fn(impl: Callable[..., Value], least: int, most: int | None = -1, kind: str = "value") -> _Fn:
-    return _Fn(impl, least, least if most == -1 else most, kind)
+    return _Fn(impl, least, least if most == -1 else most, kind)  # -1: exactly ``least``
 
 
 def _finite(f: Callable[[float], float]) -> Callable[[Value], float]:
@@ -317,7 +317,8 @@ def _substr(s: Value, start: Value, end: Value | None = None) -> Value:
 
 
 def _before(s: Value, t: Value) -> Value:
-    text, i = _string(s), _string(s).find(_string(t))
+    text = _string(s)
+    i = text.find(_string(t))
     return text[:i] if i >= 0 else ""
 
 
@@ -735,7 +736,11 @@ class Expr:
         return f"Expr({self.source!r})"
 
     def evaluate(self, env: Env) -> Any:
-        """Return the value: str, int or float, bool, date, datetime, or a list."""
+        """Return the value: str, int or float, bool, date, datetime, or a list.
+
+        Raises ExprError when ``env`` lacks what the expression needs (the date for
+        today(), a repeat position, choice columns) or holds an answer of an unknown kind.
+        """
         return _to_python(self._root(env))
 
     def holds(self, env: Env) -> bool:
