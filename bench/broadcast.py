@@ -30,7 +30,7 @@ from bot.dispatcher import Dispatcher
 from bot.features.activities import ActivitiesFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
-from conversations.i18n import Translator
+from conversations import library
 from handlers.telegram import TelegramChannel
 from storage.db import Database
 from storage.migrate import upgrade
@@ -69,7 +69,7 @@ async def run(recipients: int, database_url: str) -> None:
     await bot.initialize()
     try:
         broadcast_id = await seed(db, recipients)
-        dispatcher = Dispatcher(db, Translator(), clock=utc_now, metrics=Metrics())
+        dispatcher = Dispatcher(db, library.translator(), clock=utc_now, metrics=Metrics())
         feature = ActivitiesFeature()
         dispatcher.add_feature(feature)
         sender = OutboxSender(db, {"telegram": TelegramChannel(bot)}, clock=utc_now)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
-from conversations.i18n import Translator
+from conversations import library
 from conversations.messages import (
     Inbound,
     InboundKind,
@@ -147,7 +147,7 @@ async def main() -> None:
         await upgrade(url)
         db = Database(url)
         metrics = Metrics()
-        dispatcher = Dispatcher(db, Translator(), clock=lambda: datetime.now(UTC),
+        dispatcher = Dispatcher(db, library.translator(), clock=lambda: datetime.now(UTC),
                                 metrics=metrics)
         channel = NullChannel()
         sender = OutboxSender(db, {"bench": channel}, clock=lambda: datetime.now(UTC),

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.dispatcher import Dispatcher
-from conversations.i18n import Translator
+from conversations import library
 from conversations.messages import Inbound
 from storage.db import Database
 from storage.migrate import upgrade
@@ -47,7 +47,7 @@ async def main() -> None:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         await upgrade(url)
         db = Database(url)
-        dispatcher = Dispatcher(db, Translator(), clock=lambda: datetime.now(UTC))
+        dispatcher = Dispatcher(db, library.translator(), clock=lambda: datetime.now(UTC))
         gc.collect()
         before = rss_mb()
 

@@ -38,7 +38,7 @@ from bot.features.activities import ActivitiesFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.scheduler import create_scheduler
-from conversations.i18n import Translator
+from conversations import library
 from conversations.messages import Outbound, Pacing, SendResult
 from storage.db import Database
 from storage.migrate import upgrade
@@ -94,7 +94,7 @@ async def lateness(db: Database, reminders: int, coming: int, every: float) -> N
                 audience={"type": "rsvp", "activity_id": activity.id, "answers": ["yes"]},
                 params={"code": "2jam"}, status="scheduled", due_at=at, created_at=now)
             due[title] = at
-    dispatcher = Dispatcher(db, Translator(), clock=utc_now, metrics=Metrics())
+    dispatcher = Dispatcher(db, library.translator(), clock=utc_now, metrics=Metrics())
     feature = ActivitiesFeature()
     dispatcher.add_feature(feature)
     channel = Stopwatch()
@@ -151,7 +151,7 @@ async def startup(db: Database, pending: int) -> None:
     for start in range(0, pending, 5000):
         async with db.transaction() as tx:
             await tx.session.execute(insert(Broadcast), rows[start:start + 5000])
-    dispatcher = Dispatcher(db, Translator(), clock=utc_now, metrics=Metrics())
+    dispatcher = Dispatcher(db, library.translator(), clock=utc_now, metrics=Metrics())
     feature = ActivitiesFeature()
     dispatcher.add_feature(feature)
     scheduler = create_scheduler("Asia/Jakarta")

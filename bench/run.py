@@ -4,7 +4,7 @@
 
 Each benchmark runs as its own process with ``--json`` and prints one JSON object; this
 script reads it and prints: benchmark, figure, value, target, result. Targets are those
-of issue 8 (and the platform caps); a figure without a target is information.
+of docs/performance.md (and the platform caps); a figure without a target is information.
 
 A benchmark that does not exist yet, or does not accept ``--json``, is listed as "not
 run"; one that fails or overruns its time is listed with the reason. The whole run is

@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.outbox import Channel, OutboxSender
 from bot.scheduler import add_housekeeping, create_scheduler
 from bot.settings import Settings
+from conversations import library
 from conversations.i18n import Translator
 from storage.db import Database
 
@@ -89,7 +90,7 @@ async def build_services(
 
         await upgrade(settings.database_url)
     db = Database(settings.database_url)
-    translator = Translator()
+    translator = library.translator()
     metrics = Metrics()
     dispatcher = Dispatcher(
         db,
@@ -221,7 +222,7 @@ def create_app(
 
 
 def default_plugins(settings: Settings) -> list[ChannelPlugin]:
-    """Channels switched on by the environment (DESIGN §2)."""
+    """Channels switched on by the environment."""
     plugins: list[ChannelPlugin] = []
     if settings.telegram_enabled:
         from bot.telegram import TelegramPlugin

@@ -19,6 +19,7 @@ from bot.metrics import Metrics
 from conversations.complaint import COMPLAINT
 from conversations.engine import Engine, Prompt, Turn
 from conversations.flow import Flow
+from conversations.forms import validate
 from conversations.i18n import LANGUAGES, T, Translator
 from conversations.matching import clean_text, match_command, match_option, normalize
 from conversations.messages import Choice, Inbound, InboundKind, Media, Outbound
@@ -149,8 +150,6 @@ class Dispatcher:
         feature.register(self)
 
     def add_flow(self, flow: Flow, action: FlowAction) -> None:
-        from conversations.flow import validate
-
         self.flows[flow.id] = validate(flow, self.tr.keys["id"])
         self.actions[flow.id] = action
 

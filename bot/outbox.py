@@ -173,6 +173,9 @@ class OutboxSender:
         self.max_in_flight = max_in_flight
         # Pacing follows the same clock as the rows' timestamps (injected in tests).
         self.pacers = {name: Pacer(ch.pacing, self._seconds) for name, ch in channels.items()}
+        # One bulk message per channel at a time is between "posting" and the platform's
+        # answer: a process killed then leaves at most one message in doubt.
+        self._bulk_posting = {name: asyncio.Lock() for name in channels}
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         # Sent but not yet recorded; recorded together by _flush_sent.
@@ -314,8 +317,6 @@ class OutboxSender:
             delay = slot - pacer.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if priority > 0 and not await self._mark_posting(row_id, attempts):
-                return
             booking = pacer.hold(recipient)
             while booking is None:
                 await asyncio.sleep(IN_FLIGHT_POLL)
@@ -324,7 +325,16 @@ class OutboxSender:
                 await asyncio.sleep(booking.at - pacer.clock())
             try:
                 try:
-                    result = await channel.send(message)
+                    if priority > 0:
+                        async with self._bulk_posting[channel_name]:
+                            # Marked only once nothing but the platform call is left: a
+                            # process that dies while waiting for its slot leaves the row
+                            # to be taken up again.
+                            if not await self._mark_posting(row_id, attempts):
+                                return
+                            result = await channel.send(message)
+                    else:
+                        result = await channel.send(message)
                 finally:
                     pacer.answered(booking)
             except SendError as err:

@@ -1,4 +1,4 @@
-"""One typed settings object from the environment (DESIGN §2), validated at start-up."""
+"""One typed settings object from the environment, validated at start-up."""
 
 from __future__ import annotations
 

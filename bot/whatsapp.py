@@ -47,7 +47,7 @@ MAX_PENDING_RECEIPTS = 500
 
 
 class WhatsAppPlugin:
-    """``GET|POST /webhooks/whatsapp`` and the ``whatsapp`` channel (DESIGN §3)."""
+    """``GET|POST /webhooks/whatsapp`` and the ``whatsapp`` channel."""
 
     def __init__(self, settings: Settings, *, pacing: Pacing = PACING) -> None:
         if not settings.whatsapp_enabled:

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from conversations.flow import Constraint, Eq, Flow, In, Option, Step, StepType
+from conversations.forms import load_builtin
 from conversations.i18n import JAKARTA, T
 from conversations.places import KELURAHAN
 
 # -- vocabularies ------------------------------------------------------------------------
 
 KINDS = ("kerja_bakti", "pembagian_air", "penyuluhan", "posyandu", "rapat_warga", "lainnya")
-# Volunteer groups of the programme (DESIGN: Tagana, pendamping PKH, Pelopor Perdamaian,
+# Volunteer groups of the programme (Tagana, pendamping PKH, Pelopor Perdamaian,
 # Karang Taruna); the codes are those stored in contacts.volunteer_type.
 VOLUNTEER_TYPES = ("tagana", "pkh", "pelopor", "karang_taruna")
 RECURRENCES = ("none", "weekly", "monthly")
@@ -50,224 +50,11 @@ MORNING = time(6, 0)
 
 # -- flows -------------------------------------------------------------------------------
 
-_AUDIENCE_STEPS = (
-    Step(
-        "sasaran",
-        StepType.SELECT_ONE,
-        "audience.sasaran.label",
-        "audience.sasaran.title",
-        choices=(
-            Option("semua", "audience.semua", ("semua", "semua warga", "warga")),
-            Option("kelurahan", "audience.kelurahan", ("kelurahan", "satu kelurahan")),
-            Option("rw", "audience.rw", ("rw", "satu rw")),
-            Option("rt", "audience.rt", ("rt", "satu rt")),
-            Option("relawan", "audience.relawan", ("relawan", "semua relawan")),
-            Option("jenis_relawan", "audience.jenis_relawan", ("jenis relawan", "kelompok")),
-        ),
-    ),
-    Step(
-        "kelurahan",
-        StepType.KELURAHAN,
-        "audience.kelurahan.label",
-        "audience.kelurahan.title",
-        relevant=In("sasaran", ("kelurahan", "rw", "rt")),
-    ),
-    Step(
-        "rw",
-        StepType.INTEGER,
-        "audience.rw.label",
-        "audience.rw.title",
-        relevant=Eq("sasaran", "rw"),
-        constraint=Constraint(min_value=1, max_value=99),
-    ),
-    Step(
-        "rt_rw",
-        StepType.RT_RW,
-        "audience.rt_rw.label",
-        "audience.rt_rw.title",
-        relevant=Eq("sasaran", "rt"),
-        hint="audience.rt_rw.hint",
-    ),
-    Step(
-        "jenis_relawan",
-        StepType.SELECT_ONE,
-        "audience.jenis_relawan.label",
-        "audience.jenis_relawan.title",
-        relevant=Eq("sasaran", "jenis_relawan"),
-        choices=(
-            Option("tagana", "audience.volunteer_type.tagana", ("tagana",)),
-            Option("pkh", "audience.volunteer_type.pkh", ("pkh", "pendamping", "pendamping pkh")),
-            Option("pelopor", "audience.volunteer_type.pelopor", ("pelopor", "pelopor perdamaian")),
-            Option("karang_taruna", "audience.volunteer_type.karang_taruna",
-                   ("karang taruna", "kt")),
-        ),
-    ),
-)
-
-ACTIVITY = Flow(
-    id="activity",
-    version=1,
-    title="activity.title",
-    summary_intro="activity.summary_intro",
-    steps=(
-        Step(
-            "judul",
-            StepType.TEXT,
-            "activity.judul.label",
-            "activity.judul.title",
-            constraint=Constraint(min_length=3, max_length=120),
-            hint="activity.judul.hint",
-        ),
-        Step(
-            "jenis",
-            StepType.SELECT_ONE,
-            "activity.jenis.label",
-            "activity.jenis.title",
-            choices=(
-                Option("kerja_bakti", "activity.kind.kerja_bakti",
-                       ("kerja bakti", "gotong royong", "bersih bersih", "bersih-bersih")),
-                Option("pembagian_air", "activity.kind.pembagian_air",
-                       ("pembagian air", "bagi air", "air", "tangki")),
-                Option("penyuluhan", "activity.kind.penyuluhan",
-                       ("penyuluhan", "sosialisasi", "pelatihan")),
-                Option("posyandu", "activity.kind.posyandu", ("posyandu", "timbang", "imunisasi")),
-                Option("rapat_warga", "activity.kind.rapat_warga",
-                       ("rapat", "rapat warga", "musyawarah", "pertemuan")),
-                Option("lainnya", "activity.kind.lainnya", ("lain", "lainnya")),
-            ),
-        ),
-        Step(
-            "waktu",
-            StepType.DATETIME,
-            "activity.waktu.label",
-            "activity.waktu.title",
-            hint="activity.waktu.hint",
-        ),
-        Step(
-            "tempat",
-            StepType.TEXT,
-            "activity.tempat.label",
-            "activity.tempat.title",
-            constraint=Constraint(min_length=3, max_length=200),
-        ),
-        Step(
-            "keterangan",
-            StepType.TEXT,
-            "activity.keterangan.label",
-            "activity.keterangan.title",
-            required=False,
-            constraint=Constraint(max_length=500),
-        ),
-        *_AUDIENCE_STEPS,
-        Step(
-            "ulang",
-            StepType.SELECT_ONE,
-            "activity.ulang.label",
-            "activity.ulang.title",
-            choices=(
-                Option("none", "activity.recurrence.none", ("tidak", "sekali", "sekali saja")),
-                Option("weekly", "activity.recurrence.weekly",
-                       ("mingguan", "tiap minggu", "setiap minggu", "seminggu sekali")),
-                Option("monthly", "activity.recurrence.monthly",
-                       ("bulanan", "tiap bulan", "setiap bulan", "sebulan sekali")),
-            ),
-        ),
-        Step(
-            "pengingat",
-            StepType.SELECT_ONE,
-            "activity.pengingat.label",
-            "activity.pengingat.title",
-            choices=(
-                Option("standar", "activity.pengingat.standar", ("standar", "biasa", "default")),
-                Option("pilih", "activity.pengingat.pilih", ("pilih", "pilih sendiri", "atur")),
-                Option("tanpa", "activity.pengingat.tanpa",
-                       ("tanpa", "tanpa pengingat", "tidak usah")),
-            ),
-        ),
-        Step(
-            "pengingat_pilih",
-            StepType.SELECT_MULTIPLE,
-            "activity.pengingat_pilih.label",
-            "activity.pengingat_pilih.title",
-            relevant=Eq("pengingat", "pilih"),
-            choices=tuple(
-                Option(code, f"activity.reminder.{code}", aliases)
-                for code, aliases in (
-                    ("malam", ("malam", "malam sebelumnya")),
-                    ("pagi", ("pagi", "pagi hari")),
-                    ("sehari", ("sehari", "1 hari", "h-1")),
-                    ("2jam", ("2 jam", "dua jam")),
-                    ("1jam", ("1 jam", "satu jam", "sejam")),
-                    ("30menit", ("30 menit", "setengah jam")),
-                )
-            ),
-        ),
-    ),
-)
-
-ACTIVITY_MOVE = Flow(
-    id="activity_move",
-    version=1,
-    title="activity_move.title",
-    summary_intro="activity_move.summary_intro",
-    steps=(
-        Step(
-            "waktu",
-            StepType.DATETIME,
-            "activity_move.waktu.label",
-            "activity.waktu.title",
-            hint="activity.waktu.hint",
-        ),
-    ),
-)
-
-ACTIVITY_CANCEL = Flow(
-    id="activity_cancel",
-    version=1,
-    title="activity_cancel.title",
-    summary_intro="activity_cancel.summary_intro",
-    steps=(
-        Step(
-            "alasan",
-            StepType.TEXT,
-            "activity_cancel.alasan.label",
-            "activity_cancel.alasan.title",
-            required=False,
-            constraint=Constraint(max_length=300),
-        ),
-    ),
-)
-
-BROADCAST = Flow(
-    id="broadcast",
-    version=1,
-    title="broadcast.title",
-    summary_intro="broadcast.summary_intro",
-    steps=(
-        Step(
-            "pesan",
-            StepType.TEXT,
-            "broadcast.pesan.label",
-            "broadcast.pesan.title",
-            # A WhatsApp template parameter holds the whole text: keep well under 1024.
-            constraint=Constraint(min_length=3, max_length=900),
-        ),
-        *_AUDIENCE_STEPS,
-    ),
-)
-
-PLACE = Flow(
-    id="wilayah",
-    version=1,
-    title="wilayah.title",
-    summary_intro="wilayah.summary_intro",
-    steps=(
-        Step("kelurahan", StepType.KELURAHAN, "wilayah.kelurahan.label",
-             "audience.kelurahan.title"),
-        Step("rt_rw", StepType.RT_RW, "wilayah.rt_rw.label", "audience.rt_rw.title",
-             hint="audience.rt_rw.hint"),
-    ),
-)
+ACTIVITY = load_builtin("activity").flow
+ACTIVITY_MOVE = load_builtin("activity_move").flow
+ACTIVITY_CANCEL = load_builtin("activity_cancel").flow
+BROADCAST = load_builtin("broadcast").flow
+PLACE = load_builtin("wilayah").flow
 
 FLOWS = (ACTIVITY, ACTIVITY_MOVE, ACTIVITY_CANCEL, BROADCAST, PLACE)
 
@@ -350,7 +137,7 @@ def audience_text(audience: Mapping[str, Any]) -> T:
         return T("audience.text.volunteers")
     if kind == "volunteer_type":
         return T("audience.text.volunteer_type",
-                 group=T(f"audience.volunteer_type.{audience.get('volunteer_type')}"))
+                 group=T(f"activity.jenis_relawan.{audience.get('volunteer_type')}"))
     if kind in ("kelurahan", "rw", "rt"):
         name = audience.get("kelurahan_name") or _kelurahan_name(audience.get("kelurahan_code"))
         if kind == "kelurahan":
@@ -383,7 +170,7 @@ def recurrence_text(recurrence: str, starts_at: datetime) -> T | None:
 
 def details_lines(activity: ActivityView) -> list[T]:
     """Title, time, place, repetition and notes: the body of every activity message."""
-    lines = [T("activity.line.main", kind=T(f"activity.kind.{activity.kind}"),
+    lines = [T("activity.line.main", kind=T(f"activity.jenis.{activity.kind}"),
                title=activity.title, when=activity.starts_at, place=activity.place)]
     repeats = recurrence_text(activity.recurrence, activity.starts_at)
     if repeats is not None:

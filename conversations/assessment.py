@@ -6,7 +6,7 @@ the register has a long list (lapangan usaha), the chat offers the entries that 
 in Cilincing and keeps their register codes. Options are listed in code order, so the
 number a volunteer types is the position shown on screen.
 
-Consent comes first (UU PDP 27/2022, DESIGN §4): the notice is read to the respondent
+Consent comes first (UU PDP 27/2022): the notice is read to the respondent
 and needs an explicit yes; specific data (health, disability, pregnancy, children) has a
 separate yes. Without it those questions are skipped, and for members under 18 only
 the relationship, sex and birth date are kept.
@@ -30,27 +30,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from conversations.flow import (
-    All,
-    Answered,
-    AnyOf,
-    Constraint,
-    Derive,
-    Eq,
-    Flow,
-    In,
-    Option,
-    Range,
-    Repeat,
-    Step,
-    StepType,
-)
+from conversations.forms import load_builtin
+from conversations.functions import form_function
+from conversations.qtypes.yes_no import is_yes
 
 FLOW_ID = "assessment"
 # Bump when the notice text changes: consent records name the version they were given to.
 NOTICE_VERSION = "asesmen-2026-11"
-NOTICE_KEY = "asm.persetujuan.label"
-SPECIFIC_NOTICE_KEY = "asm.persetujuan_khusus.label"
+NOTICE_KEY = "assessment.persetujuan.label"
+SPECIFIC_NOTICE_KEY = "assessment.persetujuan_khusus.label"
 
 ELDERLY_AGE = 60
 TODDLER_AGE = 5
@@ -58,25 +46,6 @@ ADULT_AGE = 18
 # BPS "rumah layak huni": at least 7.2 m² of floor per person; we flag below 8 m² as the
 # Kemensos RTLH guideline does.
 MIN_FLOOR_PER_PERSON = 8
-
-
-def _options(step: str, *values: str | tuple[str, tuple[str, ...]],
-             exclusive: tuple[str, ...] = ()) -> tuple[Option, ...]:
-    out = []
-    for item in values:
-        value, aliases = (item, ()) if isinstance(item, str) else item
-        out.append(Option(value, f"asm.{step}.{value}", aliases, exclusive=value in exclusive))
-    return tuple(out)
-
-
-SPECIFIC = Eq("persetujuan_khusus", True)
-ADULT = Range("umur", ADULT_AGE, None)
-# A child's name and NIK are kept only with the specific consent (data anak).
-CHILD_DATA_ALLOWED = AnyOf((SPECIFIC, ADULT))
-WELL_WATER = ("4", "5", "6")  # sumur bor/pompa, sumur terlindung, sumur tak terlindung
-HAS_TOILET = ("1", "2", "3", "4")
-
-SEX_FROM_NIK = (("L", "1"), ("P", "2"))
 
 
 def age_on(birth: date, day: date) -> int:
@@ -101,6 +70,7 @@ FLAGS = (
 )
 
 
+@form_function("vulnerability_flags")
 def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
     """Household vulnerability flags computed from the answers (where they are known).
 
@@ -119,7 +89,7 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
         flags.add("disabilitas")
     if any(m.get("penyakit_kronis") not in (None, "0") for m in members):
         flags.add("penyakit_kronis")
-    if any(m.get("hamil") is True for m in members):
+    if any(is_yes(m.get("hamil")) for m in members):
         flags.add("ibu_hamil")
     if any(m.get("hubungan") == "1" and m.get("jenis_kelamin") == "2" for m in members):
         flags.add("kepala_perempuan")
@@ -159,197 +129,12 @@ def _age(member: Mapping[str, Any], day: date) -> int | None:
     return age if isinstance(age, int) else member_age(member, day)
 
 
+@form_function("member_age")
 def _calc_age(answers: Mapping[str, Any], day: date) -> int | None:
     return member_age(answers, day)
 
 
-MEMBER_STEPS: tuple[Step, ...] = (
-    Step("nama", StepType.TEXT, "asm.nama.label", "asm.nama.title",
-         constraint=Constraint(min_length=2, max_length=100), retain=CHILD_DATA_ALLOWED),
-    Step("nik", StepType.NIK, "asm.nik.label", "asm.nik.title", required=False,
-         hint="asm.nik.hint", confirm=True, retain=CHILD_DATA_ALLOWED,
-         derive=(Derive("jenis_kelamin", "sex", SEX_FROM_NIK),
-                 Derive("tanggal_lahir", "birth_date"))),
-    Step("hubungan", StepType.SELECT_ONE, "asm.hubungan.label", "asm.hubungan.title",
-         choices=_options("hubungan", ("1", ("kepala", "kepala keluarga", "krt")),
-                          ("2", ("istri", "suami", "bini", "laki")), ("3", ("anak",)),
-                          ("4", ("menantu",)), ("5", ("cucu",)),
-                          ("6", ("orang tua", "ortu", "bapak", "ibu", "mertua")),
-                          ("7", ("pembantu", "art", "asisten")), "8")),
-    Step("jenis_kelamin", StepType.SELECT_ONE, "asm.jenis_kelamin.label",
-         "asm.jenis_kelamin.title",
-         choices=_options("jenis_kelamin", ("1", ("l", "laki", "pria", "cowok", "lk")),
-                          ("2", ("p", "wanita", "cewek", "pr")))),
-    Step("tanggal_lahir", StepType.DATE, "asm.tanggal_lahir.label", "asm.tanggal_lahir.title",
-         hint="asm.tanggal_lahir.hint", constraint=Constraint(not_future=True)),
-    Step("umur", StepType.CALCULATE, "asm.umur.title", "asm.umur.title",
-         calculate=_calc_age),
-    Step("disabilitas", StepType.SELECT_MULTIPLE, "asm.disabilitas.label",
-         "asm.disabilitas.title", relevant=SPECIFIC,
-         choices=_options("disabilitas", ("0", ("tidak", "tidak ada", "gak ada", "normal")),
-                          ("1", ("fisik", "daksa")), ("2", ("intelektual",)),
-                          ("3", ("mental", "jiwa")), ("4", ("netra", "buta")),
-                          ("5", ("rungu", "tuli")), ("6", ("wicara", "bisu")),
-                          exclusive=("0",))),
-    Step("penyakit_kronis", StepType.SELECT_ONE, "asm.penyakit_kronis.label",
-         "asm.penyakit_kronis.title", relevant=SPECIFIC,
-         choices=_options("penyakit_kronis", ("0", ("tidak", "tidak ada", "gak ada", "sehat")),
-                          ("1", ("darah tinggi", "tensi")), "2", "3", ("4", ("jantung",)),
-                          ("5", ("gula", "kencing manis")), ("6", ("tbc", "tb")), "7",
-                          ("8", ("kanker", "tumor")), ("9", ("ginjal", "lain")))),
-    Step("hamil", StepType.YES_NO, "asm.hamil.label", "asm.hamil.title",
-         relevant=All((SPECIFIC, Eq("jenis_kelamin", "2"), Range("umur", 10, 55)))),
-    Step("pendidikan", StepType.SELECT_ONE, "asm.pendidikan.label", "asm.pendidikan.title",
-         relevant=All((Range("umur", 5, None), CHILD_DATA_ALLOWED)),
-         choices=_options("pendidikan", ("0", ("tidak punya", "tidak sekolah", "belum")),
-                          ("1", ("sd", "mi")), ("2", ("smp", "mts")),
-                          ("3", ("sma", "smk", "ma", "slta")), ("4", ("d1", "d2", "d3")),
-                          ("5", ("d4", "s1", "sarjana")), ("6", ("s2", "s3")))),
-    Step("pekerjaan", StepType.SELECT_ONE, "asm.pekerjaan.label", "asm.pekerjaan.title",
-         relevant=All((Range("umur", 10, None), CHILD_DATA_ALLOWED)),
-         choices=_options("pekerjaan",
-                          ("0", ("tidak bekerja", "nganggur", "irt", "sekolah", "pelajar")),
-                          ("4", ("nelayan", "melaut")),
-                          ("5", ("kerang", "tambak", "budidaya")),
-                          ("9", ("pabrik", "industri", "pengolahan", "pengupas kerang")),
-                          ("11", ("bangunan", "kuli bangunan", "tukang")),
-                          ("12", ("dagang", "pedagang", "warung", "jualan")),
-                          ("14", ("ojek", "sopir", "buruh pelabuhan", "pelabuhan")),
-                          ("19", ("jasa", "pns", "guru")),
-                          ("20", ("pemulung", "mulung")), ("21", ("lain", "lainnya")))),
-)
-
-ASSESSMENT = Flow(
-    id=FLOW_ID,
-    version=1,
-    title="asm.title",
-    summary_intro="asm.summary_intro",
-    pausable=True,
-    with_meta=True,
-    mask_ids_in_text=True,
-    cancelled="asm.cancelled",
-    steps=(
-        Step("persetujuan", StepType.YES_NO, NOTICE_KEY, "asm.persetujuan.title",
-             finish_if=Eq("persetujuan", False), timestamp=True),
-        Step("persetujuan_khusus", StepType.YES_NO, SPECIFIC_NOTICE_KEY,
-             "asm.persetujuan_khusus.title", timestamp=True),
-        Step("kelurahan", StepType.KELURAHAN, "asm.kelurahan.label", "asm.kelurahan.title"),
-        Step("kepala_nama", StepType.TEXT, "asm.kepala_nama.label", "asm.kepala_nama.title",
-             constraint=Constraint(min_length=2, max_length=100)),
-        Step("kepala_nik", StepType.NIK, "asm.kepala_nik.label", "asm.kepala_nik.title",
-             hint="asm.kepala_nik.hint", confirm=True),
-        # Asked only when the database knows this NIK / No. KK in the kelurahan already.
-        Step("pembaruan", StepType.YES_NO, "asm.pembaruan.label", "asm.pembaruan.title",
-             relevant=Answered("_duplicate"), finish_if=Eq("pembaruan", False)),
-        Step("no_kk", StepType.KK, "asm.no_kk.label", "asm.no_kk.title", confirm=True),
-        Step("rt_rw", StepType.RT_RW, "asm.rt_rw.label", "asm.rt_rw.title",
-             hint="complaint.rt_rw.hint"),
-        Step("patokan", StepType.TEXT, "asm.patokan.label", "asm.patokan.title",
-             required=False, constraint=Constraint(max_length=200)),
-        Step("jumlah_art", StepType.INTEGER, "asm.jumlah_art.label", "asm.jumlah_art.title",
-             constraint=Constraint(min_value=1, max_value=30, message="asm.jumlah_art.range")),
-        Step("anggota", StepType.REPEAT, "asm.anggota.title", "asm.anggota.title",
-             repeat=Repeat(children=MEMBER_STEPS, noun="asm.anggota.noun",
-                           item="asm.anggota.item", count="jumlah_art",
-                           seed=(("nama", "kepala_nama"), ("nik", "kepala_nik")),
-                           seed_values=(("hubungan", "1"),), label_child="nama")),
-        Step("status_rumah", StepType.SELECT_ONE, "asm.status_rumah.label",
-             "asm.status_rumah.title",
-             choices=_options("status_rumah", ("1", ("sendiri", "milik")),
-                              ("2", ("kontrak", "sewa", "ngontrak", "kos")),
-                              ("3", ("numpang", "bebas sewa")), ("4", ("dinas",)), "5")),
-        Step("luas_lantai", StepType.INTEGER, "asm.luas_lantai.label", "asm.luas_lantai.title",
-             constraint=Constraint(min_value=1, max_value=2000,
-                                   message="asm.luas_lantai.range")),
-        Step("lantai", StepType.SELECT_ONE, "asm.lantai.label", "asm.lantai.title",
-             choices=_options("lantai", ("1", ("marmer", "granit")), ("2", ("keramik",)),
-                              ("3", ("vinil", "karpet", "parket")),
-                              ("4", ("ubin", "tegel", "teraso")), ("5", ("kayu", "papan")),
-                              ("6", ("semen", "plester", "bata")), ("7", ("bambu",)),
-                              ("8", ("tanah",)), "9")),
-        Step("dinding", StepType.SELECT_ONE, "asm.dinding.label", "asm.dinding.title",
-             choices=_options("dinding", ("1", ("tembok", "bata", "beton")),
-                              ("2", ("plesteran",)),
-                              ("3", ("kayu", "papan", "gipsum", "triplek", "grc")),
-                              ("4", ("anyaman", "bilik", "gedek")), ("5", ("batang kayu",)),
-                              ("6", ("bambu",)), "7")),
-        Step("atap", StepType.SELECT_ONE, "asm.atap.label", "asm.atap.title",
-             choices=_options("atap", ("1", ("beton", "cor", "dak")), ("2", ("genteng",)),
-                              ("3", ("asbes", "seng")), ("4", ("bambu",)),
-                              ("5", ("kayu", "sirap")), ("6", ("jerami", "ijuk", "rumbia",
-                                                               "daun")), "7")),
-        Step("air_minum", StepType.SELECT_ONE, "asm.air_minum.label", "asm.air_minum.title",
-             choices=_options("air_minum", ("1", ("kemasan", "aqua", "botol")),
-                              ("2", ("isi ulang", "galon", "depot")),
-                              ("3", ("leding", "ledeng", "pam", "pdam", "pipa")),
-                              ("4", ("sumur bor", "pompa", "jetpump", "bor")),
-                              ("5", ("sumur terlindung",)), ("6", ("sumur tak terlindung",
-                                                                   "sumur gali")),
-                              ("7", ("mata air terlindung",)),
-                              ("8", ("mata air tak terlindung",)),
-                              ("9", ("sungai", "kali", "danau", "kolam", "empang")),
-                              ("10", ("hujan", "air hujan")), "11")),
-        Step("jarak_tinja", StepType.SELECT_ONE, "asm.jarak_tinja.label",
-             "asm.jarak_tinja.title", relevant=In("air_minum", WELL_WATER),
-             choices=_options("jarak_tinja", "1", "2", ("3", ("tidak tahu", "gak tahu")))),
-        Step("fasilitas_bab", StepType.SELECT_ONE, "asm.fasilitas_bab.label",
-             "asm.fasilitas_bab.title",
-             choices=_options("fasilitas_bab", ("1", ("sendiri", "milik sendiri")),
-                              ("2", ("bersama", "berbagi")), ("3", ("komunal",)),
-                              ("4", ("mck umum", "umum", "wc umum")), "5",
-                              ("6", ("tidak ada", "tidak punya", "gak ada")))),
-        Step("kloset", StepType.SELECT_ONE, "asm.kloset.label", "asm.kloset.title",
-             relevant=In("fasilitas_bab", HAS_TOILET),
-             choices=_options("kloset", ("1", ("leher angsa", "duduk", "jongkok")),
-                              ("2", ("plengsengan tutup",)), ("3", ("plengsengan",)),
-                              ("4", ("cemplung", "cubluk")))),
-        Step("pembuangan_tinja", StepType.SELECT_ONE, "asm.pembuangan_tinja.label",
-             "asm.pembuangan_tinja.title", relevant=In("fasilitas_bab", HAS_TOILET),
-             choices=_options("pembuangan_tinja", ("1", ("septik", "septic", "septictank")),
-                              ("2", ("ipal",)), ("3", ("sungai", "laut", "kali", "empang")),
-                              ("4", ("lubang",)), ("5", ("pantai", "kebun")), "6")),
-        Step("penerangan", StepType.SELECT_ONE, "asm.penerangan.label", "asm.penerangan.title",
-             choices=_options("penerangan", ("1", ("pln meteran", "meteran", "token")),
-                              ("2", ("tanpa meteran", "nyantol", "numpang")),
-                              ("3", ("non pln", "genset", "surya")),
-                              ("4", ("bukan listrik", "lampu minyak", "pelita")))),
-        Step("daya_listrik", StepType.SELECT_ONE, "asm.daya_listrik.label",
-             "asm.daya_listrik.title", relevant=Eq("penerangan", "1"),
-             choices=_options("daya_listrik", ("1", ("450",)), ("2", ("900",)),
-                              ("3", ("1300", "1.300")), ("4", ("2200", "2.200")),
-                              ("5", ("lebih dari 2200",)))),
-        Step("bahan_bakar", StepType.SELECT_ONE, "asm.bahan_bakar.label",
-             "asm.bahan_bakar.title",
-             choices=_options("bahan_bakar", ("1", ("kompor listrik", "induksi")),
-                              ("2", ("5,5 kg", "bright gas", "blue gaz")),
-                              ("3", ("12 kg", "tabung biru")),
-                              ("4", ("3 kg", "melon", "gas melon", "elpiji 3")),
-                              ("5", ("gas kota", "pgn")), ("6", ("biogas",)),
-                              ("7", ("minyak tanah",)), ("8", ("briket",)), ("9", ("arang",)),
-                              ("10", ("kayu bakar", "kayu")), "11",
-                              ("0", ("tidak masak", "tidak memasak", "beli jadi")))),
-        Step("aset_nelayan", StepType.SELECT_MULTIPLE, "asm.aset_nelayan.label",
-             "asm.aset_nelayan.title",
-             choices=_options("aset_nelayan", ("1", ("perahu",)), ("2", ("motor tempel",)),
-                              ("3", ("perahu motor", "kapal motor")), ("4", ("kapal",)),
-                              ("0", ("tidak punya", "tidak ada", "gak ada", "ga ada")),
-                              exclusive=("0",))),
-        Step("bantuan", StepType.SELECT_MULTIPLE, "asm.bantuan.label", "asm.bantuan.title",
-             choices=_options("bantuan", ("1", ("pkh",)),
-                              ("2", ("bpnt", "sembako", "kks")),
-                              ("3", ("pbi", "kis", "bpjs pbi")), ("4", ("pip", "kip")),
-                              ("5", ("blt",)), ("6", ("kjp", "klj", "kpdj", "pemprov")),
-                              ("0", ("tidak ada", "tidak dapat", "gak ada", "belum")),
-                              exclusive=("0",))),
-        Step("lokasi", StepType.GEOPOINT, "asm.lokasi.label", "asm.lokasi.title",
-             required=False),
-        Step("foto_rumah", StepType.IMAGE, "asm.foto_rumah.label", "asm.foto_rumah.title",
-             required=False),
-        Step("kerentanan", StepType.CALCULATE, "asm.kerentanan.title", "asm.kerentanan.title",
-             choices=tuple(Option(f, f"asm.kerentanan.{f}") for f in FLAGS),
-             calculate=vulnerability_flags),
-    ),
-)
+ASSESSMENT = load_builtin(FLOW_ID).flow
 
 
 def household_label(answers: Mapping[str, Any]) -> str | None:

@@ -16,19 +16,24 @@ itself is never in the state.
 from __future__ import annotations
 
 import copy
-import re
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
 
-from conversations import parsing
-from conversations.flow import Flow, Step, StepType
+from conversations import parsing, qtypes
+from conversations.flow import Expression, Flow, Option, Step, StepType, plain_ref
+from conversations.functions import FUNCTIONS
 from conversations.i18n import JAKARTA, T, Translator
-from conversations.matching import clean_text, has_words, match_command, match_option, normalize
+from conversations.matching import clean_text, match_command, match_option, normalize
 from conversations.messages import Inbound, InboundKind
-from conversations.places import KELURAHAN
+from conversations.privacy import mask_ids
+from conversations.prompt import Prompt
+from conversations.qtypes import Answer, IdentitySealer
+from conversations.xpath import Env
+
+__all__ = ["COMMANDS", "Engine", "IdentitySealer", "Prompt", "Turn", "mask_ids"]
 
 # Words that work at every step (whole message, any case, with or without a leading /).
 COMMANDS: dict[str, Iterable[str]] = {
@@ -45,29 +50,6 @@ COMMANDS: dict[str, Iterable[str]] = {
                         "lanjut nanti", "jeda", "pause", "later", "simpan dulu"}),
 }
 
-MAX_TEXT = 1000
-MIN_TEXT_DEFAULT = 1
-
-# Sixteen digits, optionally grouped with spaces, dots or dashes: an NIK or No. KK.
-_ID_IN_TEXT = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
-
-
-class IdentitySealer(Protocol):
-    """Encrypts an identity number for the session: ``{"sealed": …, "hash": …}``."""
-
-    def seal(self, kind: str, digits: str) -> dict[str, str]: ...
-
-
-@dataclass
-class Prompt:
-    """What to say back in one message: texts, then the question's buttons."""
-
-    texts: list[T] = field(default_factory=list)
-    choices: list[tuple[str, T | str]] = field(default_factory=list)
-    request_location: bool = False
-    request_contact: bool = False
-
-
 @dataclass
 class Turn:
     state: dict[str, Any] | None  # None: the flow ended (saved or cancelled)
@@ -77,16 +59,6 @@ class Turn:
     changed: bool = True
     # The user said "nanti": keep ``state`` aside and continue later.
     paused: bool = False
-
-
-def mask_ids(text: str) -> str:
-    """'NIK saya 3172 0112 8500 0001' → 'NIK saya 3172********0001'."""
-
-    def _masked(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return digits[:4] + "*" * 8 + digits[-4:]
-
-    return _ID_IN_TEXT.sub(_masked, text)
 
 
 class Engine:
@@ -150,7 +122,7 @@ class Engine:
                 answer = state["answers"][step.name]
                 if step.type == StepType.REPEAT:
                     assert step.repeat is not None
-                    if answer and step.repeat.count is None:
+                    if answer and step.repeat.count_step is None:
                         # With a count step the number is already in the summary.
                         lines.append(T("flow.summary_line", title=T(step.title),
                                        value=len(answer)))
@@ -209,7 +181,7 @@ class Engine:
             state.pop("editing", None)
             return self._advance(flow, state, Prompt())
         try:
-            value, echo = self._parse(flow, step, inbound, text, now)
+            value, echo = self._parse(flow, state, step, inbound, text, now)
         except parsing.InvalidAnswer as err:
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
         if step.confirm:
@@ -218,42 +190,11 @@ class Engine:
             return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
         return self._accept(flow, state, step, group, value, echo, now)
 
-    def display(self, step: Step, value: Any) -> T | str | int | bool | date | datetime:
+    def display(self, step: Step, value: Any) -> qtypes.Display:
         """An answer as the user should read it back."""
-        t = step.type
-        if t == StepType.SELECT_ONE:
-            opt = step.option(str(value))
-            return T(opt.label) if opt else str(value)
-        if t == StepType.SELECT_MULTIPLE or (t == StepType.CALCULATE and step.choices):
-            if not isinstance(value, list):
-                return str(value)
-            labels = [T(o.label) for v in value if (o := step.option(v))]
-            return T("flow.list", items=labels) if labels else T("flow.none")
-        if t == StepType.YES_NO:
-            return bool(value)
-        if t == StepType.DATE:
-            return date.fromisoformat(value)
-        if t == StepType.DATETIME:
-            return datetime.fromisoformat(value)
-        if t == StepType.GEOPOINT:
-            return T("summary.location", lat=f"{value['latitude']:.5f}",
-                     lon=f"{value['longitude']:.5f}")
-        if t == StepType.IMAGE:
-            return T("summary.photo")
-        if t in (StepType.NIK, StepType.KK):
-            return str(value["masked"]) if isinstance(value, dict) else _mask(str(value))
-        if t == StepType.RT_RW:
-            return T("summary.rt_rw", rt=value["rt"], rw=value["rw"])
-        if t == StepType.KELURAHAN:
-            return str(value["name"])
-        if t == StepType.INTEGER:
-            return int(value)
-        if t == StepType.REPEAT:
+        if step.type == StepType.REPEAT:
             return len(value)
-        if isinstance(value, int | bool):
-            return value
-        text = str(value)
-        return text if len(text) <= 300 else text[:297] + "…"
+        return qtypes.get(step.type).display(step, value)
 
     # -- states ----------------------------------------------------------------------------
 
@@ -268,8 +209,8 @@ class Engine:
         state.pop("editing", None)
         if step.timestamp:
             state.setdefault("times", {})[step.name] = now.isoformat()
-        if group is None and step.finish_if is not None and step.finish_if.holds(
-            self._scope(state)
+        if group is None and step.finish_if is not None and _holds(
+            step.finish_if, self._scope(state), _flow_day(state)
         ):
             return Turn(None, Prompt(texts=echo), completed=self._completed(flow, state))
         return self._advance(flow, state, Prompt(texts=echo))
@@ -311,7 +252,7 @@ class Engine:
             answer = parsing.parse_yes_no(text)
             if answer is None and any(ch.isdigit() for ch in text):
                 try:
-                    value, echo = self._parse(flow, step, inbound, text, now)
+                    value, echo = self._parse(flow, state, step, inbound, text, now)
                 except parsing.InvalidAnswer as err:
                     return self._unchanged(flow, state, [T(err.reason, **err.params)])
                 state["pending"] = value
@@ -359,8 +300,8 @@ class Engine:
             state["repeat"] = {"group": group.name, "index": None,
                                "mismatch": self._count_mismatch(group, state)}
             return self._advance(flow, state, Prompt())
-        if action == "fix" and group.repeat.count is not None:
-            state["answers"][group.repeat.count] = len(items)
+        if action == "fix" and group.repeat.count_step is not None:
+            state["answers"][group.repeat.count_step] = len(items)
         elif self._count_mismatch(group, state):
             state["repeat"]["mismatch"] = True
             return Turn(state, self._more_prompt(group, state, Prompt()))
@@ -513,7 +454,7 @@ class Engine:
         nxt: Step | None = None
         mode: str | None = None
         for step in flow.steps:
-            relevant = step.relevant is None or step.relevant.holds(scope)
+            relevant = step.relevant is None or _holds(step.relevant, scope, day)
             if not relevant:
                 # An earlier answer changed: answers to steps that no longer apply go.
                 if step.name in state["answers"]:
@@ -525,9 +466,16 @@ class Engine:
                     state.pop("repeat")
                 continue
             if step.type == StepType.CALCULATE:
-                assert step.calculate is not None
-                _set_or_drop(state["answers"], step.name, step.calculate(scope, day))
+                if step.context is not None:
+                    continue  # what the caller knows is in scope as ``_<context>``
+                _set_or_drop(state["answers"], step.name, self._calculate(step, scope, day))
                 scope[step.name] = state["answers"].get(step.name)
+                continue
+            if step.type == StepType.NOTE:
+                if nxt is None and step.name not in state.get("notes", []):
+                    # A note is said on the way to the next question, once.
+                    state.setdefault("notes", []).append(step.name)
+                    prompt.texts.append(T(step.label, **self._label_params(step, state)))
                 continue
             if step.type == StepType.REPEAT:
                 if step.name in state["answers"]:
@@ -620,16 +568,18 @@ class Engine:
     def _seed(self, group: Step, state: dict[str, Any], item: dict[str, Any]) -> None:
         """Fill the first item from earlier answers (the head of household is member 1)."""
         assert group.repeat is not None
+        scope = self._scope(state)
         for child_name, source in group.repeat.seed:
             child = next(c for c in group.repeat.children if c.name == child_name)
-            value = state["answers"].get(source)
-            if value is None:
+            ref = plain_ref(source)
+            # A plain reference copies the answer whole (an identity number stays sealed).
+            value = scope.get(ref) if ref is not None else _plain(
+                source.evaluate(_env(scope, _flow_day(state))))
+            if value in (None, ""):
                 _drop(child, {"answers": item})
                 continue
-            item[child_name] = _copy(value)
+            item[child_name] = _copy(value) if isinstance(value, dict | list) else value
             _derive(child, item)
-        for child_name, value in group.repeat.seed_values:
-            item[child_name] = value
 
     def _walk_item(self, group: Step, state: dict[str, Any], item: dict[str, Any],
                    skipped: list[str], day: date) -> Step | None:
@@ -638,20 +588,21 @@ class Engine:
         scope = {**self._scope(state), **item}
         nxt: Step | None = None
         for child in group.repeat.children:
-            if child.relevant is not None and not child.relevant.holds(scope):
+            if child.relevant is not None and not _holds(child.relevant, scope, day):
                 if child.name in item:
                     _drop(child, {"answers": item})
                     scope.pop(child.name, None)
                 if child.name in skipped:
                     skipped.remove(child.name)
                 continue
-            if child.type == StepType.CALCULATE:
-                assert child.calculate is not None
-                _set_or_drop(item, child.name, child.calculate(scope, day))
+            if child.type == StepType.CALCULATE and child.context is None:
+                _set_or_drop(item, child.name, self._calculate(child, scope, day))
                 scope[child.name] = item.get(child.name)
                 continue
+            if child.type == StepType.NOTE:
+                continue
             if nxt is None and child.name not in item and child.name not in skipped and (
-                not _retain_refused(child, scope)
+                not _retain_refused(child, scope, day)
             ):
                 nxt = child
         return nxt
@@ -680,8 +631,11 @@ class Engine:
     def _retain(self, group: Step, state: dict[str, Any], item: dict[str, Any]) -> None:
         assert group.repeat is not None
         scope = {**self._scope(state), **item}
+        day = _flow_day(state)
         for child in group.repeat.children:
-            if child.retain is not None and child.name in item and not child.retain.holds(scope):
+            if child.retain is not None and child.name in item and not _holds(
+                child.retain, scope, day
+            ):
                 # Data minimisation: what it derived (a birth date) stays, the answer goes.
                 del item[child.name]
 
@@ -700,68 +654,74 @@ class Engine:
         for index, item in enumerate(items):
             item_scope = {**scope, **item}
             for child in group.repeat.children:
-                if (child.required and child.type != StepType.CALCULATE
+                if (child.required and child.type not in (StepType.CALCULATE, StepType.NOTE)
                         and child.name not in item
-                        and (child.relevant is None or child.relevant.holds(item_scope))
-                        and not _retain_refused(child, item_scope)):
+                        and (child.relevant is None or _holds(child.relevant, item_scope, day))
+                        and not _retain_refused(child, item_scope, day)):
                     return index
         return None
 
-    @staticmethod
-    def _count_mismatch(group: Step, state: dict[str, Any]) -> bool:
+    def _expected_count(self, group: Step, state: dict[str, Any]) -> int | None:
+        """How many items the repeat's count says (None when it says nothing usable)."""
         assert group.repeat is not None
         if group.repeat.count is None:
-            return False
-        expected = state["answers"].get(group.repeat.count)
+            return None
+        value = _plain(group.repeat.count.evaluate(_env(self._scope(state), _flow_day(state))))
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def _count_mismatch(self, group: Step, state: dict[str, Any]) -> bool:
+        expected = self._expected_count(group, state)
         items = state["answers"].get(group.name) or []
-        return isinstance(expected, int) and len(items) != expected
+        return expected is not None and len(items) != expected
 
     # -- prompts ---------------------------------------------------------------------------
 
     def _ask(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
         step, group = flow.find(state["step"])
-        params: dict[str, Any] = {}
         if group is not None:
             assert group.repeat is not None
             rep = state["repeat"]
             item = rep["answers"]
             name = item.get(group.repeat.label_child) if group.repeat.label_child else None
-            params["nama"] = name if isinstance(name, str) else T("repeat.this_one")
             if not rep["history"] and not rep.get("edit") and "editing" not in state:
                 # The first question of a new item says whose turn it is.
                 heading = T(group.repeat.item, n=rep["index"] + 1)
                 prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
                                     if isinstance(name, str)
                                     else T("repeat.item_heading_new", label=heading))
-        prompt.texts.append(T(step.label, **params))
+        prompt.texts.append(T(step.label, **self._label_params(step, state)))
         if step.hint:
             prompt.texts.append(T(step.hint))
-        if step.type in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE):
-            prompt.choices = [(f"{step.name}:{o.value}", T(o.label)) for o in step.choices]
-            if step.type == StepType.SELECT_MULTIPLE:
-                prompt.texts.append(T("flow.multi_hint"))
-        elif step.type == StepType.YES_NO:
-            prompt.choices = [(f"{step.name}:yes", T("common.yes")),
-                              (f"{step.name}:no", T("common.no"))]
-        elif step.type == StepType.KELURAHAN:
-            prompt.choices = [(f"{step.name}:{k.code[-4:]}", k.name) for k in KELURAHAN]
-        elif step.type == StepType.GEOPOINT:
-            prompt.request_location = True
-        elif step.type == StepType.PHONE:
-            prompt.request_contact = True
+        offered = self._offered(step, self._item_scope(state), _flow_day(state))
+        qtypes.get(step.type).prompt(offered, prompt)
         if not step.required:
             prompt.texts.append(T("flow.optional_hint"))
             prompt.choices.append((f"{step.name}:__skip", T("flow.skip_button")))
         return prompt
 
+    def _label_params(self, step: Step, state: dict[str, Any]) -> dict[str, Any]:
+        """The answers a question's text shows (``${nama}``), as the person reads them."""
+        if not step.label_refs:
+            return {}
+        flow_scope = self._item_scope(state)
+        in_item = (state.get("repeat") or {}).get("index") is not None
+        params: dict[str, Any] = {}
+        for ref in step.label_refs:
+            value = flow_scope.get(ref)
+            if value in (None, "", []):
+                params[ref] = T("repeat.this_one") if in_item else "…"
+            elif isinstance(value, str | int):
+                params[ref] = value
+            else:
+                params[ref] = str(value)
+        return params
+
     def _check_prompt(self, step: Step, value: dict[str, Any], prompt: Prompt) -> Prompt:
-        if step.type == StepType.NIK:
-            prompt.texts.append(T("nik.readback", masked=value["masked"],
-                                  sex=T(f"nik.sex.{value['sex']}"),
-                                  birth=date.fromisoformat(value["birth_date"])))
-        else:
-            prompt.texts.append(T("kk.readback", masked=value["masked"],
-                                  issued=date.fromisoformat(value["issued"])))
+        line = qtypes.get(step.type).readback(step, value)
+        if line is not None:
+            prompt.texts.append(line)
         prompt.choices = [(f"{step.name}:__ok", T("flow.check_yes")),
                           (f"{step.name}:__retry", T("flow.check_no"))]
         return prompt
@@ -770,7 +730,7 @@ class Engine:
         assert group.repeat is not None
         rep = group.repeat
         n = len(state["answers"].get(group.name) or [])
-        expected = state["answers"].get(rep.count) if rep.count else None
+        expected = self._expected_count(group, state)
         noun = T(rep.noun)
         add = (f"{group.name}:__add", T("repeat.add", noun=noun))
         if (state.get("repeat") or {}).get("mismatch") and isinstance(expected, int):
@@ -844,7 +804,8 @@ class Engine:
                for c in group.repeat.children
                if c.type != StepType.CALCULATE and c.name not in fixed
                and (c.name in item or not c.required)
-               and (c.relevant is None or c.relevant.holds({**self._scope(state), **item}))]
+               and (c.relevant is None or _holds(c.relevant, {**self._scope(state), **item},
+                                                 _flow_day(state)))]
         if not (index == 0 and group.repeat.seeded()):
             out.append((f"{path}.-", T("repeat.remove", noun=T(group.repeat.noun)),
                         [*self.tr.labels("repeat.remove_word")]))
@@ -888,8 +849,11 @@ class Engine:
     def _completed(self, flow: Flow, state: dict[str, Any]) -> dict[str, Any]:
         answers = _copy(state["answers"])
         scope = self._scope(state)
+        day = _flow_day(state)
         for step in flow.steps:
-            if step.retain is not None and step.name in answers and not step.retain.holds(scope):
+            if step.retain is not None and step.name in answers and not _holds(
+                step.retain, scope, day
+            ):
                 del answers[step.name]
         if flow.with_meta:
             answers["_meta"] = {"ctx": _copy(state.get("ctx", {})),
@@ -903,149 +867,61 @@ class Engine:
         if not text or not state.get("step"):
             return False
         step = flow.find(state["step"])[0]
-        if step.type not in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE):
+        if not step.choices or step.type not in qtypes.REGISTRY or not qtypes.get(
+            step.type
+        ).has_choices:
             return False
         norm = normalize(text)
         return any(norm == normalize(word) for _, words in self._option_words(step)
                    for word in words)
 
-    def _parse(self, flow: Flow, step: Step, inbound: Inbound, text: str,
-               now: datetime) -> tuple[Any, list[T]]:
+    def _parse(self, flow: Flow, state: dict[str, Any], step: Step, inbound: Inbound,
+               text: str, now: datetime) -> tuple[Any, list[T]]:
         """Turn an inbound message into the step's answer, or raise InvalidAnswer."""
-        t = step.type
-        c = step.constraint
+        qtype = qtypes.get(step.type)
+        scope = self._item_scope(state)
+        day = _flow_day(state)
+        step = self._offered(step, scope, day)
+        answer = Answer(step, inbound, text, now, words=self._words, sealer=self.sealer,
+                        mask_text=flow.mask_ids_in_text)
         if inbound.choice_id:
             prefix, _, value = inbound.choice_id.partition(":")
             if prefix != step.name:
                 raise parsing.InvalidAnswer("flow.stale_button")
-            if t in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE) and step.option(value):
-                return (value if t == StepType.SELECT_ONE else [value]), []
-            if t == StepType.YES_NO and value in ("yes", "no"):
-                return value == "yes", []
-            if t == StepType.KELURAHAN:
-                kel = parsing.match_kelurahan(value)
-                if kel:
-                    return {"code": kel.code, "name": kel.name}, []
-            raise parsing.InvalidAnswer("flow.stale_button")
-        if t == StepType.GEOPOINT:
-            if inbound.location is None:
-                raise parsing.InvalidAnswer("answer.need_location")
-            return inbound.location.as_dict(), []
-        if t == StepType.IMAGE:
-            if inbound.media is None or inbound.media.kind != "photo":
-                raise parsing.InvalidAnswer("answer.need_photo")
-            return inbound.media.as_dict(), []
-        if t == StepType.PHONE and inbound.phone:
-            phone = parsing.parse_phone(inbound.phone)
-            if phone is None:
-                raise parsing.InvalidAnswer("answer.phone")
-            return phone, []
-        if inbound.kind != InboundKind.TEXT:
-            raise parsing.InvalidAnswer(_expected(t))
-        if not text:
-            raise parsing.InvalidAnswer("answer.empty")
-        if len(text) > (c.max_length or MAX_TEXT) and t == StepType.TEXT:
-            raise parsing.InvalidAnswer("answer.too_long", max=c.max_length or MAX_TEXT)
-        if t == StepType.TEXT:
-            if not has_words(text):
-                raise parsing.InvalidAnswer("answer.no_words")
-            if c.min_length and sum(ch.isalnum() for ch in text) < c.min_length:
-                raise parsing.InvalidAnswer("answer.too_short", min=c.min_length)
-            return (mask_ids(text) if flow.mask_ids_in_text else text), []
-        if len(text) > 200:
-            raise parsing.InvalidAnswer(_expected(t))
-        if t == StepType.SELECT_ONE:
-            picked = self._match_choice(step, text)
-            if picked is None:
-                raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
-            return picked, []
-        if t == StepType.SELECT_MULTIPLE:
-            values: list[str] = []
-            for part in _split_multi(text):
-                v = self._match_choice(step, part)
-                if v is None:
-                    raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
-                if v not in values:
-                    values.append(v)
-            if not values:
-                raise parsing.InvalidAnswer("answer.choice_unknown", count=len(step.choices))
-            exclusive = [o for o in step.choices if o.exclusive and o.value in values]
-            if exclusive and len(values) > 1:
-                raise parsing.InvalidAnswer("answer.exclusive", option=T(exclusive[0].label))
-            return values, []
-        if t == StepType.YES_NO:
-            yn = parsing.parse_yes_no(text)
-            if yn is None:
-                raise parsing.InvalidAnswer("answer.yes_no")
-            return yn, []
-        if t == StepType.INTEGER:
-            number = parsing.parse_number(text)
-            if number is None or (isinstance(number, Decimal) and number != int(number)):
-                raise parsing.InvalidAnswer("answer.number")
-            n = int(number)
-            if (c.min_value is not None and n < c.min_value) or (
-                c.max_value is not None and n > c.max_value
-            ):
-                raise parsing.InvalidAnswer(
-                    c.message or "answer.number_range", min=c.min_value, max=c.max_value
-                )
-            return n, []
-        if t in (StepType.DATE, StepType.DATETIME):
-            return self._parse_when(step, text, now)
-        if t == StepType.NIK:
-            nik = parsing.parse_nik(text, today=now.astimezone(JAKARTA).date())
-            return {"masked": nik.masked, **self._seal("nik", nik.value), "sex": nik.sex,
-                    "birth_date": nik.birth_date.isoformat()}, []
-        if t == StepType.KK:
-            kk = parsing.parse_kk(text, today=now.astimezone(JAKARTA).date())
-            return {"masked": kk.masked, **self._seal("kk", kk.value),
-                    "issued": kk.issued_date.isoformat()}, []
-        if t == StepType.PHONE:
-            phone = parsing.parse_phone(text)
-            if phone is None:
-                raise parsing.InvalidAnswer("answer.phone")
-            return phone, []
-        if t == StepType.RT_RW:
-            rt_rw = parsing.parse_rt_rw(text)
-            if rt_rw is None:
-                raise parsing.InvalidAnswer("answer.rt_rw")
-            return {"rt": rt_rw[0], "rw": rt_rw[1]}, []
-        if t == StepType.KELURAHAN:
-            kel = parsing.match_kelurahan(text)
-            if kel is None:
-                raise parsing.InvalidAnswer("answer.kelurahan")
-            return {"code": kel.code, "name": kel.name}, []
-        raise AssertionError(f"unhandled step type {t}")
+            parsed, echo = qtype.parse_button(replace(answer, choice=value))
+        else:
+            parsed, echo = qtype.parse(answer)
+        if step.constraint is not None and not _holds(step.constraint, scope, day,
+                                                      current=parsed):
+            raise parsing.InvalidAnswer(step.constraint_message or "answer.constraint")
+        return parsed, echo
 
-    def _seal(self, kind: str, digits: str) -> dict[str, str]:
-        return dict(self.sealer.seal(kind, digits)) if self.sealer is not None else {}
+    def _offered(self, step: Step, scope: dict[str, Any], day: date) -> Step:
+        """The step with only the options its choice filter lets through."""
+        if step.choice_filter is None or not step.choices:
+            return step
+        expr = step.choice_filter
+        kept = tuple(o for o in step.choices if _holds(expr, scope, day, props=o.props))
+        return replace(step, choices=kept)
 
-    def _parse_when(self, step: Step, text: str, now: datetime) -> tuple[Any, list[T]]:
-        local_now = now.astimezone(JAKARTA)
-        when = parsing.parse_when(text, local_now)
-        if when is None or when.date is None:
-            raise parsing.InvalidAnswer("answer.date")
-        if step.type == StepType.DATE:
-            if step.constraint.not_future and when.date > local_now.date():
-                raise parsing.InvalidAnswer("answer.date_future")
-            return when.date.isoformat(), [T("answer.date_echo", when=when.date)]
-        moment = datetime.combine(when.date, when.time or time(0, 0), tzinfo=JAKARTA)
-        if when.time is None:
-            raise parsing.InvalidAnswer("answer.time_missing", day=when.date)
-        if step.constraint.not_future and moment > local_now:
-            raise parsing.InvalidAnswer("answer.date_future")
-        return moment.isoformat(), [T("answer.date_echo", when=moment)]
-
-    def _match_choice(self, step: Step, text: str) -> str | None:
-        """An alias typed exactly wins ("450" for "450 watt", though numbers are positions)."""
-        norm = normalize(text)
-        exact = {o.value for o in step.choices if any(norm == normalize(a) for a in o.aliases)}
-        if len(exact) == 1:
-            return exact.pop()
-        return match_option(text, self._option_words(step))
+    def _words(self, option: Option) -> list[str]:
+        return [*self.tr.labels(option.label), *option.aliases]
 
     def _option_words(self, step: Step) -> list[tuple[str, list[str]]]:
-        return [(o.value, [*self.tr.labels(o.label), *o.aliases]) for o in step.choices]
+        return [(o.value, self._words(o)) for o in step.choices]
+
+    def _calculate(self, step: Step, scope: dict[str, Any], day: date) -> Any:
+        if step.function is not None:
+            return FUNCTIONS[step.function](scope, day)
+        assert step.calculation is not None
+        return _plain(step.calculation.evaluate(_env(scope, day)))
+
+    def _item_scope(self, state: dict[str, Any]) -> dict[str, Any]:
+        scope = self._scope(state)
+        rep = state.get("repeat")
+        if rep is not None and rep.get("index") is not None:
+            scope.update(rep["answers"])
+        return scope
 
 
 def _box(state: dict[str, Any], group: Step | None) -> dict[str, Any]:
@@ -1072,11 +948,33 @@ def _derived(steps: tuple[Step, ...] | list[Step], answers: dict[str, Any]) -> s
     return {d.target for s in steps if s.name in answers for d in s.derive}
 
 
-def _retain_refused(step: Step, scope: dict[str, Any]) -> bool:
+def _retain_refused(step: Step, scope: dict[str, Any], day: date) -> bool:
     """The answer would be dropped anyway: what ``retain`` looks at is known and says no."""
     if step.retain is None:
         return False
-    return all(ref in scope for ref in step.retain.refs()) and not step.retain.holds(scope)
+    return all(ref in scope for ref in step.retain.refs()) and not _holds(step.retain, scope, day)
+
+
+def _env(scope: dict[str, Any], day: date, *, current: Any = None,
+         props: Any = None) -> Env:
+    return Env(value=scope.get, current=current,
+               prop=(props.get if props is not None else None), today=day)
+
+
+def _holds(expr: Expression, scope: dict[str, Any], day: date, *, current: Any = None,
+           props: Any = None) -> bool:
+    return expr.holds(_env(scope, day, current=current, props=props))
+
+
+def _plain(value: Any) -> Any:
+    """A formula's result as a JSON answer: whole numbers as int, empty as None."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return None if value == "" else value
 
 
 def _set_or_drop(answers: dict[str, Any], name: str, value: Any) -> None:
@@ -1089,29 +987,6 @@ def _set_or_drop(answers: dict[str, Any], name: str, value: Any) -> None:
 def _flow_day(state: dict[str, Any]) -> date:
     """The day the flow started, in Jakarta (ages are counted on it)."""
     return datetime.fromisoformat(state["started_at"]).astimezone(JAKARTA).date()
-
-
-def _split_multi(text: str) -> list[str]:
-    parts = [p.strip() for p in text.replace(" dan ", ",").replace("&", ",").split(",")]
-    if len(parts) == 1 and all(p.isdigit() for p in text.split()):
-        parts = text.split()
-    return [p for p in parts if p]
-
-
-def _expected(step_type: StepType) -> str:
-    return {
-        StepType.INTEGER: "answer.number",
-        StepType.DATE: "answer.date",
-        StepType.DATETIME: "answer.date",
-        StepType.YES_NO: "answer.yes_no",
-        StepType.RT_RW: "answer.rt_rw",
-        StepType.KELURAHAN: "answer.kelurahan",
-        StepType.PHONE: "answer.phone",
-    }.get(step_type, "answer.need_text")
-
-
-def _mask(value: str) -> str:
-    return value[:4] + "*" * max(0, len(value) - 8) + value[-4:] if len(value) > 8 else "****"
 
 
 def _copy(state: dict[str, Any]) -> dict[str, Any]:

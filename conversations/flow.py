@@ -1,26 +1,35 @@
-"""Flows as data, with the XLSForm vocabulary (type, name, label, required, relevant,
-constraint, choices), validated when they are loaded.
+"""Flows as data: what a form workbook says, in the shape the engine walks.
+
+A :class:`Flow` is made by :mod:`conversations.forms` from an XLSForm workbook (or, in
+tests, written out in Python). Its vocabulary is XLSForm's — ``type``, ``name``, ``label``,
+``required``, ``relevant``, ``constraint``, ``choices``, repeats — plus a few chat details
+(a short title for the summary, aliases of an option, identity numbers read back).
+Conditions and formulas are compiled expressions (:mod:`conversations.xpath`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class StepType(StrEnum):
+    """The built-in question types (each a module of :mod:`conversations.qtypes`) and the
+    two structures that are not questions: a repeat group and a calculation."""
+
     SELECT_ONE = "select_one"
     SELECT_MULTIPLE = "select_multiple"
     TEXT = "text"
     INTEGER = "integer"
+    DECIMAL = "decimal"
     YES_NO = "yes_no"
     DATETIME = "datetime"
     DATE = "date"
     GEOPOINT = "geopoint"
     IMAGE = "image"
+    NOTE = "note"
     NIK = "nik"
     KK = "kk"
     PHONE = "phone"
@@ -32,134 +41,16 @@ class StepType(StrEnum):
     CALCULATE = "calculate"
 
 
-# --- relevance conditions: small, serialisable, readable in a diagram ---------------------
+class Expression(Protocol):
+    """A compiled formula (``relevant``, ``constraint``, ``calculation``…)."""
 
+    source: str
 
-class Cond:
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        raise NotImplementedError
+    def evaluate(self, env: Any) -> Any: ...
 
-    def refs(self) -> set[str]:
-        return set()
+    def holds(self, env: Any) -> bool: ...
 
-
-@dataclass(frozen=True)
-class Eq(Cond):
-    """``${name} = value``; names starting with ``_`` read the flow's context."""
-
-    name: str
-    value: Any
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return bool(answers.get(self.name) == self.value)
-
-    def refs(self) -> set[str]:
-        return {self.name}
-
-    def __str__(self) -> str:
-        return f"${{{self.name}}} = {self.value!r}"
-
-
-@dataclass(frozen=True)
-class In(Cond):
-    name: str
-    values: tuple[Any, ...]
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return answers.get(self.name) in self.values
-
-    def refs(self) -> set[str]:
-        return {self.name}
-
-    def __str__(self) -> str:
-        return f"${{{self.name}}} in {list(self.values)!r}"
-
-
-@dataclass(frozen=True)
-class Answered(Cond):
-    name: str
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return answers.get(self.name) not in (None, "", [])
-
-    def refs(self) -> set[str]:
-        return {self.name}
-
-    def __str__(self) -> str:
-        return f"${{{self.name}}} != ''"
-
-
-@dataclass(frozen=True)
-class Not(Cond):
-    cond: Cond
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return not self.cond.holds(answers)
-
-    def refs(self) -> set[str]:
-        return self.cond.refs()
-
-    def __str__(self) -> str:
-        return f"not({self.cond})"
-
-
-@dataclass(frozen=True)
-class All(Cond):
-    conds: tuple[Cond, ...]
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return all(c.holds(answers) for c in self.conds)
-
-    def refs(self) -> set[str]:
-        return set().union(*(c.refs() for c in self.conds))
-
-    def __str__(self) -> str:
-        return " and ".join(f"({c})" for c in self.conds)
-
-
-@dataclass(frozen=True)
-class AnyOf(Cond):
-    conds: tuple[Cond, ...]
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        return any(c.holds(answers) for c in self.conds)
-
-    def refs(self) -> set[str]:
-        return set().union(*(c.refs() for c in self.conds))
-
-    def __str__(self) -> str:
-        return " or ".join(f"({c})" for c in self.conds)
-
-
-@dataclass(frozen=True)
-class Range(Cond):
-    """``${name} >= low and ${name} <= high`` for a number; an open end is None."""
-
-    name: str
-    low: int | None = None
-    high: int | None = None
-
-    def holds(self, answers: Mapping[str, Any]) -> bool:
-        value = answers.get(self.name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            return False
-        return (self.low is None or value >= self.low) and (
-            self.high is None or value <= self.high
-        )
-
-    def refs(self) -> set[str]:
-        return {self.name}
-
-    def __str__(self) -> str:
-        parts = []
-        if self.low is not None:
-            parts.append(f"${{{self.name}}} >= {self.low}")
-        if self.high is not None:
-            parts.append(f"${{{self.name}}} <= {self.high}")
-        return " and ".join(parts) or "true"
-
-
-# --- steps and flows -------------------------------------------------------------------
+    def refs(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -169,6 +60,8 @@ class Option:
     aliases: tuple[str, ...] = ()  # extra loose words people type ("kotor" for keruh)
     # "None of these": may not be picked together with other options of a multi-choice.
     exclusive: bool = False
+    # Other columns of the choices sheet (what a choice_filter reads).
+    props: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,64 +86,64 @@ class Derive:
 class Repeat:
     """A repeat group: ``children`` asked once per item; the answer is a list of dicts.
 
-    ``count`` names an earlier integer answer the number of items should match (checked
-    when the user says there are no more). ``seed`` fills the first item from earlier
-    answers (``("nama", "kepala_nama")``) and ``seed_values`` with constants; seeded
-    answers are edited where they came from. ``noun`` is the catalog key of what one
-    item is called ("anggota"), ``item`` of one item's heading ("Anggota ke-{n}").
+    ``count`` is the XLSForm ``repeat_count``: how many items there should be (checked
+    when the person says there are no more, and no "another?" once it is reached).
+    ``seed`` fills the first item from earlier answers (``("nama", expr)``); seeded
+    answers are edited where they came from. ``noun`` is the catalog key of what one item
+    is called ("anggota"), ``item`` of one item's heading ("Anggota ke-{n}").
     """
 
     children: tuple[Step, ...]
     noun: str
     item: str
-    count: str | None = None
-    seed: tuple[tuple[str, str], ...] = ()
-    seed_values: tuple[tuple[str, Any], ...] = ()
+    count: Expression | None = None
+    seed: tuple[tuple[str, Expression], ...] = ()
     # Child whose answer names an item in lists ("nama"); items without it are numbered.
     label_child: str | None = None
 
     def seeded(self) -> set[str]:
-        return {c for c, _ in self.seed} | {c for c, _ in self.seed_values}
+        return {c for c, _ in self.seed}
 
-
-@dataclass(frozen=True)
-class Constraint:
-    """Limits on an answer; ``message`` is the catalog key shown when they are broken."""
-
-    min_value: int | None = None
-    max_value: int | None = None
-    max_length: int | None = None
-    min_length: int | None = None
-    not_future: bool = False
-    message: str | None = None
+    @property
+    def count_step(self) -> str | None:
+        """The answer the count comes from, when it is one plain reference (``${n}``)."""
+        return plain_ref(self.count) if self.count is not None else None
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    type: StepType
+    type: str  # a registered question type, "repeat" or "calculate"
     label: str  # catalog key of the question
     title: str  # catalog key of the short name in the summary
     required: bool = True
-    relevant: Cond | None = None
-    constraint: Constraint = field(default_factory=Constraint)
+    relevant: Expression | None = None
+    constraint: Expression | None = None
+    constraint_message: str | None = None  # catalog key
     choices: tuple[Option, ...] = ()
-    # Ask for a shared location / contact with the platform's own button.
+    choice_filter: Expression | None = None
     hint: str | None = None  # catalog key shown under the question
     # NIK / No. KK: read the answer back (masked, with what it encodes) and ask "benar?".
     confirm: bool = False
     # Answers filled in from this one (they are not asked while this one is answered).
     derive: tuple[Derive, ...] = ()
     repeat: Repeat | None = None
-    # CALCULATE: (answers in scope, the day the flow started) -> value.
-    calculate: Callable[[Mapping[str, Any], date], Any] | None = None
+    # CALCULATE: a formula, or a named function (what a formula cannot say), or a value the
+    # caller supplies when the flow starts (``context``: the contact's known phone).
+    calculation: Expression | None = None
+    function: str | None = None
+    context: str | None = None
     # Answering so that this holds ends the flow at once, without a summary (consent "no").
-    finish_if: Cond | None = None
+    finish_if: Expression | None = None
     # Data minimisation: the answer is dropped when its item/flow is complete unless this
     # holds (may refer to later answers, e.g. a child's NIK without consent for child data).
-    retain: Cond | None = None
+    retain: Expression | None = None
     # Keep the moment of the answer (proof of consent).
     timestamp: bool = False
+    # Chat details a question type reads (``when``: past for "since when"; ``max_length``).
+    params: Mapping[str, str] = field(default_factory=dict)
+    # Answers the question's text shows (``${nama}`` in the label).
+    label_refs: tuple[str, ...] = ()
 
     def option(self, value: str) -> Option | None:
         for opt in self.choices:
@@ -263,7 +156,7 @@ class Step:
 class Flow:
     id: str
     version: int
-    title: str  # catalog key
+    title: str  # catalog key said when the flow starts
     steps: tuple[Step, ...]
     summary_intro: str  # catalog key shown above the summary
     # The user may say "nanti" to put the flow aside and continue later.
@@ -271,9 +164,11 @@ class Flow:
     # Completed answers carry "_meta": the flow context, answer times, start time.
     with_meta: bool = False
     # Sixteen-digit numbers (NIK, No. KK) typed into free text are masked before storing.
-    mask_ids_in_text: bool = False
+    mask_ids_in_text: bool = True
     # Catalog key said when the user cancels ("batal").
     cancelled: str = "flow.cancelled"
+    # Where the flow came from (a workbook path), for messages about it.
+    source: str | None = None
 
     def step(self, name: str) -> Step:
         for s in self.steps:
@@ -305,11 +200,10 @@ class Flow:
         """Every catalog key the flow refers to."""
         out = {self.title, self.summary_intro, self.cancelled}
         for s in self.all_steps():
-            out |= {s.label, s.title}
-            if s.hint:
-                out.add(s.hint)
-            if s.constraint.message:
-                out.add(s.constraint.message)
+            out |= {key for key in (s.label, s.title) if key}
+            for key in (s.hint, s.constraint_message):
+                if key:
+                    out.add(key)
             if s.repeat is not None:
                 out |= {s.repeat.noun, s.repeat.item}
             out |= {o.label for o in s.choices}
@@ -320,93 +214,23 @@ class FlowError(ValueError):
     pass
 
 
-# Telegram callback_data is at most 64 bytes; choice ids are "<step>:<value>".
-MAX_CHOICE_ID_BYTES = 64
+def plain_ref(expr: Expression) -> str | None:
+    """``x`` when the formula is just ``${x}``."""
+    refs = expr.refs()
+    if len(refs) == 1:
+        (name,) = refs
+        if expr.source.strip() == f"${{{name}}}":
+            return name
+    return None
 
 
-def validate(flow: Flow, known_keys: set[str] | None = None) -> Flow:
-    """Check a flow when it is loaded; raise FlowError naming the step at fault."""
-    seen: set[str] = set()
-    for index, step in enumerate(flow.steps):
-        earlier = {s.name for s in flow.steps[:index]}
-        _check_step(flow, step, earlier, seen, in_repeat=False)
-        if step.repeat is not None:
-            where = f"flow {flow.id!r} step {step.name!r}"
-            if step.type != StepType.REPEAT:
-                raise FlowError(f"{where}: only repeat steps have children")
-            rep = step.repeat
-            if not rep.children:
-                raise FlowError(f"{where}: a repeat group needs children")
-            if rep.count is not None:
-                counted = next((s for s in flow.steps[:index] if s.name == rep.count), None)
-                if counted is None or counted.type != StepType.INTEGER:
-                    raise FlowError(f"{where}: count {rep.count!r} is not an earlier integer step")
-            names = [c.name for c in rep.children]
-            for child_name, source in rep.seed:
-                if child_name not in names or source not in earlier:
-                    raise FlowError(f"{where}: seed {child_name!r} <- {source!r} is not valid")
-            for child_name, _ in rep.seed_values:
-                if child_name not in names:
-                    raise FlowError(f"{where}: seed value for unknown child {child_name!r}")
-            if rep.label_child is not None and rep.label_child not in names:
-                raise FlowError(f"{where}: label_child {rep.label_child!r} is not a child")
-            for child_index, child in enumerate(rep.children):
-                visible = earlier | set(names[:child_index])
-                _check_step(flow, child, visible, seen, in_repeat=True)
-                _check_derive(flow, child, names[child_index + 1 :])
-        else:
-            _check_derive(flow, step, [s.name for s in flow.steps[index + 1 :]])
-        if step.type == StepType.REPEAT and step.repeat is None:
-            raise FlowError(f"flow {flow.id!r} step {step.name!r}: a repeat step needs children")
-    if known_keys is not None:
-        missing = sorted(flow.keys() - known_keys)
-        if missing:
-            raise FlowError(f"flow {flow.id!r}: catalog keys missing: {', '.join(missing)}")
-    return flow
-
-
-def _check_step(flow: Flow, step: Step, earlier: set[str], seen: set[str], *,
-                in_repeat: bool) -> None:
-    where = f"flow {flow.id!r} step {step.name!r}"
-    if not step.name or not step.name.replace("_", "").isalnum():
-        raise FlowError(f"{where}: step ids are short words of letters, digits and _")
-    if step.name in seen:
-        raise FlowError(f"{where}: duplicate step id")
-    seen.add(step.name)
-    is_choice = step.type in (StepType.SELECT_ONE, StepType.SELECT_MULTIPLE)
-    if is_choice and not step.choices:
-        raise FlowError(f"{where}: a choice step needs choices")
-    if step.choices and not (is_choice or step.type == StepType.CALCULATE):
-        raise FlowError(f"{where}: only choice steps have choices")
-    values = [o.value for o in step.choices]
-    if len(values) != len(set(values)):
-        raise FlowError(f"{where}: duplicate choice values")
-    for value in values:
-        if len(f"{step.name}:{value}".encode()) > MAX_CHOICE_ID_BYTES:
-            raise FlowError(f"{where}: choice {value!r} makes an id over 64 bytes")
-    if (step.type == StepType.CALCULATE) != (step.calculate is not None):
-        raise FlowError(f"{where}: calculate steps, and only they, have a calculation")
-    if step.confirm and step.type not in (StepType.NIK, StepType.KK):
-        raise FlowError(f"{where}: only NIK and No. KK answers are read back to confirm")
-    if in_repeat and step.type == StepType.REPEAT:
-        raise FlowError(f"{where}: repeat groups do not nest")
-    if in_repeat and step.finish_if is not None:
-        raise FlowError(f"{where}: finish_if works on top-level steps only")
-    if step.relevant is not None:
-        for ref in step.relevant.refs():
-            if not ref.startswith("_") and ref not in earlier:
-                raise FlowError(
-                    f"{where}: relevant refers to {ref!r}, which is not an earlier step"
-                )
-
-
-def _check_derive(flow: Flow, step: Step, later: list[str]) -> None:
-    for d in step.derive:
-        if d.target not in later:
-            raise FlowError(
-                f"flow {flow.id!r} step {step.name!r}: derives {d.target!r}, "
-                "which is not a later step beside it"
-            )
+def _cond(expr: Expression | None) -> str:
+    if expr is None:
+        return ""
+    text = expr.source
+    for old, new in (("${", ""), ("}", ""), ('"', "'")):
+        text = text.replace(old, new)
+    return text
 
 
 def mermaid(flow: Flow) -> str:
@@ -415,15 +239,16 @@ def mermaid(flow: Flow) -> str:
     previous = "start"
 
     def node(step: Step) -> str:
-        return f'{step.name}["{step.name}<br/><i>{step.type.value}</i>"]'
+        return f'{step.name}["{step.name}<br/><i>{step.type}</i>"]'
 
     def edge(step: Step) -> str:
-        arrow = f" -- {step.relevant} -->" if step.relevant else " -->"
-        if not step.required and not step.relevant:
-            arrow = arrow.replace("-->", "-. optional .->")
-        return arrow.replace("$", "").replace("{", "").replace("}", "").replace('"', "'")
+        if step.relevant is not None:
+            return f" -- {_cond(step.relevant)} -->"
+        return " -. optional .->" if not step.required else " -->"
 
     for step in flow.steps:
+        if step.type == StepType.CALCULATE and step.context is not None:
+            continue
         if step.repeat is not None:
             lines.append(f"  {previous}{edge(step)} {step.name}_start(( ))")
             lines.append(f'  subgraph {step.name}["repeat: {step.name}"]')
@@ -439,9 +264,7 @@ def mermaid(flow: Flow) -> str:
             continue
         lines.append(f"  {previous}{edge(step)} {node(step)}")
         if step.finish_if is not None:
-            cond = str(step.finish_if).replace("$", "").replace("{", "").replace("}", "")
-            cond = cond.replace('"', "'")
-            lines.append(f"  {step.name} -- {cond} --> end_{step.name}([end])")
+            lines.append(f"  {step.name} -- {_cond(step.finish_if)} --> end_{step.name}([end])")
         previous = step.name
     lines.append(f"  {previous} --> summary{{{{summary + confirm}}}}")
     lines.append("  summary -- ya --> done([saved])")

@@ -8,14 +8,12 @@ At run time a ``.mo`` is used when it is at least as new as its ``.po``; otherwi
 
 from __future__ import annotations
 
-import io
 import os
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from gettext import GNUTranslations
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -101,28 +99,55 @@ def compile_catalogs(directory: Path | None = None) -> list[Path]:
 
 
 class Translator:
-    """Looks up catalog keys; formats parameters (which may be T themselves)."""
+    """Looks up catalog keys; formats parameters (which may be T themselves).
+
+    Texts come from the gettext catalogs and from the forms added with :meth:`add_texts`
+    (a workbook is the catalog of its own questions).
+    """
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or locales_dir()
-        self._catalogs: dict[str, GNUTranslations] = {}
+        self._texts: dict[str, dict[str, str]] = {}
         self.keys: dict[str, set[str]] = {}
+        self._sources: dict[str, str] = {}
         for lang in LANGUAGES:
-            self._catalogs[lang] = self._load(lang)
+            self._texts[lang] = self._load(lang)
+            self.keys[lang] = set(self._texts[lang])
 
-    def _load(self, lang: str) -> GNUTranslations:
+    def _load(self, lang: str) -> dict[str, str]:
         po = self.directory / lang / "LC_MESSAGES" / "messages.po"
         mo = po.with_suffix(".mo")
         if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
             with mo.open("rb") as fh:
-                translations = GNUTranslations(fh)
+                catalog = read_mo(fh)
         else:
-            buf = io.BytesIO()
-            write_mo(buf, _read(po, lang))
-            buf.seek(0)
-            translations = GNUTranslations(buf)
-        self.keys[lang] = {k for k in translations._catalog if isinstance(k, str) and k}  # type: ignore[attr-defined]
-        return translations
+            catalog = _read(po, lang)
+        return {str(m.id): str(m.string) for m in catalog if m.id and isinstance(m.id, str)}
+
+    def add_texts(self, texts: Mapping[str, Mapping[str, str]], source: str) -> None:
+        """Add a form's texts (language → key → text); a language the form lacks must be
+        in that language's catalog, and a key may not mean two things."""
+        default = texts.get(DEFAULT_LANGUAGE, {})
+        problems = []
+        for lang in LANGUAGES:
+            mine = texts.get(lang, {})
+            for key in default:
+                if key not in mine and key not in self._texts[lang]:
+                    problems.append(f"{lang}: {key}")
+            for key, text in mine.items():
+                owner = self._sources.get(key)
+                if (owner not in (None, source)) or (owner is None and key in self.keys[lang]
+                                                     and self._texts[lang][key] != text):
+                    raise CatalogError(f"{source}: text key {key!r} is already used by "
+                                       f"{owner or 'the message catalog'}")
+        if problems:
+            raise CatalogError(f"{source}: {len(problems)} text(s) without a translation: "
+                               + "; ".join(problems[:20]))
+        for lang in LANGUAGES:
+            for key, text in texts.get(lang, {}).items():
+                self._texts[lang][key] = text
+                self.keys[lang].add(key)
+                self._sources[key] = source
 
     def has(self, key: str, lang: str = DEFAULT_LANGUAGE) -> bool:
         return key in self.keys[lang]
@@ -131,8 +156,8 @@ class Translator:
         if isinstance(key, T):
             params = {**key.params, **params}
             key = key.key
-        lang = lang if lang in self._catalogs else DEFAULT_LANGUAGE
-        text = self._catalogs[lang].gettext(key)
+        lang = lang if lang in self._texts else DEFAULT_LANGUAGE
+        text = self._texts[lang].get(key, key)
         if not params:
             return text
         rendered = {k: self.value(lang, v) for k, v in params.items()}
@@ -157,7 +182,7 @@ class Translator:
     def labels(self, key: str) -> Iterable[str]:
         """The text of a key in every language (for matching what people type)."""
         for lang in LANGUAGES:
-            yield self._catalogs[lang].gettext(key)
+            yield self._texts[lang].get(key, key)
 
 
 class _SafeDict(dict[str, str]):

@@ -767,7 +767,7 @@ def _parse_when(state: _WhenState) -> When | None:
     return When(found, when_time)
 
 
-def parse_when(text: str, now: datetime) -> When | None:
+def parse_when(text: str, now: datetime, prefer: str = "future") -> When | None:
     """A date and/or time typed in everyday Indonesian, resolved against ``now``.
 
     See the module docstring for the rules. Returns None when nothing date- or time-like

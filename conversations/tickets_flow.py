@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from conversations.flow import Constraint, Flow, Step, StepType
+from conversations.forms import load_builtin
 from conversations.workdays import due_at
 
 RECEIVED = "diterima"
@@ -43,7 +43,7 @@ STATUSES = (*ORDER, REJECTED)
 CLOSED = frozenset({DONE, REJECTED})
 OPEN = frozenset({RECEIVED, VERIFIED, IN_PROGRESS})
 
-# Same place, same category, within this window: the same problem (issue 7).
+# Same place, same category, within this window: the same problem.
 DUPLICATE_WINDOW = timedelta(hours=48)
 # After this long a reporter's "belum" starts a new report instead of reopening.
 REOPEN_WINDOW = timedelta(days=14)
@@ -133,29 +133,8 @@ def sla_for(
 
 # -- flows -------------------------------------------------------------------------------
 
-CLOSE = Flow(
-    id="ticket_close",
-    version=1,
-    title="ticket.close.title",
-    summary_intro="ticket.close.summary_intro",
-    steps=(
-        Step("catatan", StepType.TEXT, "ticket.close.catatan.label",
-             "ticket.close.catatan.title", constraint=Constraint(min_length=3, max_length=1000)),
-        Step("foto", StepType.IMAGE, "ticket.close.foto.label", "ticket.close.foto.title",
-             required=False),
-    ),
-)
-
-REJECT = Flow(
-    id="ticket_reject",
-    version=1,
-    title="ticket.reject.title",
-    summary_intro="ticket.reject.summary_intro",
-    steps=(
-        Step("alasan", StepType.TEXT, "ticket.reject.alasan.label",
-             "ticket.reject.alasan.title", constraint=Constraint(min_length=3, max_length=500)),
-    ),
-)
+CLOSE = load_builtin("ticket_close").flow
+REJECT = load_builtin("ticket_reject").flow
 
 NOTE_FLOWS = {DONE: CLOSE, REJECTED: REJECT}
 

@@ -1,5 +1,5 @@
-"""What the dashboard shows of other features' tables (assessments: issue 5; activities and
-broadcasts: issue 6). One small function per page section; each returns ``None`` when its
+"""What the dashboard shows of other features' tables (assessments, activities and
+broadcasts). One small function per page section; each returns ``None`` when its
 tables are not part of this build, and the page says "not available yet" — never fake rows.
 """
 

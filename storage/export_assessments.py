@@ -82,6 +82,13 @@ def _identity(value: Any, kind: str, reveal: Reveal | None) -> str | None:
     return str(masked) if masked else None
 
 
+def _yes(value: Any) -> bool:
+    """A yes/no answer: forms keep the choice name (``yes`` / ``1``); older rows a bool."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "ya", "y", "1", "true")
+    return bool(value)
+
+
 def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
     """A function (row, answers) -> cell for one column, decided once per export (the
     per-cell work is what an export of 100,000 households spends its time on)."""
@@ -109,7 +116,7 @@ def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
     if kind in ("nik", "kk"):
         return lambda _r, answers: _identity(answers.get(source), kind, reveal)
     if kind == "bool":
-        return lambda _r, a: None if (v := a.get(source)) is None else int(bool(v))
+        return lambda _r, a: None if (v := a.get(source)) is None else int(_yes(v))
     if kind == "int":
         return lambda _r, a: v if (v := a.get(source)) is None or isinstance(v, int) else str(v)
     if kind == "code":

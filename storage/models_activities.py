@@ -1,4 +1,4 @@
-"""Tables of activities and broadcasts (issue 6): activities (one row per occurrence),
+"""Tables of activities and broadcasts: activities (one row per occurrence),
 RSVPs, bulk sends (announcements, free-form broadcasts, reminders, cancel/reschedule
 notices) and where contacts live (for audiences by kelurahan / RW / RT).
 

@@ -1,4 +1,4 @@
-"""Tables of ticket follow-up (issue 7): links between reports of the same problem,
+"""Tables of ticket follow-up: links between reports of the same problem,
 volunteer assignments, closings and the reporter's answer, SLA escalations, and the
 dashboard's one-time login links and sessions.
 """

@@ -1,4 +1,4 @@
-"""Tables of volunteers and household assessments (issue 5): invite codes, volunteer
+"""Tables of volunteers and household assessments: invite codes, volunteer
 registrations, proof of consent, assessments with their identity numbers (encrypted, with
 keyed lookup hashes), paused assessment drafts, and data-subject requests.
 

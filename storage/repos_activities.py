@@ -1,4 +1,4 @@
-"""Activities, RSVPs, bulk sends and contacts' places (issue 6). One instance per
+"""Activities, RSVPs, bulk sends and contacts' places. One instance per
 transaction, like ``storage.repos``; the only place this feature's SQL is written.
 
 Bulk sends are claimed like outbox rows: ``FOR UPDATE SKIP LOCKED`` and a lease on

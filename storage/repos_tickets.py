@@ -1,4 +1,4 @@
-"""Ticket follow-up and dashboard queries (issue 7). One instance per transaction, like
+"""Ticket follow-up and dashboard queries. One instance per transaction, like
 ``storage.repos``; the only place ticket SQL is written.
 """
 

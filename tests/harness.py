@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.dispatcher import Dispatcher
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
+from conversations import library
 from conversations.i18n import Translator
 from conversations.messages import (
     Inbound,
@@ -40,7 +41,7 @@ _TRANSLATOR: Translator | None = None
 def translator() -> Translator:
     global _TRANSLATOR
     if _TRANSLATOR is None:
-        _TRANSLATOR = Translator()
+        _TRANSLATOR = library.translator()
     return _TRANSLATOR
 
 

@@ -23,9 +23,10 @@ from conversations.flow import (
     Step,
     StepType,
     mermaid,
-    validate,
 )
+from conversations.forms import validate
 from conversations.messages import Inbound, InboundKind, Location
+from conversations.xpath import compile_expr
 from storage.crypto import IdentityCipher
 from tests.harness import START, translator
 
@@ -92,7 +93,7 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
     assert head["hubungan"] == "1" and head["nama"] == "Budi Santoso"
     assert (head["jenis_kelamin"], head["tanggal_lahir"], head["umur"]) == ("1", "1981-03-12", 45)
     assert "hamil" not in head  # a man
-    assert wife["hamil"] is True and wife["jenis_kelamin"] == "2" and wife["umur"] == 38
+    assert wife["hamil"] == "yes" and wife["jenis_kelamin"] == "2" and wife["umur"] == 38
     assert child["umur"] == 2
     assert not {"hamil", "pendidikan", "pekerjaan", "nik"} & set(child)  # a toddler
     assert answers["jarak_tinja"] == "1"  # asked: the water is from a well
@@ -190,7 +191,7 @@ def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
 def test_refusing_consent_ends_the_flow_at_once(engine: Engine) -> None:
     turn = run(engine, ["tidak"])
     assert turn.state is None and turn.completed is not None
-    assert turn.completed["persetujuan"] is False
+    assert turn.completed["persetujuan"] == "no"
     # Nothing about the household was asked; the flags are computed (and empty).
     assert set(turn.completed) == {"persetujuan", "kerentanan", "_meta"}
     assert turn.completed["kerentanan"] == []
@@ -268,16 +269,16 @@ def _child(name: str, kind: StepType = StepType.TEXT, **kw: Any) -> Step:
         ((_child("n"), Step("g", StepType.REPEAT, "complaint.uraian.label",
                             "complaint.uraian.title",
                             repeat=Repeat((_child("c"),), "common.yes", "common.no",
-                                          count="n"))),
-         "count 'n' is not an earlier integer step"),
+                                          count=compile_expr("${m}")))),
+         "repeat_count refers to 'm', which is not an earlier question"),
         ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title",
                repeat=Repeat((_child("c"),), "common.yes", "common.no",
-                             seed=(("c", "nowhere"),))),),
-         "seed 'c' <- 'nowhere' is not valid"),
-        ((_child("x", confirm=True),), "only NIK and No. KK answers are read back"),
+                             seed=(("c", compile_expr("${nowhere}")),))),),
+         "seed 'c' <- '\\$\\{nowhere\\}' is not valid"),
+        ((_child("x", confirm=True),), "only identity numbers are read back"),
         ((_child("x", StepType.NIK, derive=(Derive("missing", "sex"),)),),
          "derives 'missing'"),
-        ((_child("x", StepType.CALCULATE),), "calculate steps, and only they"),
+        ((_child("x", StepType.CALCULATE),), "a calculation needs a formula"),
         ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title"),),
          "a repeat step needs children"),
         ((Step("g", StepType.REPEAT, "complaint.uraian.label", "complaint.uraian.title",
@@ -291,7 +292,7 @@ def _child(name: str, kind: StepType = StepType.TEXT, **kw: Any) -> Step:
 )
 def test_new_flow_vocabulary_is_validated(steps: tuple[Step, ...], message: str) -> None:
     with pytest.raises(FlowError, match=message):
-        validate(Flow("demo", 1, "complaint.title", steps, "complaint.summary_intro"))
+        validate(Flow("demo", 1, "flow.intro", steps, "flow.summary_intro"))
 
 
 def test_the_diagrams_in_the_docs_are_the_generated_ones() -> None:

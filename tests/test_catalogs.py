@@ -20,6 +20,7 @@ from conversations.i18n import (
     format_when,
     locales_dir,
 )
+from tests.harness import translator as harness_translator
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY_CALL = re.compile(r"""\b(?:T|InvalidAnswer)\(\s*["']([a-z0-9_]+(?:\.[a-z0-9_]+)+)["']""")
@@ -43,7 +44,7 @@ def dynamic_keys() -> set[str]:
 
 @pytest.fixture(scope="module")
 def translator() -> Translator:
-    return Translator()
+    return harness_translator()
 
 
 def test_every_key_the_code_uses_is_in_every_catalog(translator: Translator) -> None:

@@ -21,7 +21,7 @@ from bot.app import SERVICES, Services, create_app
 from bot.dashboard.auth import LOGIN_TTL, SESSION_TTL, issue_login_link
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
-from conversations.i18n import Translator
+from conversations import library
 from storage.models import AuditEntry, OutboxMessage
 from storage.repos_tickets import TicketRepo
 from tests.dashboard_helpers import (
@@ -344,7 +344,7 @@ def test_every_dashboard_text_is_in_both_catalogs() -> None:
     dynamic = {f"dash.ticket.ok_{k}" for k in ("status", "assigned", "unassigned")} | {
         f"dash.ticket.note_{k}" for k in ("required", "optional")}
     assert len(used) > 80  # the scan really found the dashboard's texts
-    translator = Translator()
+    translator = library.translator()
     for lang in ("id", "en"):
         missing = sorted(k for k in used | dynamic if not translator.has(k, lang))
         assert not missing, (lang, missing)

@@ -8,22 +8,22 @@ import pytest
 
 from conversations.complaint import COMPLAINT
 from conversations.flow import (
-    Eq,
     Flow,
     FlowError,
     Option,
     Step,
     StepType,
     mermaid,
-    validate,
 )
-from conversations.i18n import Translator
+from conversations.forms import validate
+from conversations.xpath import compile_expr
+from tests.harness import translator
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "flows.md"
 
 
 def flow(*steps: Step) -> Flow:
-    return Flow("demo", 1, "complaint.title", steps, "complaint.summary_intro")
+    return Flow("demo", 1, "flow.intro", steps, "flow.summary_intro")
 
 
 def choice_step(name: str = "a", *values: str) -> Step:
@@ -41,7 +41,7 @@ def choice_step(name: str = "a", *values: str) -> Step:
         ((choice_step("c", "x", "x"),), "step 'c': duplicate choice values"),
         ((choice_step("d", "v" * 70),), "makes an id over 64 bytes"),
         ((Step("e", StepType.TEXT, "complaint.uraian.label", "complaint.uraian.title",
-               relevant=Eq("later", "x")), choice_step("later")),
+               relevant=compile_expr("${later} = 'x'")), choice_step("later")),
          "step 'e': relevant refers to 'later', which is not an earlier step"),
         ((Step("bad id", StepType.TEXT, "complaint.uraian.label", "complaint.uraian.title"),),
          "step ids are short words"),
@@ -55,11 +55,11 @@ def test_invalid_flows_fail_loudly_with_context(steps: tuple[Step, ...], message
 def test_missing_catalog_keys_are_named() -> None:
     step = Step("a", StepType.TEXT, "no.such.key", "complaint.uraian.title")
     with pytest.raises(FlowError, match=r"catalog keys missing: no\.such\.key"):
-        validate(flow(step), Translator().keys["id"])
+        validate(flow(step), translator().keys["id"])
 
 
 def test_the_complaint_flow_is_valid() -> None:
-    assert validate(COMPLAINT, Translator().keys["id"]) is COMPLAINT
+    assert validate(COMPLAINT, translator().keys["id"]) is COMPLAINT
 
 
 def test_the_diagram_in_the_docs_is_the_generated_one() -> None:

@@ -90,7 +90,7 @@ async def test_typed_numbers_and_loose_labels(db: Database) -> None:
     assert c.category == "keruh"
     assert c.answers["jumlah_kk"] == 20
     assert c.answers["sejak"] == "2026-11-25"
-    assert c.answers["boleh_dihubungi"] is False
+    assert c.answers["boleh_dihubungi"] == "no"
     assert "telepon" not in c.answers
 
 

@@ -1,7 +1,7 @@
 """WhatsApp webhook payloads → Inbound / status updates / ignored, as a table.
 
-Every real payload in ``shared/fixtures/whatsapp`` (pywa's test data) has a row; a test
-fails when a fixture is added without one.
+Every real payload in ``tests/fixtures/whatsapp`` (pywa's test data, MIT — see the
+LICENSE file there) has a row; a test fails when a fixture is added without one.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from handlers.whatsapp import (
     verify_signature,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "whatsapp"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "whatsapp"
 
 BSUID = "US.13491208655302741918"
 WA_ID = "972987654321"

@@ -1,4 +1,4 @@
-"""The coordinators' dashboard (issue 7), mounted by the tickets feature's ``add_routes``."""
+"""The coordinators' dashboard, mounted by the tickets feature's ``add_routes``."""
 
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ from bot.features.tickets import (
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
+from conversations.qtypes.yes_no import is_yes
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
     CLOSED,
@@ -234,7 +235,7 @@ class Dashboard:
             when=lambda moment: format_when(moment, lang) if moment else "-",
             day=lambda d: format_day(d, lang) if d else "-",
             status_label=lambda s: tr(lang, f"status.{s}"),
-            what=lambda c: tr(lang, f"complaint.cat.{c.category}") if c.category
+            what=lambda c: tr(lang, f"complaint.kategori.{c.category}") if c.category
             else tr(lang, f"complaint.jenis.{c.report_type}"),
             place=place_label, **context,
         )
@@ -481,7 +482,7 @@ class Dashboard:
             if isinstance(foto, dict) and foto.get("ref") and reporter is not None:
                 photo = await repo.media(reporter.channel, str(foto["ref"]))
         sla = self.feature.sla(primary, histories[primary.id])
-        consented = bool((complaint.answers or {}).get("boleh_dihubungi"))
+        consented = is_yes((complaint.answers or {}).get("boleh_dihubungi"))
         return {
             "complaint": complaint, "primary": primary, "group": group,
             "history": histories[complaint.id], "reporter": reporter,
@@ -626,7 +627,7 @@ class Dashboard:
         tr = services.translator
         points = [
             {"ticket": c.ticket, "status": c.status, "label": tr(lang, f"status.{c.status}"),
-             "what": tr(lang, f"complaint.cat.{c.category}") if c.category
+             "what": tr(lang, f"complaint.kategori.{c.category}") if c.category
              else tr(lang, f"complaint.jenis.{c.report_type}"),
              "lat": c.latitude, "lon": c.longitude, "url": f"/tiket/{c.ticket}",
              "place": place_label(c)}

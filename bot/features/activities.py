@@ -1,4 +1,4 @@
-"""Activities, RSVPs, broadcasts and reminders by chat (issue 6).
+"""Activities, RSVPs, broadcasts and reminders by chat.
 
 - ``/kegiatan`` (coordinators): schedule an activity; it is saved as a draft, previewed
   as residents will see it, then announced to its audience with RSVP buttons.
@@ -418,7 +418,8 @@ class ActivitiesFeature:
         times = texts.reminder_times(activity.starts_at, activity.reminders)
         if not times:
             return [T("activity.reminders_none")]
-        return [T("activity.reminders", list=[T(f"activity.reminder.{code}") for code, _ in times])]
+        names = [T(f"activity.pengingat_pilih.{code}") for code, _ in times]
+        return [T("activity.reminders", list=names)]
 
     async def _ask_new_time(self, ctx: Context, activity: Activity, *intro: T) -> None:
         ctx.state.setdefault(TARGETS, {})[ACTIVITY_MOVE.id] = activity.id

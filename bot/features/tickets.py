@@ -1,4 +1,4 @@
-"""Ticket follow-up (issue 7): officers move a report through its lifecycle by chat
+"""Ticket follow-up: officers move a report through its lifecycle by chat
 (``/tiket AIR-XXXXX``) or in the dashboard (``/dasbor``); every change reaches the
 reporter in their language; closing carries a note and maybe a proof photo, and the
 reporter's "belum" reopens the ticket. Reports of the same problem are linked and follow
@@ -463,7 +463,7 @@ class TicketsFeature:
     @staticmethod
     def _what(complaint: Complaint) -> T:
         if complaint.category:
-            return T(f"complaint.cat.{complaint.category}")
+            return T(f"complaint.kategori.{complaint.category}")
         return T(f"complaint.jenis.{complaint.report_type}")
 
     async def _show(self, ctx: Context, repo: TicketRepo, complaint: Complaint) -> None:

@@ -1,4 +1,4 @@
-"""Volunteers and household assessments (issue 5).
+"""Volunteers and household assessments.
 
 - Roles: resident (default), volunteer, coordinator. Coordinators make invite codes
   (``/kode_relawan [jumlah]``); a volunteer registers with ``/relawan KODE``, the Telegram
@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.dispatcher import Command, Context, Dispatcher, MenuItem
 from bot.settings import Settings
+from conversations import library
 from conversations.assessment import (
     ASSESSMENT,
     NOTICE_KEY,
@@ -43,6 +44,7 @@ from conversations.engine import Prompt, Turn
 from conversations.flow import Flow, Step, StepType
 from conversations.i18n import T
 from conversations.places import KELURAHAN
+from conversations.qtypes.yes_no import is_yes
 from conversations.tickets import ALPHABET
 from conversations.volunteers import (
     CORRECTION,
@@ -240,8 +242,9 @@ class VolunteersFeature:
             self._refuse(ctx, T("vol.already_coordinator"))
             return
         if contact.role == VOLUNTEER:
+            kind = contact.volunteer_type or "lainnya"
             self._refuse(ctx, T("vol.already_volunteer",
-                                kind=T(f"vol.type.{contact.volunteer_type or 'lainnya'}")))
+                                kind=T(f"volunteer_registration.jenis.{kind}")))
             return
         repo = VolunteerRepo(ctx.tx.session)
         if await repo.pending_application(contact.id) is not None:
@@ -269,7 +272,7 @@ class VolunteersFeature:
         repo = VolunteerRepo(ctx.tx.session)
         contact = ctx.contact
         actor = _actor(contact)
-        agreed = answers.get("setuju") is True
+        agreed = is_yes(answers.get("setuju"))
         await repo.add_consent(
             contact_id=contact.id, subject="diri", scope="umum",
             notice_version=REGISTRATION_NOTICE_VERSION,
@@ -299,7 +302,7 @@ class VolunteersFeature:
         return [T("vol.applied" if told else "vol.applied_no_coordinator")]
 
     def _application_text(self, app: VolunteerApplication, channel: str) -> T:
-        kind: T | str = T(f"vol.type.{app.volunteer_type}")
+        kind: T | str = T(f"volunteer_registration.jenis.{app.volunteer_type}")
         if app.type_other:
             kind = T("vol.type_other", other=app.type_other)
         return T("vol.new_application", name=app.full_name or "-", kind=kind,
@@ -421,7 +424,8 @@ class VolunteersFeature:
             if applicant.role == RESIDENT:
                 fields["role"] = VOLUNTEER
             await ctx.tx.contacts.set_fields(applicant.id, ctx.now, **fields)
-            message = T("vol.approved", kind=T(f"vol.type.{app.volunteer_type}"))
+            message = T("vol.approved",
+                        kind=T(f"volunteer_registration.jenis.{app.volunteer_type}"))
         else:
             message = T("vol.rejected")
         await ctx.tx.audit.add(_actor(ctx.contact),
@@ -577,7 +581,7 @@ class VolunteersFeature:
             "notice_version": NOTICE_VERSION, "language": ctx.lang,
             "channel": ctx.contact.channel,
         }
-        if answers.get("persetujuan") is not True:
+        if not is_yes(answers.get("persetujuan")):
             await repo.add_consent(**consent, scope="umum", granted=False,
                                    notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
                                    at=_parse_time(times.get("persetujuan"), ctx.now))
@@ -585,7 +589,7 @@ class VolunteersFeature:
                                    subject=actor, details={"notice": NOTICE_VERSION})
             return [T("asm.refused")]
         duplicate = flow_ctx.get("duplicate")
-        if answers.get("pembaruan") is False and duplicate:
+        if answers.get("pembaruan") is not None and not is_yes(answers["pembaruan"]) and duplicate:
             await ctx.tx.audit.add(actor, "assessment.duplicate_stopped", ctx.now,
                                    subject=duplicate["ref"])
             return [T("asm.duplicate_stopped", ref=duplicate["ref"])]
@@ -613,7 +617,7 @@ class VolunteersFeature:
             flags=list(answers.get("kerentanan") or []), answers=answers,
             flow_id=ASSESSMENT.id, flow_version=ASSESSMENT.version,
             consent_version=NOTICE_VERSION,
-            specific_consent=answers.get("persetujuan_khusus") is True,
+            specific_consent=is_yes(answers.get("persetujuan_khusus")),
             duplicate_of=duplicate["id"] if duplicate else None,
             created_at=ctx.now, updated_at=ctx.now)
         await repo.add_consent(**consent, assessment_id=assessment.id, scope="umum",
@@ -621,7 +625,7 @@ class VolunteersFeature:
                                notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
                                at=_parse_time(times.get("persetujuan"), ctx.now))
         await repo.add_consent(**consent, assessment_id=assessment.id, scope="spesifik",
-                               granted=answers.get("persetujuan_khusus") is True,
+                               granted=is_yes(answers.get("persetujuan_khusus")),
                                notice_sha256=self._notice_hash(ctx.lang, SPECIFIC_NOTICE_KEY),
                                at=_parse_time(times.get("persetujuan_khusus"), ctx.now))
         await ctx.tx.audit.add(actor, "assessment.created", ctx.now, subject=assessment.ref,
@@ -630,7 +634,8 @@ class VolunteersFeature:
         texts = [T("asm.saved", ref=assessment.ref)]
         flags = answers.get("kerentanan") or []
         if flags:
-            texts.append(T("asm.saved_flags", flags=[T(f"asm.kerentanan.{f}") for f in flags]))
+            texts.append(T("asm.saved_flags",
+                           flags=[T(f"assessment.kerentanan.{f}") for f in flags]))
         if duplicate:
             texts.append(T("asm.saved_update", ref=duplicate["ref"]))
         texts.append(T("asm.next_hint"))
@@ -652,7 +657,7 @@ class VolunteersFeature:
         ]
         if contact.role == VOLUNTEER and contact.volunteer_type:
             lines.append(T("dsr.mine.volunteer_type",
-                           kind=T(f"vol.type.{contact.volunteer_type}")))
+                           kind=T(f"volunteer_registration.jenis.{contact.volunteer_type}")))
         for record in await repo.consents_of(contact.id):
             key = "dsr.mine.consent_withdrawn" if record.withdrawn_at else (
                 "dsr.mine.consent_yes" if record.granted else "dsr.mine.consent_no")
@@ -825,10 +830,9 @@ class VolunteersFeature:
 
 def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
     """Household and member columns of the export, built from the flow definition."""
-    from conversations.i18n import Translator
     from storage.export_assessments import Column
 
-    tr = Translator()
+    tr = library.translator()
 
     def coded(step: Step, prefix: str = "") -> list[Column]:
         labels = {o.value: tr(lang, o.label) for o in step.choices}
@@ -863,11 +867,11 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
                labels=KELURAHAN_NAMES),
         Column("rw", "RW", "rw", kind="row"),
         Column("rt", "RT", "rt", kind="row"),
-        Column("patokan", tr(lang, "asm.patokan.title"), "patokan", kind="text"),
-        Column("kepala_nama", tr(lang, "asm.kepala_nama.title"), "head_name", kind="row"),
-        Column("nik_kepala", tr(lang, "asm.kepala_nik.title"), "nik", kind="row_nik"),
-        Column("no_kk", tr(lang, "asm.no_kk.title"), "kk", kind="row_kk"),
-        Column("jumlah_art", tr(lang, "asm.jumlah_art.title"), "household_size", kind="row"),
+        Column("patokan", tr(lang, "assessment.patokan.title"), "patokan", kind="text"),
+        Column("kepala_nama", tr(lang, "assessment.kepala_nama.title"), "head_name", kind="row"),
+        Column("nik_kepala", tr(lang, "assessment.kepala_nik.title"), "nik", kind="row_nik"),
+        Column("no_kk", tr(lang, "assessment.no_kk.title"), "kk", kind="row_kk"),
+        Column("jumlah_art", tr(lang, "assessment.jumlah_art.title"), "household_size", kind="row"),
         Column("jumlah_anggota_tercatat", "Anggota tercatat", "member_count", kind="row"),
     ]
     skip = {"persetujuan", "persetujuan_khusus", "kelurahan", "kepala_nama", "kepala_nik",
@@ -875,11 +879,11 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
     for step in ASSESSMENT.steps:
         if step.name in skip:
             continue
-        households += coded(step) if step.choices else plain(step)
+        households += coded(step) if step.choices and step.type != StepType.YES_NO else plain(step)
     households += [
         Column("latitude", "Lintang", "latitude", kind="row"),
         Column("longitude", "Bujur", "longitude", kind="row"),
-        Column("persetujuan_khusus", tr(lang, "asm.persetujuan_khusus.title"),
+        Column("persetujuan_khusus", tr(lang, "assessment.persetujuan_khusus.title"),
                "specific_consent", kind="row_bool"),
         Column("versi_pemberitahuan", "Versi pemberitahuan", "consent_version", kind="row"),
         Column("pembaruan_dari", "Pembaruan dari", "duplicate_ref", kind="row"),
@@ -892,7 +896,7 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
         Column("no_urut", "No. urut", "position", kind="row"),
     ]
     for child in group.repeat.children:
-        members += coded(child) if child.choices else plain(child)
+        members += coded(child) if child.choices and child.type != StepType.YES_NO else plain(child)
     return households, members
 
 

@@ -1,0 +1,17 @@
+"""What the bot says back in one turn: texts, then the question's buttons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conversations.i18n import T
+
+
+@dataclass
+class Prompt:
+    """What to say back in one message: texts, then the question's buttons."""
+
+    texts: list[T] = field(default_factory=list)
+    choices: list[tuple[str, T | str]] = field(default_factory=list)
+    request_location: bool = False
+    request_contact: bool = False
