@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.dispatcher import Dispatcher
+from bot.features.complaints import ComplaintsFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from conversations import library
@@ -149,6 +150,7 @@ async def main() -> None:
         metrics = Metrics()
         dispatcher = Dispatcher(db, library.translator(), clock=lambda: datetime.now(UTC),
                                 metrics=metrics)
+        dispatcher.add_feature(ComplaintsFeature())
         channel = NullChannel()
         sender = OutboxSender(db, {"bench": channel}, clock=lambda: datetime.now(UTC),
                               metrics=metrics)

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.dispatcher import Dispatcher
+from bot.features.complaints import ComplaintsFeature
 from conversations import library
 from conversations.messages import Inbound
 from storage.db import Database
@@ -48,6 +49,7 @@ async def main() -> None:
         await upgrade(url)
         db = Database(url)
         dispatcher = Dispatcher(db, library.translator(), clock=lambda: datetime.now(UTC))
+        dispatcher.add_feature(ComplaintsFeature())
         gc.collect()
         before = rss_mb()
 

@@ -43,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.residents_corpus import RESIDENTS, Resident, Say
-from bot.features import default_features
+from bot.app import default_features
 from conversations.messages import Outbound
 from storage.db import Database
 from tests.dashboard_helpers import dashboard_settings

@@ -9,24 +9,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from bot.dispatcher import Dispatcher, Feature
-from bot.features import default_features
+from bot.dashboard.feature import DashboardFeature
+from bot.dispatcher import Dispatcher
+from bot.feature import Feature
+from bot.features.activities import ActivitiesFeature
+from bot.features.complaints import ComplaintsFeature
+from bot.features.tickets import TicketsFeature
+from bot.features.volunteers import VolunteersFeature
 from bot.metrics import Metrics
-from bot.outbox import Channel, OutboxSender
-from bot.scheduler import add_housekeeping, create_scheduler
+from bot.scheduler import add_housekeeping, add_timers, create_scheduler
+from bot.services import SERVICES, Services
 from bot.settings import Settings
 from conversations import library
-from conversations.i18n import Translator
 from storage.db import Database
+
+__all__ = ["SERVICES", "Services", "build_services", "create_app", "default_features",
+           "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -35,36 +40,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    translator: Translator
-    metrics: Metrics
-    dispatcher: Dispatcher
-    clock: Callable[[], datetime]
-    channels: dict[str, Channel] = field(default_factory=dict)
-    sender: OutboxSender | None = None
-    scheduler: AsyncIOScheduler | None = None
-    features: list[Feature] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def start_sender(self) -> OutboxSender:
-        self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics,
-                                   lease=timedelta(seconds=self.settings.lease_seconds))
-        self.dispatcher.on_enqueued.append(self.sender.wake)
-        return self.sender
-
-    async def close(self) -> None:
-        if self.sender is not None:
-            await self.sender.stop()
-        await self.dispatcher.idle()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        await self.db.close()
-
-
-SERVICES = web.AppKey("services", Services)
+def default_features(settings: Settings) -> list[Feature]:
+    """Every feature the service runs with, in menu order."""
+    tickets = TicketsFeature(settings)
+    return [ComplaintsFeature(), tickets, ActivitiesFeature(settings),
+            VolunteersFeature(settings), DashboardFeature(tickets)]
 
 
 class ChannelPlugin(Protocol):
@@ -182,10 +162,9 @@ def create_app(
         plugin.add_routes(app)
     features = default_features(settings) if features is None else features
     for feature in features:
-        # A feature with pages (the dashboard) adds them now: routes freeze at start-up.
-        add_routes = getattr(feature, "add_routes", None)
-        if add_routes is not None:
-            add_routes(app)
+        # A feature's pages are added now: routes freeze at start-up.
+        for page in feature.spec().pages:
+            page.add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await build_services(settings, clock=clock, features=features)
@@ -200,11 +179,11 @@ def create_app(
             scheduler = create_scheduler(settings.timezone)
             add_housekeeping(scheduler, services.db, services.metrics, clock)
             services.scheduler = scheduler
-            for feature in services.features:
+            add_timers(scheduler, services.dispatcher.timers, clock)
+            for spec in services.dispatcher.specs:
                 # Timers rebuilt from the database rows (reminders, deadlines, SLAs).
-                schedule = getattr(feature, "schedule", None)
-                if schedule is not None:
-                    await schedule(scheduler, services)
+                if spec.startup is not None:
+                    await spec.startup(scheduler)
             scheduler.start()
             log.info("warga serving on %s:%s with %s", settings.host, settings.port,
                      ", ".join(sorted(services.channels)) or "no channels")

@@ -23,7 +23,7 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.dispatcher import BULK, REPLY, Dispatcher
+from bot.feature import BULK, REPLY, FeatureContext
 from conversations import activity as texts
 from conversations.activity import COMING, ActivityView, DeliveryCounts, reminder_times
 from conversations.engine import Prompt
@@ -83,7 +83,7 @@ class Broadcaster:
     def __init__(
         self,
         db: Database,
-        dispatcher: Dispatcher,
+        app: FeatureContext,
         *,
         clock: Callable[[], datetime],
         lease: timedelta = timedelta(seconds=60),
@@ -91,7 +91,7 @@ class Broadcaster:
         progress_every: timedelta = timedelta(seconds=60),
     ) -> None:
         self.db = db
-        self.dispatcher = dispatcher
+        self.app = app
         self.clock = clock
         self.lease = lease
         self.chunk = chunk
@@ -194,8 +194,7 @@ class Broadcaster:
         while True:
             async with self.db.transaction() as tx:
                 more = await self._chunk(tx, broadcast_id)
-            for wake in self.dispatcher.on_enqueued:
-                wake()  # the outbox starts on the first chunk while we queue the next
+            self.app.wake()  # the outbox starts on the first chunk while we queue the next
             if not more:
                 return
 
@@ -262,7 +261,7 @@ class Broadcaster:
         """The message in the recipient's language (computed once per language)."""
         prompt = self._prompt(broadcast, activity, recipient.answer)
         state = ContactState.from_orm(recipient.contact)
-        return self.dispatcher.render(state, [prompt])
+        return self.app.render(state, [prompt])
 
     @staticmethod
     def _prompt(broadcast: Broadcast, activity: Activity | None, answer: str | None) -> Prompt:
@@ -293,8 +292,7 @@ class Broadcaster:
         for broadcast_id in running:
             async with self.db.transaction() as tx:
                 await self._watch_one(tx, broadcast_id)
-        for wake in self.dispatcher.on_enqueued:
-            wake()
+        self.app.wake()
 
     async def _watch_one(self, tx: Repos, broadcast_id: int) -> None:
         now = self.clock()
@@ -307,7 +305,7 @@ class Broadcaster:
         if counts.finished:
             # The status change decides which replica reports: exactly one does.
             if await repo.finish(broadcast.id, now) and coordinator is not None:
-                await self.dispatcher.notify(
+                await self.app.notify(
                     tx, coordinator, *texts.delivery_report(broadcast.id, counts), now=now,
                     priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:report")
             return
@@ -315,7 +313,7 @@ class Broadcaster:
         if coordinator is None or now - last < self.progress_every:
             return
         if await repo.note_progress(broadcast.id, broadcast.progress_at, now):
-            await self.dispatcher.notify(
+            await self.app.notify(
                 tx, coordinator, *texts.delivery_progress(broadcast.id, counts), now=now,
                 priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:progress:{now.isoformat()}")
 

@@ -1,5 +1,9 @@
-"""The dispatcher: dedupe → contact upsert → per-contact order → keywords/menu → engine,
-all in one transaction with the replies written to the outbox.
+"""The dispatcher: dedupe → contact upsert → per-contact order → routes → engine, all in one
+transaction with the replies written to the outbox.
+
+What a message can mean is a short list of routes, tried in order (:meth:`_route`); what
+the features add comes from their declarations (:mod:`bot.feature`), never from their
+reaching into the dispatcher.
 """
 
 from __future__ import annotations
@@ -9,29 +13,46 @@ import hashlib
 import logging
 import time as _time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from bot.feature import (
+    BULK,
+    REPLY,
+    Button,
+    Command,
+    Context,
+    DeepLink,
+    Feature,
+    FeatureContext,
+    FeatureSpec,
+    FlowAction,
+    FlowHook,
+    FormUse,
+    Matcher,
+    MenuItem,
+    Timer,
+)
 from bot.metrics import Metrics
-from conversations.complaint import COMPLAINT
+from bot.session import Session
+from conversations.buttons import check_namespace, prefix_of
 from conversations.engine import Engine, Prompt, Turn
 from conversations.flow import Flow
-from conversations.forms import validate
+from conversations.forms import Form, validate
 from conversations.i18n import LANGUAGES, T, Translator
 from conversations.matching import clean_text, match_command, match_option, normalize
 from conversations.messages import Choice, Inbound, InboundKind, Media, Outbound
 from conversations.parsing import parse_yes_no
-from conversations.tickets import find_ticket, new_ticket
+from conversations.qtypes import IdentitySealer
 from storage.db import Database
 from storage.repos import ContactState, Repos
 
-log = logging.getLogger(__name__)
+__all__ = ["BULK", "REPLY", "Command", "Context", "Dispatcher", "MenuItem"]
 
-REPLY = 0
-BULK = 10
+log = logging.getLogger(__name__)
 
 # Words that work outside and inside a flow (whole message).
 KEYWORDS: dict[str, frozenset[str]] = {
@@ -39,8 +60,6 @@ KEYWORDS: dict[str, frozenset[str]] = {
     "greet": frozenset({"halo", "hallo", "hai", "hi", "hello", "assalamualaikum",
                         "assalamualaikum wr wb", "permisi", "pagi", "siang", "sore", "malam",
                         "selamat pagi", "selamat siang", "selamat sore", "selamat malam", "p"}),
-    "report": frozenset({"lapor", "laporan", "pengaduan", "aduan", "lapor air", "buat laporan"}),
-    "status": frozenset({"status", "cek", "cek status", "cek laporan", "tiket", "laporan saya"}),
     "language": frozenset({"bahasa", "language", "ganti bahasa", "change language"}),
     "help": frozenset({"bantuan", "tolong", "help", "bingung", "info"}),
     "stop": frozenset({"berhenti", "stop", "unsubscribe", "jangan kirim lagi"}),
@@ -48,64 +67,14 @@ KEYWORDS: dict[str, frozenset[str]] = {
     "lang_en": frozenset({"english", "bahasa inggris", "inggris"}),
     "lang_id": frozenset({"indonesia", "bahasa indonesia", "indonesian"}),
 }
+# Telegram-style commands of the dispatcher itself ('/bahasa'); features add their own.
+SLASH = {
+    "start": "greet", "menu": "menu", "bahasa": "language", "language": "language",
+    "bantuan": "help", "help": "help", "berhenti": "stop", "stop": "stop",
+    "mulai": "resume_sub", "batal": "cancel",
+}
 
 MediaFetcher = Callable[[Media], Awaitable[bytes]]
-FlowAction = Callable[["Context", dict[str, Any]], Awaitable[list[T]]]
-Handler = Callable[["Context", str], Awaitable[None]]
-# Sees every turn of one flow before it is applied; may change it (a warning found in the
-# database, a paused draft put aside elsewhere).
-FlowHook = Callable[["Context", Flow, Turn], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Command:
-    """A feature's command: '/name args' anywhere; 'name args' typed outside a flow.
-
-    ``names`` are lower-case words ("relawan", "daftar relawan"); ``roles`` limits who may
-    use it (others get a polite refusal).
-    """
-
-    names: tuple[str, ...]
-    handler: Handler
-    roles: frozenset[str] | None = None
-    # For people without the role, act as if the command did not exist (a resident's
-    # "tiket AIR-…" is a status check; an officer's is the ticket's management view).
-    others_pass: bool = False
-
-
-@dataclass(frozen=True)
-class MenuItem:
-    key: str
-    label: T
-    handler: Callable[[Context], Awaitable[None]]
-    roles: frozenset[str] | None = None
-
-
-class Feature(Protocol):
-    """A capability plugged into the dispatcher (volunteers, activities, tickets…)."""
-
-    def register(self, dispatcher: Dispatcher) -> None: ...
-
-
-@dataclass
-class Context:
-    """Everything one inbound message is handled with, inside its transaction."""
-
-    tx: Repos
-    contact: ContactState
-    inbound: Inbound
-    now: datetime
-    state: dict[str, Any]
-    replies: list[Prompt] = field(default_factory=list)
-    # The open question was already asked again in this turn (asked once, not per feature).
-    reasked: bool = False
-
-    @property
-    def lang(self) -> str:
-        return self.contact.language or "id"
-
-    def say(self, *texts: T, choices: list[tuple[str, T | str]] | None = None) -> None:
-        self.replies.append(Prompt(texts=list(texts), choices=list(choices or [])))
 
 
 class Dispatcher:
@@ -120,44 +89,83 @@ class Dispatcher:
         max_media_bytes: int = 10 * 1024 * 1024,
         metrics: Metrics | None = None,
         coordinators: tuple[str, ...] = (),
+        sealer: IdentitySealer | None = None,
     ) -> None:
         self.db = db
         self.tr = translator
-        self.engine = Engine(translator, session_hours)
+        self.engine = Engine(translator, session_hours, sealer=sealer)
         self.clock = clock
         self.session_hours = session_hours
         self.media_dir = media_dir
         self.max_media_bytes = max_media_bytes
         self.metrics = metrics or Metrics()
         self.coordinators = set(coordinators)
-        self.flows: dict[str, Flow] = {COMPLAINT.id: COMPLAINT}
-        self.actions: dict[str, FlowAction] = {COMPLAINT.id: self._create_complaint}
+        self.flows: dict[str, Flow] = {}
+        self.actions: dict[str, FlowAction] = {}
+        self.flow_hooks: dict[str, FlowHook] = {}
         self.media_fetchers: dict[str, MediaFetcher] = {}
         self.commands: list[Command] = []
-        self.menu_extra: list[MenuItem] = []
-        # Buttons outside flows, by choice-id prefix ("rsvp" for "rsvp:12:yes").
-        self.choice_handlers: dict[str, Handler] = {}
-        # Telegram deep links, by payload prefix ("relawan" for "/start relawan_KODE").
-        self.start_payloads: dict[str, Handler] = {}
-        self.flow_hooks: dict[str, FlowHook] = {}
+        self.menu_items: list[MenuItem] = []
+        self.buttons: dict[str, Button] = {}
+        self.deep_links: dict[str, DeepLink] = {}
+        self.matchers: list[Matcher] = []
+        self.timers: list[Timer] = []
+        self.specs: list[FeatureSpec] = []
         self.on_enqueued: list[Callable[[], None]] = []
+        self.app = FeatureContext(
+            db=db, clock=clock, translator=translator, notify=self.notify, wake=self.wake,
+            engine=self.engine, render=self.render, sealer=sealer, session_hours=session_hours,
+            metrics=self.metrics,
+        )
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
-    # -- extension points ----------------------------------------------------------------
+    # -- features ------------------------------------------------------------------------
 
     def add_feature(self, feature: Feature) -> None:
-        feature.register(self)
+        """Take in what a feature declares, check it against the rest, and bind it."""
+        spec = feature.spec()
+        if spec.sealer is not None and self.engine.sealer is None:
+            self.engine.sealer = spec.sealer
+            self.app.sealer = spec.sealer
+        for use in spec.forms:
+            self.add_form(use)
+        self.commands.extend(spec.commands)
+        self.menu_items.extend(spec.menu)
+        for button in spec.buttons:
+            self.buttons[button.payload.prefix] = button
+        for link in spec.deep_links:
+            self.deep_links[link.prefix] = link
+        self.matchers.extend(spec.matchers)
+        self.timers.extend(spec.timers)
+        self.specs.append(spec)
+        # Buttons of features and of questions share one namespace.
+        check_namespace([p for s in self.specs for p in (b.payload.prefix for b in s.buttons)],
+                        [step.name for flow in self.flows.values() for step in flow.all_steps()])
+        feature.bind(self.app)
 
-    def add_flow(self, flow: Flow, action: FlowAction) -> None:
+    def add_form(self, use: FormUse) -> None:
+        if isinstance(use.form, Form):
+            self.tr.add_texts(use.form.texts, use.form.flow.source or use.form.flow.id)
+        flow = use.flow
+        if flow.id in self.flows and self.flows[flow.id] is not flow:
+            raise ValueError(f"two features run a form with the id {flow.id!r}")
         self.flows[flow.id] = validate(flow, self.tr.keys["id"])
-        self.actions[flow.id] = action
+        self.actions[flow.id] = use.on_complete
+        if use.hook is not None:
+            self.flow_hooks[flow.id] = use.hook
 
-    def add_command(self, command: Command) -> None:
-        self.commands.append(command)
+    def command_menu(self, role: str | None) -> list[tuple[str, str]]:
+        """(command, catalog key of its description) a person with ``role`` sees."""
+        out = []
+        for command in self.commands:
+            if command.menu_text and (command.roles is None or role in command.roles):
+                out.append((command.names[0], command.menu_text))
+        return out
 
-    def add_menu_item(self, item: MenuItem) -> None:
-        self.menu_extra.append(item)
+    def wake(self) -> None:
+        for wake in self.on_enqueued:
+            wake()
 
     async def notify(
         self,
@@ -200,8 +208,7 @@ class Dispatcher:
             self.metrics.handle_seconds.labels(inbound.channel).observe(
                 _time.perf_counter() - started
             )
-        for wake in self.on_enqueued:
-            wake()
+        self.wake()
         if inbound.media is not None and inbound.channel in self.media_fetchers:
             # Download after the commit: a slow platform must not hold up the webhook.
             task = asyncio.create_task(self._store_media(inbound.channel, inbound.media))
@@ -231,8 +238,8 @@ class Dispatcher:
         ids = {f"{contact.channel}:{contact.external_id}", f"{contact.channel}:{contact.alt_id}"}
         if ids & self.coordinators:
             contact.role = "coordinator"
-        state = await tx.sessions.state(contact.id) or {}
-        ctx = Context(tx, contact, inbound, now, state)
+        session = Session.from_json(await tx.sessions.state(contact.id))
+        ctx = Context(tx, contact, inbound, now, session, self)
         await self._route(ctx)
         await self._persist(ctx)
         await tx.contacts.save_changes(contact, now)
@@ -242,154 +249,193 @@ class Dispatcher:
 
     async def _route(self, ctx: Context) -> None:
         inbound = ctx.inbound
-        if inbound.kind == InboundKind.STOPPED:
-            ctx.contact.stopped = True
-            return
-        if inbound.kind == InboundKind.RESUMED:
-            ctx.contact.stopped = False
+        if inbound.kind in (InboundKind.STOPPED, InboundKind.RESUMED):
+            ctx.contact.stopped = inbound.kind == InboundKind.STOPPED
             return
         flow, fstate = self._active_flow(ctx)
         if inbound.kind == InboundKind.UNSUPPORTED:
             self._unsupported(ctx, flow, fstate)
             return
-        text = clean_text(inbound.text or "") if inbound.kind == InboundKind.TEXT else ""
-        offered: list[str] = ctx.state.get("choices") or []
-        if text.isdigit() and len(offered) >= 2 and 1 <= int(text) <= len(offered):
-            # "2" typed after a numbered list means the second button.
-            inbound = ctx.inbound = replace(inbound, kind=InboundKind.CHOICE,
-                                            choice_id=offered[int(text) - 1], text=None)
-            text = ""
-        choice = inbound.choice_id or ""
+        text = self._typed_text(ctx)
         word = match_command(text, KEYWORDS) if text else None
         if text.startswith("/"):
             word = self._slash(ctx, text) or word
-
-        # Session gone stale: offer to continue it, with a recap, before anything else.
-        if flow and fstate and not ctx.state.get("paused") and self._expired(ctx):
-            ctx.state["paused"] = True
-            self._offer_resume(ctx, flow, fstate, T("bot.resume_expired"))
-            return
-
-        if choice.startswith("lang:") or (ctx.state.get("await") == "language" and text):
-            if self._pick_language(ctx, choice, text):
+        for route in (self._stale_session, self._language_answer, self._resume_answer,
+                      self._menu_button, self._feature_button, self._feature_command,
+                      self._deep_link):
+            if await route(ctx, text, word):
                 return
-        if choice.startswith("resume:") or (ctx.state.get("await") == "resume" and text and
+        if await self._keyword(ctx, text, word):
+            return
+        if ctx.session.in_flow:
+            assert flow is not None and fstate is not None
+            turn = self.engine.resume(flow, fstate, ctx.inbound, ctx.now)
+            await self._apply(ctx, flow, turn)
+            return
+        for route in (self._matched_text, self._menu_answer):
+            if await route(ctx, text, word):
+                return
+        if word == "help":
+            self.menu(ctx, T("bot.help"))
+        elif word == "greet" or not text:
+            name = f" {ctx.contact.name}" if ctx.contact.name else ""
+            self.menu(ctx, T("bot.welcome", name=name))
+        else:
+            self.menu(ctx, T("bot.unknown"))
+
+    def _typed_text(self, ctx: Context) -> str:
+        """The message as text; "2" typed after a numbered list becomes that button."""
+        inbound = ctx.inbound
+        text = clean_text(inbound.text or "") if inbound.kind == InboundKind.TEXT else ""
+        offered = ctx.session.offered
+        if text.isdigit() and len(offered) >= 2 and 1 <= int(text) <= len(offered):
+            ctx.inbound = replace(inbound, kind=InboundKind.CHOICE,
+                                  choice_id=offered[int(text) - 1], text=None)
+            return ""
+        return text
+
+    async def _stale_session(self, ctx: Context, text: str, word: str | None) -> bool:
+        """A session gone stale: offer to continue it, with a recap, before anything else."""
+        flow, fstate = self._active_flow(ctx)
+        expires = ctx.session.expires_at
+        if not (flow and fstate and not ctx.session.paused and expires and expires < ctx.now):
+            return False
+        ctx.session.paused = True
+        self._offer_resume(ctx, flow, fstate, T("bot.resume_expired"))
+        return True
+
+    async def _language_answer(self, ctx: Context, text: str, word: str | None) -> bool:
+        choice = ctx.inbound.choice_id or ""
+        if choice.startswith("lang:") or (ctx.session.awaiting == "language" and text):
+            return self._pick_language(ctx, choice, text)
+        return False
+
+    async def _resume_answer(self, ctx: Context, text: str, word: str | None) -> bool:
+        choice = ctx.inbound.choice_id or ""
+        if choice.startswith("resume:") or (ctx.session.awaiting == "resume" and text and
                                              word is None):
-            if await self._answer_resume(ctx, choice, text):
-                return
-        if choice.startswith("menu:"):
-            await self._menu_choice(ctx, choice.removeprefix("menu:"))
-            return
-        prefix = choice.partition(":")[0]
-        if prefix in self.choice_handlers:
-            await self.choice_handlers[prefix](ctx, choice)
-            if ctx.state.get("flow") is fstate:
-                # A button from another message (an RSVP, a ticket) pressed mid-flow: the
-                # flow's own question comes again, so the person knows where they are.
-                self._reask_if_flow(ctx, flow, fstate)
-            return
-        in_flow = bool(flow and fstate and not ctx.state.get("paused"))
-        found = self._feature_command(text, in_flow, ctx.contact.role)
-        if found is not None:
-            command, args = found
-            if command.roles is not None and ctx.contact.role not in command.roles:
-                ctx.say(T("bot.not_allowed"))
-                self._reask_if_flow(ctx, flow, fstate)
-                return
-            await command.handler(ctx, args)
-            return
-        payload = ctx.state.get("start_payload")
-        if payload:
-            key, _, rest = payload.partition("_")
-            if key in self.start_payloads:
-                await self.start_payloads[key](ctx, rest)
-                return
+            return await self._answer_resume(ctx, choice, text)
+        return False
 
+    async def _menu_button(self, ctx: Context, text: str, word: str | None) -> bool:
+        choice = ctx.inbound.choice_id or ""
+        if not choice.startswith("menu:"):
+            return False
+        await self._menu_choice(ctx, choice.removeprefix("menu:"))
+        return True
+
+    async def _feature_button(self, ctx: Context, text: str, word: str | None) -> bool:
+        choice = ctx.inbound.choice_id or ""
+        button = self.buttons.get(prefix_of(choice))
+        if button is None:
+            return False
+        before = ctx.session.flow
+        payload = button.payload.unpack(choice)
+        if payload is None:
+            ctx.say(T(button.invalid))
+        else:
+            await button.handler(ctx, payload)
+        if ctx.session.flow is before:
+            # A button from another message (an RSVP, a ticket) pressed mid-flow: the
+            # flow's own question comes again, so the person knows where they are.
+            self.reask(ctx)
+        return True
+
+    async def _feature_command(self, ctx: Context, text: str, word: str | None) -> bool:
+        found = self._find_command(text, ctx.session.in_flow, ctx.contact.role)
+        if found is None:
+            return False
+        command, args = found
+        if command.roles is not None and ctx.contact.role not in command.roles:
+            ctx.say(T("bot.not_allowed"))
+            self.reask(ctx)
+            return True
+        await command.handler(ctx, args)
+        return True
+
+    async def _deep_link(self, ctx: Context, text: str, word: str | None) -> bool:
+        payload = ctx.session.start_payload
+        if not payload:
+            return False
+        key, _, rest = payload.partition("_")
+        link = self.deep_links.get(key)
+        if link is None:
+            return False
+        await link.handler(ctx, rest)
+        return True
+
+    async def _keyword(self, ctx: Context, text: str, word: str | None) -> bool:
+        """The dispatcher's own words: language, stop/start, cancel, menu."""
+        flow, fstate = self._active_flow(ctx)
         if word in ("lang_en", "lang_id"):
             self._set_language(ctx, "en" if word == "lang_en" else "id")
-            return
-        if word == "language":
-            ctx.state["await"] = "language"
-            ctx.say(T("bot.language_prompt"),
-                    choices=[("lang:id", "Bahasa Indonesia"), ("lang:en", "English")])
-            return
-        if word == "stop":
+        elif word == "language":
+            self._ask_language(ctx)
+        elif word == "stop":
             ctx.contact.opted_out = True
             await ctx.tx.audit.add(_actor(ctx.contact), "contact.opt_out", ctx.now,
                                    subject=_actor(ctx.contact))
             ctx.say(T("bot.opted_out"))
-            return
-        if word == "resume_sub" and not (flow and not ctx.state.get("paused")):
+        elif word == "resume_sub" and not ctx.session.in_flow:
             ctx.contact.opted_out = False
             ctx.say(T("bot.opted_in"))
-            return
-        if word == "status" or (find_ticket(text) and not (flow and not ctx.state.get("paused"))):
-            await self._status(ctx, find_ticket(text))
-            self._reask_if_flow(ctx, flow, fstate)
-            return
-        if word == "cancel" and not in_flow:
+        elif word == "cancel" and not ctx.session.in_flow:
             # /batal from Telegram's command menu (in a flow the engine cancels): drop a
-            # paused report, or just show the menu.
+            # paused flow, or just show the menu.
             if flow and fstate:
-                ctx.state.pop("flow", None)
-                ctx.state["paused"] = False
+                ctx.session.end_flow()
                 await ctx.tx.audit.add(_actor(ctx.contact), "flow.cancelled", ctx.now,
                                        subject=flow.id)
-                self._menu(ctx, T("flow.cancelled"))
+                self.menu(ctx, T(flow.cancelled))
             else:
-                self._menu(ctx, T("bot.menu_intro"))
-            return
-        if word == "menu":
+                self.menu(ctx, T("bot.menu_intro"))
+        elif word == "menu":
             if flow and fstate:
-                ctx.state["paused"] = True
-            self._menu(ctx, T("bot.menu_intro"))
-            return
+                ctx.session.paused = True
+            self.menu(ctx, T("bot.menu_intro"))
+        else:
+            return False
+        return True
 
-        if flow and fstate and not ctx.state.get("paused"):
-            if word == "report":
-                self._reask_if_flow(ctx, flow, fstate, T("bot.already_in_flow"))
-                return
-            turn = self.engine.resume(flow, fstate, inbound, ctx.now)
-            await self._apply(ctx, flow, turn)
-            return
+    async def _matched_text(self, ctx: Context, text: str, word: str | None) -> bool:
+        for matcher in self.matchers:
+            if text and matcher.test(text):
+                await matcher.handler(ctx, text)
+                return True
+        return False
 
-        if ctx.state.get("await") == "menu" and (text or choice):
+    async def _menu_answer(self, ctx: Context, text: str, word: str | None) -> bool:
+        if ctx.session.awaiting == "menu" and (text or ctx.inbound.choice_id):
             picked = self._match_menu(ctx, text)
             if picked:
                 await self._menu_choice(ctx, picked)
-                return
-        if word == "report":
-            await self._start_or_offer(ctx, COMPLAINT.id)
-            return
-        if word == "help":
-            self._menu(ctx, T("bot.help"))
-            return
-        if word == "greet" or not text:
-            name = f" {ctx.contact.name}" if ctx.contact.name else ""
-            self._menu(ctx, T("bot.welcome", name=name))
-            return
-        self._menu(ctx, T("bot.unknown"))
+                return True
+        return False
 
-    def _feature_command(self, text: str, in_flow: bool,
-                         role: str | None = None) -> tuple[Command, str] | None:
+    def _find_command(self, text: str, in_flow: bool,
+                      role: str | None = None) -> tuple[Command, str] | None:
         """'/relawan ABC' → (relawan, 'ABC'); 'daftar relawan ABC' too, outside a flow."""
         if not text or not self.commands:
             return None
         slash = text.startswith("/")
-        if in_flow and not slash:
-            return None
         body = text[1:] if slash else text
         head, _, rest = body.partition(" ")
         head = head.split("@", 1)[0]
         words = normalize(body).split()
-        for command in self.commands:
+        # A command meant for the person's role wins over one for everybody: an officer's
+        # "tiket AIR-…" manages the ticket, a resident's checks its status.
+        for command in sorted(self.commands, key=lambda c: c.roles is None):
             if command.others_pass and command.roles is not None and role not in command.roles:
                 continue
             for name in command.names:
                 parts = name.split()
-                if slash and len(parts) == 1 and head.lower() == name:
-                    return command, rest.strip()
-                if not slash and words[: len(parts)] == parts:
+                if slash:
+                    if len(parts) == 1 and head.lower() == name:
+                        return command, rest.strip()
+                elif in_flow:
+                    if command.in_flow and words == parts:
+                        return command, ""
+                elif words[: len(parts)] == parts:
                     # Keep the arguments as typed (codes are case-sensitive to the eye).
                     original = body.split(None, len(parts))
                     return command, original[len(parts)].strip() if len(original) > len(
@@ -397,85 +443,54 @@ class Dispatcher:
         return None
 
     def _slash(self, ctx: Context, text: str) -> str | None:
-        """Telegram-style commands: '/lapor', '/start payload'."""
+        """Telegram-style commands: '/bahasa', '/start payload'."""
         command, _, payload = text[1:].partition(" ")
         command = command.split("@", 1)[0].lower()
-        ctx.state["start_payload"] = payload.strip()[:64] or None
-        return {
-            "start": "greet",
-            "menu": "menu",
-            "lapor": "report",
-            "status": "status",
-            "bahasa": "language",
-            "language": "language",
-            "bantuan": "help",
-            "help": "help",
-            "berhenti": "stop",
-            "stop": "stop",
-            "mulai": "resume_sub",
-            "batal": "cancel",
-        }.get(command)
+        ctx.session.start_payload = payload.strip()[:64] or None
+        return SLASH.get(command)
 
     # -- menu ----------------------------------------------------------------------------
 
-    def menu_items(self, ctx: Context) -> list[tuple[str, T]]:
-        extra = [(item.key, item.label) for item in self.menu_extra
+    def menu_entries(self, ctx: Context) -> list[tuple[str, T]]:
+        extra = [(item.key, item.label) for item in self.menu_items
                  if item.roles is None or ctx.contact.role in item.roles]
-        return [
-            ("lapor", T("menu.report")),
-            ("status", T("menu.status")),
-            *extra,
-            ("bahasa", T("menu.language")),
-            ("bantuan", T("menu.help")),
-        ]
+        return [*extra, ("bahasa", T("menu.language")), ("bantuan", T("menu.help"))]
 
-    def _menu(self, ctx: Context, intro: T) -> None:
-        ctx.state["await"] = "menu"
+    def menu(self, ctx: Context, intro: T) -> None:
+        ctx.session.awaiting = "menu"
         ctx.say(intro, T("bot.menu_question"),
-                choices=[(f"menu:{key}", label) for key, label in self.menu_items(ctx)])
+                choices=[(f"menu:{key}", label) for key, label in self.menu_entries(ctx)])
 
     def _match_menu(self, ctx: Context, text: str) -> str | None:
-        items = self.menu_items(ctx)
+        items = self.menu_entries(ctx)
         return match_option(text, [(k, [*self.tr.labels(label.key), k]) for k, label in items])
 
     async def _menu_choice(self, ctx: Context, key: str) -> None:
-        ctx.state["await"] = None
-        if key == "lapor":
-            await self._start_or_offer(ctx, COMPLAINT.id)
-        elif key == "status":
-            await self._status(ctx, None)
-        elif key == "bahasa":
-            ctx.state["await"] = "language"
-            ctx.say(T("bot.language_prompt"),
-                    choices=[("lang:id", "Bahasa Indonesia"), ("lang:en", "English")])
-        elif key == "bantuan":
-            self._menu(ctx, T("bot.help"))
-        else:
-            await self.extra_menu_choice(ctx, key)
-
-    async def extra_menu_choice(self, ctx: Context, key: str) -> None:
-        """Menu entries added by features; unknown or forbidden keys show the menu again."""
-        for item in self.menu_extra:
+        ctx.session.awaiting = None
+        if key == "bahasa":
+            self._ask_language(ctx)
+            return
+        if key == "bantuan":
+            self.menu(ctx, T("bot.help"))
+            return
+        for item in self.menu_items:
             if item.key == key and (item.roles is None or ctx.contact.role in item.roles):
                 await item.handler(ctx)
                 return
-        self._menu(ctx, T("bot.unknown"))
+        # An unknown or forbidden entry (an old button): the menu again.
+        self.menu(ctx, T("bot.unknown"))
 
     # -- flows ---------------------------------------------------------------------------
 
     def _active_flow(self, ctx: Context) -> tuple[Flow | None, dict[str, Any] | None]:
-        fstate = ctx.state.get("flow")
+        fstate = ctx.session.flow
         if not fstate:
             return None, None
         flow = self.flows.get(fstate["flow"])
         if flow is None:
-            ctx.state.pop("flow", None)
+            ctx.session.end_flow()
             return None, None
         return flow, fstate
-
-    def _expired(self, ctx: Context) -> bool:
-        expires = ctx.state.get("expires_at")
-        return bool(expires) and datetime.fromisoformat(expires) < ctx.now
 
     async def start_flow(self, ctx: Context, flow_id: str, extra: dict[str, Any] | None = None,
                          intro: list[T] | None = None) -> None:
@@ -484,24 +499,25 @@ class Dispatcher:
         turn = self.engine.start(flow, ctx.now, flow_ctx)
         if intro:
             turn.prompt.texts[:0] = intro
-        ctx.state["await"] = None
+        ctx.session.awaiting = None
         await self._apply(ctx, flow, turn)
 
     async def start_or_offer(self, ctx: Context, flow_id: str,
                              extra: dict[str, Any] | None = None) -> None:
         """Start a flow, or offer to finish the one under way first."""
-        await self._start_or_offer(ctx, flow_id, extra)
-
-    async def _start_or_offer(self, ctx: Context, flow_id: str,
-                              extra: dict[str, Any] | None = None) -> None:
         flow, fstate = self._active_flow(ctx)
         if flow and fstate:
             self._offer_resume(ctx, flow, fstate, T("bot.resume_unfinished"))
             return
         await self.start_flow(ctx, flow_id, extra)
 
+    def keep_alive(self, ctx: Context) -> None:
+        ctx.session.paused = False
+        ctx.session.awaiting = None
+        ctx.session.expires_at = ctx.now + timedelta(hours=self.session_hours)
+
     def _offer_resume(self, ctx: Context, flow: Flow, fstate: dict[str, Any], why: T) -> None:
-        ctx.state["await"] = "resume"
+        ctx.session.awaiting = "resume"
         recap = self.engine.recap(flow, fstate) or [T("bot.resume_nothing_yet")]
         ctx.say(why, *recap, T("bot.resume_question"),
                 choices=[("resume:yes", T("bot.resume_yes")), ("resume:no", T("bot.resume_no"))])
@@ -509,7 +525,7 @@ class Dispatcher:
     async def _answer_resume(self, ctx: Context, choice: str, text: str) -> bool:
         flow, fstate = self._active_flow(ctx)
         if flow is None or fstate is None:
-            ctx.state["await"] = None
+            ctx.session.awaiting = None
             return False
         answer = {"resume:yes": True, "resume:no": False}.get(choice)
         if answer is None:
@@ -519,66 +535,65 @@ class Dispatcher:
                     choices=[("resume:yes", T("bot.resume_yes")),
                              ("resume:no", T("bot.resume_no"))])
             return True
-        ctx.state["await"] = None
-        ctx.state["paused"] = False
+        ctx.session.awaiting = None
+        ctx.session.paused = False
         if answer:
             turn = self.engine.reask(flow, fstate, [T("bot.resumed")])
             await self._apply(ctx, flow, turn)
         else:
-            ctx.state.pop("flow", None)
+            ctx.session.end_flow()
             await ctx.tx.audit.add(_actor(ctx.contact), "flow.discarded", ctx.now,
                                    subject=flow.id)
-            self._menu(ctx, T("bot.discarded"))
+            self.menu(ctx, T("bot.discarded"))
         return True
 
     async def _apply(self, ctx: Context, flow: Flow, turn: Turn) -> None:
         hook = self.flow_hooks.get(flow.id)
         if hook is not None:
             await hook(ctx, flow, turn)
+        session = ctx.session
         if turn.completed is not None:
-            ctx.state.pop("flow", None)
+            session.end_flow()
             texts = await self.actions[flow.id](ctx, turn.completed)
             turn.prompt.texts.extend(texts)
         elif turn.state is None:
-            ctx.state.pop("flow", None)
+            session.end_flow()
             if turn.cancelled:
                 await ctx.tx.audit.add(_actor(ctx.contact), "flow.cancelled", ctx.now,
                                        subject=flow.id)
         elif turn.paused:
             # "nanti": kept as it is, offered again later (no expiry while paused).
-            ctx.state["flow"] = turn.state
-            ctx.state["paused"] = True
+            session.flow = turn.state
+            session.paused = True
         else:
-            ctx.state["flow"] = turn.state
-            ctx.state["paused"] = False
-            ctx.state["expires_at"] = (ctx.now + timedelta(hours=self.session_hours)).isoformat()
+            session.flow = turn.state
+            session.paused = False
+            session.expires_at = ctx.now + timedelta(hours=self.session_hours)
         ctx.replies.append(turn.prompt)
         if turn.state is None:
-            ctx.replies.append(self._menu_hint())
-
-    def _menu_hint(self) -> Prompt:
-        return Prompt(texts=[T("bot.after_flow")])
+            ctx.replies.append(Prompt(texts=[T("bot.after_flow")]))
 
     def reask(self, ctx: Context, *intro: T) -> None:
         """After something outside the flow under way, ask its open question again, once."""
         flow, fstate = self._active_flow(ctx)
-        self._reask_if_flow(ctx, flow, fstate, *intro)
-
-    def _reask_if_flow(self, ctx: Context, flow: Flow | None, fstate: dict[str, Any] | None,
-                       *intro: T) -> None:
-        if flow and fstate and not ctx.state.get("paused") and not ctx.reasked:
+        if flow and fstate and not ctx.session.paused and not ctx.reasked:
             ctx.replies.append(self.engine.reask(flow, fstate, list(intro)).prompt)
             ctx.reasked = True
 
     def _unsupported(self, ctx: Context, flow: Flow | None, fstate: dict[str, Any] | None) -> None:
         kind = ctx.inbound.unsupported or "other"
         key = f"bot.unsupported.{kind}" if kind in _UNSUPPORTED else "bot.unsupported.other"
-        if flow and fstate and not ctx.state.get("paused"):
+        if flow and fstate and not ctx.session.paused:
             ctx.replies.append(self.engine.reask(flow, fstate, [T(key)]).prompt)
         else:
             ctx.say(T(key), T("bot.menu_hint"))
 
     # -- language ------------------------------------------------------------------------
+
+    def _ask_language(self, ctx: Context) -> None:
+        ctx.session.awaiting = "language"
+        ctx.say(T("bot.language_prompt"),
+                choices=[("lang:id", "Bahasa Indonesia"), ("lang:en", "English")])
 
     def _pick_language(self, ctx: Context, choice: str, text: str) -> bool:
         lang = choice.removeprefix("lang:") if choice.startswith("lang:") else None
@@ -587,98 +602,42 @@ class Dispatcher:
             lang = {"1": "id", "2": "en", "indonesia": "id", "bahasa indonesia": "id",
                     "english": "en", "inggris": "en", "id": "id", "en": "en"}.get(norm)
         if lang not in LANGUAGES:
-            ctx.state["await"] = None
+            ctx.session.awaiting = None
             return False
         self._set_language(ctx, lang)
         return True
 
     def _set_language(self, ctx: Context, lang: str) -> None:
         ctx.contact.language = lang
-        ctx.state["await"] = None
+        ctx.session.awaiting = None
         flow, fstate = self._active_flow(ctx)
-        if flow and fstate and not ctx.state.get("paused"):
+        if flow and fstate and not ctx.session.paused:
             ctx.replies.append(self.engine.reask(flow, fstate, [T("bot.language_set")]).prompt)
         else:
-            self._menu(ctx, T("bot.language_set"))
-
-    # -- complaints ----------------------------------------------------------------------
-
-    async def _create_complaint(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
-        report_type = answers["jenis"]
-        location = answers.get("lokasi") or {}
-        kel = answers.get("kelurahan") or {}
-        rt_rw = answers.get("rt_rw") or {}
-        if answers.get("telepon"):
-            ctx.contact.phone = answers["telepon"]
-        complaint = await ctx.tx.complaints.create(
-            new_ticket=lambda: new_ticket(report_type),
-            contact_id=ctx.contact.id,
-            now=ctx.now,
-            actor=_actor(ctx.contact),
-            report_type=report_type,
-            category=answers.get("kategori"),
-            description=answers["uraian"],
-            kelurahan_code=kel.get("code"),
-            rt=rt_rw.get("rt"),
-            rw=rt_rw.get("rw"),
-            latitude=location.get("latitude"),
-            longitude=location.get("longitude"),
-            flow_id=COMPLAINT.id,
-            flow_version=COMPLAINT.version,
-            answers=answers,
-        )
-        await ctx.tx.audit.add(_actor(ctx.contact), "complaint.created", ctx.now,
-                               subject=complaint.ticket)
-        self.metrics.tickets.labels(report_type).inc()
-        return [T("complaint.created", ticket=complaint.ticket)]
-
-    async def _status(self, ctx: Context, ticket: str | None) -> None:
-        ctx.state["await"] = None
-        if ticket:
-            complaint = await ctx.tx.complaints.by_ticket(ticket)
-            if complaint is None or complaint.contact_id != ctx.contact.id:
-                ctx.say(T("status.not_found", ticket=ticket))
-                return
-            history = await ctx.tx.complaints.history(complaint.id)
-            lines = [T("status.history_line", status=T(f"status.{h.status}"),
-                       when=h.at, note=h.note or "") for h in history]
-            ctx.say(T("status.detail", ticket=complaint.ticket,
-                      status=T(f"status.{complaint.status}")), *lines)
-            return
-        complaints = await ctx.tx.complaints.for_contact(ctx.contact.id, limit=10)
-        if not complaints:
-            ctx.say(T("status.none"))
-            return
-        lines = [
-            T("status.line", ticket=c.ticket, status=T(f"status.{c.status}"),
-              kind=T(f"complaint.jenis.{c.report_type}"), when=c.created_at.date())
-            for c in complaints
-        ]
-        ctx.say(T("status.list_intro"), *lines, T("status.detail_hint"))
+            self.menu(ctx, T("bot.language_set"))
 
     # -- persistence ---------------------------------------------------------------------
 
     async def _persist(self, ctx: Context) -> None:
-        state = ctx.state
-        state.pop("start_payload", None)
-        fstate = state.get("flow")
+        session = ctx.session
+        session.start_payload = None
+        fstate = session.flow
         outbound = None
         if ctx.replies:
             wants_keyboard = any(p.request_location or p.request_contact for p in ctx.replies)
             outbound = self.render(ctx.contact, ctx.replies,
-                                   remove_keyboard=bool(state.get("kb")) and not wants_keyboard)
-            state["kb"] = wants_keyboard
-            state["choices"] = [c.id for c in outbound.choices]
+                                   remove_keyboard=session.keyboard and not wants_keyboard)
+            session.keyboard = wants_keyboard
+            session.offered = [c.id for c in outbound.choices]
         await ctx.tx.sessions.save(
             ctx.contact.id,
-            state,
+            session.to_json(),
             ctx.now,
             flow_id=fstate["flow"] if fstate else None,
             flow_version=fstate["version"] if fstate else None,
             step=fstate["step"] if fstate else None,
-            status=("paused" if state.get("paused") else fstate["status"]) if fstate else None,
-            expires_at=datetime.fromisoformat(state["expires_at"])
-            if fstate and state.get("expires_at") else None,
+            status=("paused" if session.paused else fstate["status"]) if fstate else None,
+            expires_at=session.expires_at if fstate else None,
         )
         if outbound is not None:
             await ctx.tx.outbox.enqueue(
@@ -691,7 +650,7 @@ class Dispatcher:
                 dedupe_key=f"reply:{ctx.inbound.channel}:{ctx.inbound.message_id}",
             )
 
-    def render(self, contact: ContactState, prompts: list[Prompt], *,
+    def render(self, contact: ContactState, prompts: Sequence[Prompt], *,
                remove_keyboard: bool = False) -> Outbound:
         """All prompts of one turn as one message (cheap phones; WhatsApp paces per user)."""
         lang = contact.language or "id"

@@ -5,11 +5,12 @@ rebuilt from them at start-up, so a restart neither loses nor repeats work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.feature import Timer
 from bot.metrics import Metrics
 from storage.db import Database
 
@@ -52,3 +53,12 @@ def add_housekeeping(
                       id="housekeeping:sessions", replace_existing=True)
     scheduler.add_job(outbox_gauge, "interval", seconds=15, id="housekeeping:outbox-gauge",
                       replace_existing=True)
+
+
+def add_timers(scheduler: AsyncIOScheduler, timers: Iterable[Timer],
+               clock: Callable[[], datetime]) -> None:
+    """The features' jobs; each id once (a restart replaces, never doubles, a job)."""
+    for timer in timers:
+        extra = {"next_run_time": clock()} if timer.at_start else {}
+        scheduler.add_job(timer.run, timer.trigger, id=timer.id, replace_existing=True,
+                          **timer.args, **extra)

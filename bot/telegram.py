@@ -37,7 +37,7 @@ from handlers.telegram import CHANNEL, PACING, TelegramChannel
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

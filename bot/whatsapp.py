@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot.app import Services
+from bot.services import Services
 from bot.settings import Settings
 from conversations.messages import Pacing, Template
 from handlers.whatsapp import (

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from conversations.buttons import Payload
 from conversations.forms import load_builtin
 from conversations.i18n import JAKARTA, T
 from conversations.places import KELURAHAN
@@ -180,9 +181,32 @@ def details_lines(activity: ActivityView) -> list[T]:
     return lines
 
 
+@dataclass(frozen=True)
+class Rsvp(Payload, prefix="rsvp"):
+    activity: int
+    answer: Literal["yes", "no", "maybe"]
+
+
+@dataclass(frozen=True)
+class ScheduleItem(Payload, prefix="jadwal"):
+    activity: int
+
+
+@dataclass(frozen=True)
+class ManageActivity(Payload, prefix="kegiatan"):
+    activity: int
+    action: Literal["umumkan", "draf", "pindah", "batal", "henti"]
+
+
+@dataclass(frozen=True)
+class BroadcastAction(Payload, prefix="siaran"):
+    broadcast: int
+    action: Literal["kirim", "batal"]
+
+
 def rsvp_choices(activity_id: int) -> list[tuple[str, T | str]]:
-    return [(f"rsvp:{activity_id}:{answer}", T(f"rsvp.button.{answer}"))
-            for answer in RSVP_ANSWERS]
+    return [(Rsvp(activity_id, answer).pack(), T(f"rsvp.button.{answer}"))
+            for answer in ("yes", "no", "maybe")]
 
 
 def announcement(activity: ActivityView) -> list[T]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.dispatcher import Dispatcher
 from bot.features.activities import ActivitiesFeature
+from bot.features.complaints import ComplaintsFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from conversations.messages import Inbound, InboundKind, Outbound
@@ -35,6 +36,7 @@ class World:
                                      metrics=self.metrics,
                                      coordinators=(f"console:{COORDINATOR}",))
         self.feature = ActivitiesFeature()
+        self.dispatcher.add_feature(ComplaintsFeature())
         self.dispatcher.add_feature(self.feature)
         # One message at a time: transcripts in outbox order on every database.
         self.sender = OutboxSender(self.db, {"console": self.channel}, clock=self.clock,

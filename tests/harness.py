@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.dispatcher import Dispatcher
+from bot.features.complaints import ComplaintsFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from conversations import library
@@ -117,6 +118,8 @@ class Bot:
     def _build(self) -> None:
         self.dispatcher = Dispatcher(self.db, translator(), clock=self.clock,
                                      metrics=self.metrics)
+        # Residents' reports: the feature every conversation here starts from.
+        self.dispatcher.add_feature(ComplaintsFeature())
         self.sender = OutboxSender(self.db, {self.channel.name: self.channel},
                                    clock=self.clock, metrics=self.metrics)
 

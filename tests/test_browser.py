@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from bot.app import SERVICES, Services, create_app
 from bot.dashboard.auth import issue_login_link
+from bot.dashboard.feature import DashboardFeature
+from bot.features.complaints import ComplaintsFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
 from storage.models import OutboxMessage
@@ -57,7 +59,9 @@ class Server:
 async def server(database_url: str, tmp_path: Path) -> AsyncIterator[Server]:
     clock = Clock()
     settings = dashboard_settings(database_url, tmp_path / "data")
-    app = create_app(settings, clock=clock, plugins=[], features=[TicketsFeature(settings)])
+    tickets = TicketsFeature(settings)
+    app = create_app(settings, clock=clock, plugins=[],
+                     features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)  # an ephemeral port

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.feature import Button, Context, FeatureContext, FeatureSpec
+from conversations.buttons import Payload
+from conversations.i18n import T
 from storage.db import Database
 from storage.models import Complaint
 from tests.harness import Bot, Clock
+from tests.harness import Button as Press
 
 pytestmark = [pytest.mark.e2e]
 
@@ -72,19 +76,30 @@ async def test_two_processes_on_one_sqlite_file_lose_no_update(tmp_path: Path) -
     await second.close()
 
 
+@dataclass(frozen=True)
+class Poll(Payload, prefix="poll"):
+    number: int
+
+
+class PollFeature:
+    """A feature whose button may be pressed in the middle of someone's report."""
+
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec(name="poll", buttons=(Button(Poll, self.on_poll),))
+
+    def bind(self, app: FeatureContext) -> None:
+        pass
+
+    async def on_poll(self, ctx: Context, button: Poll) -> None:
+        ctx.say(T("bot.opted_in"))
+        ctx.reask()  # a feature asking again, as the dispatcher also does
+
+
 async def test_a_button_from_another_message_mid_flow_repeats_the_question_once(
     db: Database,
 ) -> None:
-    from conversations.i18n import T
-    from tests.harness import Button
-
     bot = Bot(db)
-
-    async def on_poll(ctx: Any, choice: str) -> None:
-        ctx.say(T("bot.opted_in"))
-        bot.dispatcher.reask(ctx)  # a feature asking again, as the dispatcher also does
-
-    bot.dispatcher.choice_handlers["poll"] = on_poll
+    bot.dispatcher.add_feature(PollFeature())
     await bot.run(["lapor", "air"])
-    reply = await bot.say(Button("poll:1"))
+    reply = await bot.say(Press("poll:1"))
     assert reply.text.count("Apa masalah airnya?") == 1

@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from bot.app import SERVICES, Services, create_app
 from bot.dashboard.auth import LOGIN_TTL, SESSION_TTL, issue_login_link
+from bot.dashboard.feature import DashboardFeature
+from bot.features.complaints import ComplaintsFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
 from conversations import library
@@ -77,7 +79,9 @@ class Site:
 async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     clock = Clock()
     settings = dashboard_settings(database_url, tmp_path)
-    app = create_app(settings, clock=clock, plugins=[], features=[TicketsFeature(settings)])
+    tickets = TicketsFeature(settings)
+    app = create_app(settings, clock=clock, plugins=[],
+                     features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
     # No shared cookie jar: each DashClient is its own browser.
     client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
     await client.start_server()

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import SERVICES, Services, create_app
+from bot.dashboard.feature import DashboardFeature
 from bot.features.activities import ActivitiesFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
@@ -81,8 +82,9 @@ async def wired(database_url: str, tmp_path: Path) -> AsyncIterator[Wired]:
     clock = Clock()
     settings = dashboard_settings(database_url, tmp_path)
     activities = ActivitiesFeature(settings)
+    tickets = TicketsFeature(settings)
     app = create_app(settings, clock=clock, plugins=[],
-                     features=[TicketsFeature(settings), activities])
+                     features=[tickets, activities, DashboardFeature(tickets)])
     client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
     await client.start_server()
     try:

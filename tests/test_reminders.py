@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
 from bot.broadcast import Broadcaster, next_occurrence
+from bot.features.activities import ActivitiesFeature
 from bot.scheduler import create_scheduler
 from conversations.activity import reminder_times, reminders_from_answers
 from conversations.i18n import JAKARTA
@@ -268,8 +269,11 @@ async def test_stopping_a_series_rolls_it_no_further(db: Database) -> None:
 # -- APScheduler -------------------------------------------------------------------------
 
 
-class _Services:
-    """What ``schedule`` is handed by the app (it uses nothing of it)."""
+async def startup(feature: ActivitiesFeature, scheduler: AsyncIOScheduler) -> None:
+    """What the app does with a feature's start-up hook once the scheduler exists."""
+    hook = feature.spec().startup
+    assert hook is not None
+    await hook(scheduler)
 
 
 @pytest.mark.e2e
@@ -277,7 +281,7 @@ async def test_timers_are_rebuilt_from_the_database_as_one_wake_up(db: Database)
     world = World(db, Clock(MONDAY))
     await published(world)
     scheduler = create_scheduler("Asia/Jakarta")
-    await world.feature.schedule(scheduler, cast(Any, _Services()))
+    await startup(world.feature, scheduler)
     scheduler.start(paused=True)
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
@@ -312,7 +316,7 @@ async def test_the_scheduler_wakes_for_a_reminder_due_in_a_moment(db: Database) 
     world.dispatcher.on_enqueued.append(world.sender.wake)
     sending = asyncio.create_task(world.sender.run())
     try:
-        await world.feature.schedule(scheduler, cast(Any, _Services()))
+        await startup(world.feature, scheduler)
         scheduler.start()
         async with asyncio.timeout(20):
             while True:  # polled: the recording channel has no event to wait on

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.dashboard.feature import DashboardFeature
 from bot.features.tickets import TicketsFeature
 from conversations.messages import Outbound
 from storage.db import Database
@@ -50,6 +51,7 @@ class Town:
 
     def _wire(self) -> None:
         self.bot.dispatcher.add_feature(self.feature)
+        self.bot.dispatcher.add_feature(DashboardFeature(self.feature))
         self.bot.dispatcher.coordinators.add("console:koor")
 
     async def say(self, who: str, action: Action) -> list[Outbound]:

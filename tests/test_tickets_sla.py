@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.dispatcher import Dispatcher
 from bot.features.tickets import Actor, TicketsFeature
+from bot.scheduler import add_timers
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.models_tickets import TicketEscalation
@@ -118,13 +119,7 @@ async def test_escalation_skips_the_weekend_and_the_holiday(db: Database,
 async def test_the_schedule_registers_its_jobs(db: Database, feature: TicketsFeature) -> None:
     scheduler = AsyncIOScheduler(timezone="Asia/Jakarta")
 
-    class FakeServices:
-        pass
-
-    services = FakeServices()
-    services.db = db  # type: ignore[attr-defined]
-    services.clock = Clock()  # type: ignore[attr-defined]
-    await feature.schedule(scheduler, services)  # type: ignore[arg-type]
+    add_timers(scheduler, feature.spec().timers, Clock())
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"tickets:sla", "tickets:proof-photos", "tickets:housekeeping"}
     # Escalations only in office hours: deadlines fall at midnight.

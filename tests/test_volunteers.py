@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.scheduler import add_timers, create_scheduler
 from storage.db import Database
 from storage.models import AuditEntry, Contact
 from storage.models_volunteers import (
@@ -262,17 +263,12 @@ async def test_coordinator_menu(db: Database) -> None:
 
 
 async def test_the_sweep_is_scheduled_and_rebuilt_from_the_rows(db: Database) -> None:
-    from types import SimpleNamespace
-
-    from bot.scheduler import create_scheduler
-
     clock = Clock()
     team = await coordinator_team(db, clock)
     await team.add(V)
     await team.run([(V, "hapus data"), (V, "lewati"), (V, "ya")])
     scheduler = create_scheduler("Asia/Jakarta")
-    services = SimpleNamespace(db=db, clock=clock)
-    await team.feature.schedule(scheduler, services)  # type: ignore[arg-type]
+    add_timers(scheduler, team.feature.spec().timers, clock)
     [job] = scheduler.get_jobs()
     assert job.id == "volunteers:sweep"
     # A new process: nothing in memory; the row says a reminder is due, and it goes once.

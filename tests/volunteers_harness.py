@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.dispatcher import Dispatcher
+from bot.features.complaints import ComplaintsFeature
 from bot.features.volunteers import Timing, VolunteersFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
@@ -70,6 +71,7 @@ class Team:
         self.feature = VolunteersFeature(settings(), rng=self.rng, timing=self.timing)
         self.dispatcher = Dispatcher(self.db, translator(), clock=self.clock,
                                      metrics=self.metrics)
+        self.dispatcher.add_feature(ComplaintsFeature())
         self.dispatcher.add_feature(self.feature)
         self.sender = OutboxSender(self.db, {CHANNEL: self.channel}, clock=self.clock,
                                    metrics=self.metrics)

@@ -21,17 +21,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from aiohttp import BodyPartReader, web
 from markupsafe import Markup
 
+import bot.dashboard.auth as auth
 from bot.broadcast import SIMPLE_AUDIENCES as BROADCAST_AUDIENCES
 from bot.broadcast import audience_counts_text, send_free_form
-from bot.dashboard import auth
 from bot.dashboard.charts import daily_bars
+from bot.features.activities import ActivitiesFeature
 from bot.features.tickets import (
     KELURAHAN_NAMES,
     Actor,
@@ -41,6 +42,7 @@ from bot.features.tickets import (
     deadline_day,
     place_label,
 )
+from bot.services import SERVICES, Services
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
@@ -59,9 +61,6 @@ from storage import dashboard_sources
 from storage.export import export_complaints
 from storage.repos_activities import ActivityRepo
 from storage.repos_tickets import TicketFilter, TicketRepo
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +179,6 @@ class Dashboard:
 
     @staticmethod
     def services(request: web.Request) -> Services:
-        from bot.app import SERVICES  # the app module imports the features: import late
-
         return request.app[SERVICES]
 
     def security_headers(self) -> dict[str, str]:
@@ -658,11 +655,9 @@ class Dashboard:
         return self.render(request, "activities.html", user, rows=rows)
 
     @staticmethod
-    def _activities_feature(services: Services) -> Any:
+    def _activities_feature(services: Services) -> ActivitiesFeature | None:
         """The feature that fans broadcasts out, if this service runs it (else the
         composer is not offered: a broadcast nobody sends would wait for ever)."""
-        from bot.features.activities import ActivitiesFeature  # imports late, like SERVICES
-
         return next((f for f in services.features if isinstance(f, ActivitiesFeature)), None)
 
     async def _broadcasts_page(self, request: web.Request, user: User, *, status: int = 200,

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -39,7 +39,15 @@ from bot.broadcast import (
     start_free_form,
     view,
 )
-from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.feature import (
+    Button,
+    Command,
+    Context,
+    FeatureContext,
+    FeatureSpec,
+    FormUse,
+    MenuItem,
+)
 from bot.settings import Settings
 from conversations import activity as texts
 from conversations.activity import (
@@ -49,7 +57,10 @@ from conversations.activity import (
     BROADCAST,
     COMING,
     PLACE,
-    RSVP_ANSWERS,
+    BroadcastAction,
+    ManageActivity,
+    Rsvp,
+    ScheduleItem,
     audience_from_answers,
     reminders_from_answers,
 )
@@ -59,14 +70,12 @@ from storage.models_activities import Activity
 from storage.repos import Repos
 from storage.repos_activities import ActivityRepo
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 log = logging.getLogger(__name__)
 
 COORDINATORS = frozenset({"coordinator"})
-# Which activity a move/cancel flow is about, per flow id, in the session document.
-TARGETS = "activities.targets"
+NAME = "activities"
+# Which activity a move/cancel flow is about, per flow id, in this feature's session part.
+TARGETS = "targets"
 # How many activities /jadwal lists (a WhatsApp list has ten rows).
 LIST_LIMIT = 10
 # The safety net: catch up on anything due, watch running sends.
@@ -91,51 +100,61 @@ class ActivitiesFeature:
         self._running = False
         self._again = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._dispatcher: Dispatcher | None = None
+        self._app: FeatureContext | None = None
         self._broadcaster: Broadcaster | None = None
 
     @property
-    def dispatcher(self) -> Dispatcher:
-        assert self._dispatcher is not None, "register() first"
-        return self._dispatcher
+    def app(self) -> FeatureContext:
+        assert self._app is not None, "bind() first"
+        return self._app
 
     @property
     def broadcaster(self) -> Broadcaster:
-        assert self._broadcaster is not None, "register() first"
+        assert self._broadcaster is not None, "bind() first"
         return self._broadcaster
 
     # -- Feature -------------------------------------------------------------------------
 
-    def register(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-        self._broadcaster = Broadcaster(dispatcher.db, dispatcher, clock=dispatcher.clock,
-                                        lease=self.lease, progress_every=self.progress_every)
-        dispatcher.add_flow(ACTIVITY, self._activity_saved)
-        dispatcher.add_flow(ACTIVITY_MOVE, self._activity_moved)
-        dispatcher.add_flow(ACTIVITY_CANCEL, self._activity_cancelled)
-        dispatcher.add_flow(BROADCAST, self._broadcast_composed)
-        dispatcher.add_flow(PLACE, self._place_saved)
-        dispatcher.add_command(Command(("kegiatan", "buat kegiatan", "kegiatan baru"),
-                                       self._cmd_kegiatan, roles=COORDINATORS))
-        dispatcher.add_command(Command(("siaran", "buat siaran"), self._cmd_siaran,
-                                       roles=COORDINATORS))
-        dispatcher.add_command(Command(("jadwal", "jadwal kegiatan", "agenda"),
-                                       self._cmd_jadwal))
-        dispatcher.add_command(Command(("wilayah", "alamat saya", "ubah wilayah"),
-                                       self._cmd_wilayah))
-        for answer, words in TYPED_RSVP.items():
-            dispatcher.add_command(Command(words, self._typed_rsvp(answer)))
-        dispatcher.add_menu_item(MenuItem("jadwal", T("menu.jadwal"), self._menu_jadwal))
-        dispatcher.add_menu_item(MenuItem("kegiatan", T("menu.kegiatan"), self._menu_kegiatan,
-                                          roles=COORDINATORS))
-        dispatcher.add_menu_item(MenuItem("siaran", T("menu.siaran"), self._menu_siaran,
-                                          roles=COORDINATORS))
-        dispatcher.choice_handlers["rsvp"] = self._on_rsvp
-        dispatcher.choice_handlers["jadwal"] = self._on_jadwal
-        dispatcher.choice_handlers["kegiatan"] = self._on_manage
-        dispatcher.choice_handlers["siaran"] = self._on_siaran
+    def spec(self) -> FeatureSpec:
+        typed_rsvp = tuple(Command(words, self._typed_rsvp(answer))
+                           for answer, words in TYPED_RSVP.items())
+        return FeatureSpec(
+            name=NAME,
+            forms=(FormUse(ACTIVITY, self._activity_saved),
+                   FormUse(ACTIVITY_MOVE, self._activity_moved),
+                   FormUse(ACTIVITY_CANCEL, self._activity_cancelled),
+                   FormUse(BROADCAST, self._broadcast_composed),
+                   FormUse(PLACE, self._place_saved)),
+            commands=(
+                Command(("kegiatan", "buat kegiatan", "kegiatan baru"), self._cmd_kegiatan,
+                        roles=COORDINATORS, menu_text="cmd.kegiatan"),
+                Command(("siaran", "buat siaran"), self._cmd_siaran, roles=COORDINATORS,
+                        menu_text="cmd.siaran"),
+                Command(("jadwal", "jadwal kegiatan", "agenda"), self._cmd_jadwal,
+                        menu_text="cmd.jadwal"),
+                Command(("wilayah", "alamat saya", "ubah wilayah"), self._cmd_wilayah,
+                        menu_text="cmd.wilayah"),
+                *typed_rsvp,
+            ),
+            menu=(
+                MenuItem("jadwal", T("menu.jadwal"), self._menu_jadwal),
+                MenuItem("kegiatan", T("menu.kegiatan"), self._menu_kegiatan,
+                         roles=COORDINATORS),
+                MenuItem("siaran", T("menu.siaran"), self._menu_siaran, roles=COORDINATORS),
+            ),
+            buttons=(Button(Rsvp, self._on_rsvp, "rsvp.unknown"),
+                     Button(ScheduleItem, self._on_jadwal, "rsvp.unknown"),
+                     Button(ManageActivity, self._on_manage),
+                     Button(BroadcastAction, self._on_siaran)),
+            startup=self._startup,
+        )
 
-    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
+    def bind(self, app: FeatureContext) -> None:
+        self._app = app
+        self._broadcaster = Broadcaster(app.db, app, clock=app.clock, lease=self.lease,
+                                        progress_every=self.progress_every)
+
+    async def _startup(self, scheduler: AsyncIOScheduler) -> None:
         """Rebuild the timers from the database rows (start-up)."""
         self.scheduler = scheduler
         self._loop = asyncio.get_running_loop()
@@ -181,7 +200,7 @@ class ActivitiesFeature:
                 due = await self.broadcaster.next_wake()
                 # Asked again meanwhile, or more fell due while this pass worked: go on.
                 if self._again or (worked and due is not None
-                                   and due <= self.dispatcher.clock()):
+                                   and due <= self.app.clock()):
                     continue
                 break
             self._plan(due)
@@ -199,7 +218,7 @@ class ActivitiesFeature:
             if self.scheduler.get_job("activities:wake") is not None:
                 self.scheduler.remove_job("activities:wake")
             return
-        now = self.dispatcher.clock()
+        now = self.app.clock()
         # Due already, yet not taken by this run: another replica holds it. Look again
         # in a moment rather than at once.
         at = due if due > now else now + timedelta(seconds=1)
@@ -221,7 +240,7 @@ class ActivitiesFeature:
     # -- commands and menu ---------------------------------------------------------------
 
     async def _cmd_kegiatan(self, ctx: Context, args: str) -> None:
-        await self.dispatcher.start_or_offer(ctx, ACTIVITY.id)
+        await ctx.start_or_offer(ACTIVITY.id)
 
     async def _menu_kegiatan(self, ctx: Context) -> None:
         await self._cmd_kegiatan(ctx, "")
@@ -229,22 +248,22 @@ class ActivitiesFeature:
     async def _cmd_siaran(self, ctx: Context, args: str) -> None:
         if normalize(args) in ("status", "laporan", "hasil"):
             await self._broadcast_status(ctx)
-            self.dispatcher.reask(ctx)
+            ctx.reask()
             return
-        await self.dispatcher.start_or_offer(ctx, BROADCAST.id)
+        await ctx.start_or_offer(BROADCAST.id)
 
     async def _menu_siaran(self, ctx: Context) -> None:
         await self._cmd_siaran(ctx, "")
 
     async def _cmd_jadwal(self, ctx: Context, args: str) -> None:
         await self._schedule_list(ctx)
-        self.dispatcher.reask(ctx)
+        ctx.reask()
 
     async def _menu_jadwal(self, ctx: Context) -> None:
         await self._schedule_list(ctx)
 
     async def _cmd_wilayah(self, ctx: Context, args: str) -> None:
-        await self.dispatcher.start_or_offer(ctx, PLACE.id)
+        await ctx.start_or_offer(PLACE.id)
 
     # -- /jadwal -------------------------------------------------------------------------
 
@@ -277,7 +296,7 @@ class ActivitiesFeature:
                                place=a.place, answer=mine))
             intro, hint = T("jadwal.intro"), T("jadwal.hint")
         ctx.say(intro, *lines, hint,
-                choices=[(f"jadwal:{a.id}", _label(n, a.title))
+                choices=[(ScheduleItem(a.id).pack(), _label(n, a.title))
                          for n, a in enumerate(found, start=1)])
 
     async def _visible(self, ctx: Context, repo: ActivityRepo) -> list[Activity]:
@@ -292,10 +311,9 @@ class ActivitiesFeature:
                 break
         return out
 
-    async def _on_jadwal(self, ctx: Context, choice: str) -> None:
-        activity_id = _int(choice.partition(":")[2])
+    async def _on_jadwal(self, ctx: Context, button: ScheduleItem) -> None:
         repo = ActivityRepo(ctx.tx.session)
-        activity = await repo.get(activity_id) if activity_id else None
+        activity = await repo.get(button.activity)
         coordinator = ctx.contact.role in COORDINATORS
         if activity is None or (activity.status == "draft" and not coordinator):
             ctx.say(T("rsvp.unknown"))
@@ -324,24 +342,21 @@ class ActivitiesFeature:
         choices: list[tuple[str, T | str]] = []
         if activity.status != "cancelled" and activity.starts_at > ctx.now:
             if activity.status == "draft":
-                choices.append((f"kegiatan:{activity.id}:umumkan", T("activity.button.publish")))
-            choices.append((f"kegiatan:{activity.id}:pindah", T("activity.button.move")))
-            choices.append((f"kegiatan:{activity.id}:batal", T("activity.button.cancel")))
+                choices.append((ManageActivity(activity.id, "umumkan").pack(),
+                                T("activity.button.publish")))
+            choices.append((ManageActivity(activity.id, "pindah").pack(),
+                                T("activity.button.move")))
+            choices.append((ManageActivity(activity.id, "batal").pack(),
+                                T("activity.button.cancel")))
             if activity.recurrence != "none" and activity.rolled_at is None:
-                choices.append((f"kegiatan:{activity.id}:henti", T("activity.button.stop")))
+                choices.append((ManageActivity(activity.id, "henti").pack(),
+                                T("activity.button.stop")))
         ctx.say(*lines, choices=choices)
 
     # -- RSVP ----------------------------------------------------------------------------
 
-    async def _on_rsvp(self, ctx: Context, choice: str) -> None:
-        _, _, rest = choice.partition(":")
-        raw_id, _, answer = rest.partition(":")
-        activity_id = _int(raw_id)
-        if activity_id is None or answer not in RSVP_ANSWERS:
-            ctx.say(T("rsvp.unknown"))
-        else:
-            await self._answer(ctx, activity_id, answer)
-        self.dispatcher.reask(ctx)
+    async def _on_rsvp(self, ctx: Context, button: Rsvp) -> None:
+        await self._answer(ctx, button.activity, button.answer)
 
     async def _answer(self, ctx: Context, activity_id: int, answer: str) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -376,7 +391,7 @@ class ActivitiesFeature:
                 ctx.say(T("jadwal.none"))
             else:
                 await self._schedule_list(ctx)
-            self.dispatcher.reask(ctx)
+            ctx.reask()
 
         return handler
 
@@ -410,8 +425,9 @@ class ActivitiesFeature:
                 T("activity.audience_line", audience=texts.audience_text(activity.audience)),
                 *audience_counts_text(total, unreachable), *self._reminder_lines(activity),
                 T("activity.publish_question"),
-                choices=[(f"kegiatan:{activity.id}:umumkan", T("activity.button.publish")),
-                         (f"kegiatan:{activity.id}:draf", T("activity.button.draft"))])
+                choices=[(ManageActivity(activity.id, "umumkan").pack(),
+                          T("activity.button.publish")),
+                         (ManageActivity(activity.id, "draf").pack(), T("activity.button.draft"))])
 
     @staticmethod
     def _reminder_lines(activity: Activity) -> list[T]:
@@ -422,19 +438,16 @@ class ActivitiesFeature:
         return [T("activity.reminders", list=names)]
 
     async def _ask_new_time(self, ctx: Context, activity: Activity, *intro: T) -> None:
-        ctx.state.setdefault(TARGETS, {})[ACTIVITY_MOVE.id] = activity.id
-        await self.dispatcher.start_flow(ctx, ACTIVITY_MOVE.id, intro=list(intro))
+        ctx.data(NAME).setdefault(TARGETS, {})[ACTIVITY_MOVE.id] = activity.id
+        await ctx.start_flow(ACTIVITY_MOVE.id, intro=list(intro))
 
-    async def _on_manage(self, ctx: Context, choice: str) -> None:
-        _, _, rest = choice.partition(":")
-        raw_id, _, action = rest.partition(":")
-        activity_id = _int(raw_id)
+    async def _on_manage(self, ctx: Context, button: ManageActivity) -> None:
+        action = button.action
         if ctx.contact.role not in COORDINATORS:
             ctx.say(T("bot.not_allowed"))
-            self.dispatcher.reask(ctx)
             return
         repo = ActivityRepo(ctx.tx.session)
-        activity = await repo.get(activity_id, for_update=True) if activity_id else None
+        activity = await repo.get(button.activity, for_update=True)
         if activity is None or activity.status == "cancelled":
             ctx.say(T("activity.gone"))
             return
@@ -460,8 +473,6 @@ class ActivitiesFeature:
             await ctx.tx.audit.add(_actor(ctx), "activity.series_stopped", ctx.now,
                                    subject=f"activity:{activity.id}")
             ctx.say(T("activity.series_stopped", title=activity.title))
-        else:
-            ctx.say(T("rsvp.unknown"))
 
     async def _publish(self, ctx: Context, activity: Activity) -> None:
         if activity.status == "published":
@@ -479,14 +490,14 @@ class ActivitiesFeature:
                            intro: T) -> None:
         """Start a flow about one activity (or offer to finish the one under way first:
         then the target is not touched, so the unfinished flow keeps its own)."""
-        if ctx.state.get("flow"):
-            await self.dispatcher.start_or_offer(ctx, flow_id)
+        if ctx.session.flow is not None:
+            await ctx.start_or_offer(flow_id)
             return
-        ctx.state.setdefault(TARGETS, {})[flow_id] = activity.id
-        await self.dispatcher.start_flow(ctx, flow_id, intro=[intro])
+        ctx.data(NAME).setdefault(TARGETS, {})[flow_id] = activity.id
+        await ctx.start_flow(flow_id, intro=[intro])
 
     async def _target(self, ctx: Context, flow_id: str) -> Activity | None:
-        targets: dict[str, int] = ctx.state.get(TARGETS) or {}
+        targets: dict[str, int] = ctx.data(NAME).get(TARGETS) or {}
         activity_id = targets.pop(flow_id, None)
         if activity_id is None:
             return None
@@ -551,21 +562,19 @@ class ActivitiesFeature:
                 *texts.broadcast_message(broadcast.body or ""), T("broadcast.rule"),
                 T("activity.audience_line", audience=texts.audience_text(audience)),
                 *audience_counts_text(total, unreachable), T("broadcast.send_question"),
-                choices=[(f"siaran:{broadcast.id}:kirim", T("broadcast.button.send")),
-                         (f"siaran:{broadcast.id}:batal", T("broadcast.button.discard"))])
+                choices=[(BroadcastAction(broadcast.id, "kirim").pack(),
+                          T("broadcast.button.send")),
+                         (BroadcastAction(broadcast.id, "batal").pack(),
+                          T("broadcast.button.discard"))])
         return []
 
-    async def _on_siaran(self, ctx: Context, choice: str) -> None:
-        _, _, rest = choice.partition(":")
-        raw_id, _, action = rest.partition(":")
+    async def _on_siaran(self, ctx: Context, button: BroadcastAction) -> None:
+        action = button.action
         if ctx.contact.role not in COORDINATORS:
             ctx.say(T("bot.not_allowed"))
-            self.dispatcher.reask(ctx)
             return
-        broadcast_id = _int(raw_id)
         repo = ActivityRepo(ctx.tx.session)
-        broadcast = (await repo.broadcast(broadcast_id, for_update=True)
-                     if broadcast_id else None)
+        broadcast = await repo.broadcast(button.broadcast, for_update=True)
         if broadcast is None or broadcast.kind != "siaran":
             ctx.say(T("rsvp.unknown"))
         elif broadcast.status != "draft":
@@ -579,7 +588,6 @@ class ActivitiesFeature:
         else:
             broadcast.status = "cancelled"
             ctx.say(T("broadcast.discarded", number=broadcast.id))
-        self.dispatcher.reask(ctx)
 
     async def _broadcast_status(self, ctx: Context) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -611,10 +619,6 @@ def _label(n: int, title: str) -> str:
     """A button label: WhatsApp list rows hold 24 characters."""
     label = f"{n}. {title}"
     return label if len(label) <= 24 else label[:23] + "…"
-
-
-def _int(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
 def _actor(ctx: Context) -> str:

@@ -14,15 +14,22 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.feature import (
+    Button,
+    Command,
+    Context,
+    FeatureContext,
+    FeatureSpec,
+    FormUse,
+    MenuItem,
+    Timer,
+)
+from bot.features.complaints import CREATED
 from bot.settings import Settings
-from conversations.complaint import COMPLAINT
+from conversations.buttons import Payload
 from conversations.i18n import T
 from conversations.places import KELURAHAN
 from conversations.tickets import find_ticket
@@ -54,20 +61,40 @@ from storage.models import Complaint, MediaFile
 from storage.repos import Repos
 from storage.repos_tickets import TicketRepo
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 log = logging.getLogger(__name__)
 
 OFFICERS = frozenset({COORDINATOR, VOLUNTEER})
-# ctx.state key holding the ticket a closing or rejecting note is being written for.
-STATE_KEY = "tickets.pending"
+NAME = "tickets"
+# This feature's session key holding the ticket a closing or rejecting note is for.
+PENDING = "pending"
 # Kept in the history when a reporter's "belum" reopens a ticket (shown to officers).
 REOPEN_NOTE = "Pelapor: belum teratasi"
 ESCALATION_LINES = 20
 # A proof photo that never arrives (download failed) stops being looked for after this.
 PHOTO_GIVE_UP = timedelta(days=1)
 KELURAHAN_NAMES = {k.code: k.name for k in KELURAHAN}
+
+
+@dataclass(frozen=True)
+class ViewTicket(Payload, prefix="tkv"):
+    ticket: int
+
+
+@dataclass(frozen=True)
+class MoveTicket(Payload, prefix="tks"):
+    """A status button; ``seen`` is the status the officer saw when it was offered."""
+
+    ticket: int
+    seen: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Resolved(Payload, prefix="tkr"):
+    """The reporter's answer under "Sudah teratasi?"."""
+
+    closure: int
+    answer: Literal["ya", "belum"]
 
 
 class TicketError(Exception):
@@ -129,73 +156,56 @@ class TicketsFeature:
             holidays=frozenset(settings.holidays),
             tz=self.tz,
         )
-        self._dispatcher: Dispatcher | None = None
+        self._app: FeatureContext | None = None
 
     @property
-    def dispatcher(self) -> Dispatcher:
-        if self._dispatcher is None:
-            raise RuntimeError("TicketsFeature used before it was registered")
-        return self._dispatcher
+    def app(self) -> FeatureContext:
+        if self._app is None:
+            raise RuntimeError("TicketsFeature used before it was bound")
+        return self._app
 
     # -- wiring --------------------------------------------------------------------------
 
-    def register(self, dispatcher: Dispatcher) -> None:
-        """Plug the commands, buttons, flows and the duplicate check into the dispatcher."""
-        self._dispatcher = dispatcher
-        create = dispatcher.actions[COMPLAINT.id]
+    def spec(self) -> FeatureSpec:
+        """The note flows, /tiket, "sudah"/"belum", the ticket buttons and the timers."""
+        return FeatureSpec(
+            name=NAME,
+            forms=(FormUse(CLOSE, self._on_note), FormUse(REJECT, self._on_note)),
+            commands=(
+                Command(("tiket",), self._cmd_ticket, roles=OFFICERS, others_pass=True,
+                        menu_text="cmd.tiket"),
+                Command(RESOLVED_YES, self._typed_yes),
+                Command(RESOLVED_NO, self._typed_no),
+            ),
+            buttons=(Button(ViewTicket, self._on_view_button),
+                     Button(MoveTicket, self._on_status_button),
+                     Button(Resolved, self._on_resolved_button, "ticket.answer.nothing")),
+            menu=(MenuItem("tiket", T("menu.tickets"), self._menu_tickets, roles=OFFICERS),),
+            # Deadlines fall at midnight; coordinators hear about them in the morning, not
+            # at 00.00 — and a restart repeats nothing (escalations are rows).
+            timers=(
+                Timer("tickets:sla", "cron", {"hour": "7-20", "minute": "*/15"},
+                      self._escalate),
+                Timer("tickets:proof-photos", "interval", {"minutes": 1}, self._photos),
+                Timer("tickets:housekeeping", "interval", {"hours": 6}, self._housekeeping),
+            ),
+        )
 
-        async def create_and_link(ctx: Context, answers: dict[str, Any]) -> list[T]:
-            texts = await create(ctx, answers)
-            return texts + await self._link_new_report(ctx)
+    def bind(self, app: FeatureContext) -> None:
+        self._app = app
+        app.subscribe(CREATED, self._link_new_report)
 
-        dispatcher.add_flow(COMPLAINT, create_and_link)
-        dispatcher.add_flow(CLOSE, self._on_note)
-        dispatcher.add_flow(REJECT, self._on_note)
-        dispatcher.add_command(Command(("tiket",), self._cmd_ticket, roles=OFFICERS,
-                                       others_pass=True))
-        dispatcher.add_command(Command(("dasbor", "dashboard"), self._cmd_dashboard,
-                                       roles=frozenset({COORDINATOR})))
-        dispatcher.add_command(Command(RESOLVED_YES, self._typed_yes))
-        dispatcher.add_command(Command(RESOLVED_NO, self._typed_no))
-        dispatcher.choice_handlers["tkv"] = self._on_view_button
-        dispatcher.choice_handlers["tks"] = self._on_status_button
-        dispatcher.choice_handlers["tkr"] = self._on_resolved_button
-        dispatcher.add_menu_item(MenuItem("tiket", T("menu.tickets"), self._menu_tickets,
-                                          roles=OFFICERS))
+    async def _escalate(self) -> None:
+        await self.escalate_overdue(self.app.db, self.app.clock())
+        self.app.wake()
 
-    def add_routes(self, app: web.Application) -> None:
-        """Mount the coordinators' dashboard (called when the app is built)."""
-        from bot.dashboard import setup_dashboard
+    async def _photos(self) -> None:
+        await self.send_pending_photos(self.app.db, self.app.clock())
+        self.app.wake()
 
-        setup_dashboard(app, self)
-
-    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
-        """SLA escalation in office hours; late proof photos; login-link housekeeping."""
-
-        async def escalate() -> None:
-            await self.escalate_overdue(services.db, services.clock())
-            self._wake()
-
-        async def photos() -> None:
-            await self.send_pending_photos(services.db, services.clock())
-            self._wake()
-
-        async def housekeeping() -> None:
-            async with services.db.transaction() as tx:
-                await TicketRepo(tx.session).forget_expired(services.clock())
-
-        # Deadlines fall at midnight; coordinators hear about them in the morning, not at
-        # 00.00 — and a restart repeats nothing (escalations are rows).
-        scheduler.add_job(escalate, "cron", hour="7-20", minute="*/15", id="tickets:sla",
-                          replace_existing=True)
-        scheduler.add_job(photos, "interval", minutes=1, id="tickets:proof-photos",
-                          replace_existing=True)
-        scheduler.add_job(housekeeping, "interval", hours=6, id="tickets:housekeeping",
-                          replace_existing=True)
-
-    def _wake(self) -> None:
-        for wake in self.dispatcher.on_enqueued:
-            wake()
+    async def _housekeeping(self) -> None:
+        async with self.app.db.transaction() as tx:
+            await TicketRepo(tx.session).forget_expired(self.app.clock())
 
     # -- the lifecycle -------------------------------------------------------------------
 
@@ -261,7 +271,7 @@ class TicketsFeature:
         actor: Actor, now: datetime, note: str | None, proof: Proof | None,
         media: MediaFile | None,
     ) -> None:
-        notify = self.dispatcher.notify
+        notify = self.app.notify
         key = f"ticket:{complaint.id}:{target}:{now.isoformat()}"
         if target == DONE:
             closure = await repo.add_closure(
@@ -276,8 +286,8 @@ class TicketsFeature:
                 T("ticket.notify.done", ticket=complaint.ticket, note=note or ""),
                 T("ticket.resolved_question"),
                 now=now, dedupe_key=key, media_path=media.path if media else None,
-                choices=[(f"tkr:{closure.id}:ya", T("ticket.resolved_yes")),
-                         (f"tkr:{closure.id}:belum", T("ticket.resolved_no"))],
+                choices=[(Resolved(closure.id, "ya").pack(), T("ticket.resolved_yes")),
+                         (Resolved(closure.id, "belum").pack(), T("ticket.resolved_no"))],
             )
         elif target == REJECTED:
             await notify(tx, complaint.contact_id,
@@ -323,10 +333,10 @@ class TicketsFeature:
         for member in group:
             officers.update({c.id: c for c in await repo.assignees(member.id)})
         for officer in officers.values():
-            await self.dispatcher.notify(
+            await self.app.notify(
                 tx, officer.id, T("ticket.alert.reopened", ticket=group[0].ticket),
                 now=now, dedupe_key=f"ticket:reopened:{closure.id}:{officer.id}",
-                choices=[(f"tkv:{group[0].id}", group[0].ticket)],
+                choices=[(ViewTicket(group[0].id).pack(), group[0].ticket)],
             )
         return T("ticket.answer.reopened", ticket=complaint.ticket)
 
@@ -361,7 +371,7 @@ class TicketsFeature:
             if not coordinators:
                 log.warning("%d tickets overdue and no coordinator to tell", len(late))
             for person in coordinators:
-                await self.dispatcher.notify(
+                await self.app.notify(
                     tx, person.id, T("ticket.escalation.intro", count=len(late)), *lines,
                     T("ticket.escalation.hint"), now=now,
                     dedupe_key=f"ticket:escalation:{person.id}:{now.isoformat()}",
@@ -389,7 +399,7 @@ class TicketsFeature:
                     continue
                 closure.proof_media_id = media.id
                 closure.photo_sent = True
-                await self.dispatcher.notify(
+                await self.app.notify(
                     tx, complaint.contact_id, T("ticket.notify.proof", ticket=complaint.ticket),
                     now=now, media_path=media.path, dedupe_key=f"ticket:proof:{closure.id}",
                 )
@@ -398,7 +408,7 @@ class TicketsFeature:
 
     # -- duplicates ----------------------------------------------------------------------
 
-    async def _link_new_report(self, ctx: Context) -> list[T]:
+    async def _link_new_report(self, ctx: Context, details: Any) -> list[T]:
         """Link a new report to an open one about the same problem, and say so."""
         newest = await ctx.tx.complaints.for_contact(ctx.contact.id, limit=1)
         if not newest:
@@ -449,7 +459,7 @@ class TicketsFeature:
             return
         lines = [self._line(c, slas[c.id], ctx.now) for c in tickets]
         ctx.say(T("ticket.officer.list_intro"), *lines, T("ticket.officer.list_hint"),
-                choices=[(f"tkv:{c.id}", c.ticket) for c in tickets])
+                choices=[(ViewTicket(c.id).pack(), c.ticket) for c in tickets])
 
     def _line(self, complaint: Complaint, sla: Sla, now: datetime) -> T:
         if sla.overdue(now):
@@ -493,29 +503,28 @@ class TicketsFeature:
         targets = next_statuses(primary.status, ctx.contact.role)
         if targets:
             texts.append(T("ticket.officer.actions"))
-        ctx.say(*texts, choices=[(f"tks:{primary.id}:{primary.status}:{t}",
+        ctx.say(*texts, choices=[(MoveTicket(primary.id, primary.status, t).pack(),
                                   T(f"ticket.action.{t}")) for t in targets])
 
-    async def _on_view_button(self, ctx: Context, choice: str) -> None:
+    async def _on_view_button(self, ctx: Context, button: ViewTicket) -> None:
         repo = TicketRepo(ctx.tx.session)
         if ctx.contact.role not in OFFICERS:
             ctx.say(T("bot.not_allowed"))
             return
-        complaint = await repo.get(_int(choice.split(":")[1]))
+        complaint = await repo.get(button.ticket)
         if complaint is None:
             ctx.say(T("ticket.officer.not_found", ticket="?"))
             return
         await self._show(ctx, repo, complaint)
 
-    async def _on_status_button(self, ctx: Context, choice: str) -> None:
-        """'tks:<id>:<status seen>:<target>': change now, or ask for the note first."""
-        parts = choice.split(":")
-        if len(parts) != 4 or ctx.contact.role not in OFFICERS:
+    async def _on_status_button(self, ctx: Context, button: MoveTicket) -> None:
+        """A status button: change now, or ask for the note first."""
+        if ctx.contact.role not in OFFICERS:
             ctx.say(T("bot.not_allowed"))
             return
-        _, raw_id, seen, target = parts
+        seen, target = button.seen, button.target
         repo = TicketRepo(ctx.tx.session)
-        complaint = await repo.get(_int(raw_id))
+        complaint = await repo.get(button.ticket)
         if complaint is None:
             ctx.say(T("ticket.officer.not_found", ticket="?"))
             return
@@ -526,13 +535,13 @@ class TicketsFeature:
             if problem is not None:
                 ctx.say(problem)
                 return
-            ctx.state[STATE_KEY] = {"id": complaint.id, "seen": seen, "target": target}
+            ctx.data(NAME)[PENDING] = {"id": complaint.id, "seen": seen, "target": target}
             intro = [T(f"ticket.{'close' if target == DONE else 'reject'}.intro",
                        ticket=complaint.ticket)]
-            if ctx.state.get("flow") and not ctx.state.get("paused"):
-                await self.dispatcher.start_or_offer(ctx, NOTE_FLOWS[target].id)
+            if ctx.session.in_flow:
+                await ctx.start_or_offer(NOTE_FLOWS[target].id)
             else:
-                await self.dispatcher.start_flow(ctx, NOTE_FLOWS[target].id, intro=intro)
+                await ctx.start_flow(NOTE_FLOWS[target].id, intro=intro)
             return
         try:
             changed = await self.change_status(ctx.tx, complaint, target, actor, ctx.now,
@@ -558,7 +567,7 @@ class TicketsFeature:
 
     async def _on_note(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
         """The closing note (+ photo) or the rejection reason is confirmed: apply it."""
-        pending = ctx.state.pop(STATE_KEY, None)
+        pending = ctx.data(NAME).pop(PENDING, None)
         if not isinstance(pending, dict):
             return [T("ticket.error.lost")]
         repo = TicketRepo(ctx.tx.session)
@@ -581,24 +590,12 @@ class TicketsFeature:
         return [T("ticket.officer.changed", ticket=complaint.ticket,
                   status=T(f"status.{target}"), count=len(changed))]
 
-    async def _cmd_dashboard(self, ctx: Context, args: str) -> None:
-        """/dasbor: a one-time link to the dashboard, valid for 10 minutes."""
-        from bot.dashboard.auth import LOGIN_TTL, issue_login_link
-
-        url = await issue_login_link(ctx.tx, self.settings, ctx.contact.id, ctx.now)
-        await ctx.tx.audit.add(Actor.of(ctx.contact).label, "dashboard.link", ctx.now)
-        ctx.say(T("ticket.dashboard_link", url=url, minutes=int(LOGIN_TTL.total_seconds() // 60)))
-
     # -- chat: reporters -----------------------------------------------------------------
 
-    async def _on_resolved_button(self, ctx: Context, choice: str) -> None:
-        """'tkr:<closure>:ya|belum' under "Sudah teratasi?"."""
-        parts = choice.split(":")
-        if len(parts) != 3 or parts[2] not in ("ya", "belum"):
-            ctx.say(T("ticket.answer.nothing"))
-            return
-        ctx.say(await self.answer_resolution(ctx.tx, Actor.of(ctx.contact), _int(parts[1]),
-                                             parts[2] == "ya", ctx.now))
+    async def _on_resolved_button(self, ctx: Context, button: Resolved) -> None:
+        """The reporter's button under "Sudah teratasi?"."""
+        ctx.say(await self.answer_resolution(ctx.tx, Actor.of(ctx.contact), button.closure,
+                                             button.answer == "ya", ctx.now))
 
     async def _typed_yes(self, ctx: Context, args: str) -> None:
         await self._typed(ctx, True)
@@ -610,7 +607,7 @@ class TicketsFeature:
         repo = TicketRepo(ctx.tx.session)
         if await repo.awaiting_answer(ctx.contact.id, ctx.now - REOPEN_WINDOW) is None:
             # Nothing asked: "sudah"/"belum" meant something else; show the menu.
-            await self.dispatcher.extra_menu_choice(ctx, "")
+            ctx.menu(T("bot.unknown"))
             return
         ctx.say(await self.answer_resolution(ctx.tx, Actor.of(ctx.contact), None, resolved,
                                              ctx.now))

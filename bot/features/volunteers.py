@@ -26,11 +26,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-from bot.dispatcher import Command, Context, Dispatcher, MenuItem
+from bot.feature import (
+    Button,
+    Command,
+    Context,
+    DeepLink,
+    FeatureContext,
+    FeatureSpec,
+    FormUse,
+    MenuItem,
+    Timer,
+)
 from bot.settings import Settings
 from conversations import library
 from conversations.assessment import (
@@ -40,6 +48,7 @@ from conversations.assessment import (
     SPECIFIC_NOTICE_KEY,
     household_label,
 )
+from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
 from conversations.flow import Flow, Step, StepType
 from conversations.i18n import T
@@ -65,9 +74,6 @@ from storage.models import Contact
 from storage.models_volunteers import DataRequest, VolunteerApplication
 from storage.repos import ContactState, Repos
 from storage.repos_volunteers import VolunteerRepo
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +124,27 @@ def _parse_time(value: Any, default: datetime) -> datetime:
         return default
 
 
+NAME = "volunteers"
+
+
+@dataclass(frozen=True)
+class VolunteerButton(Payload, prefix="vol"):
+    action: Literal["ok", "no", "code", "list"]
+    application: int = 0
+
+
+@dataclass(frozen=True)
+class AssessmentButton(Payload, prefix="asm"):
+    action: Literal["draft", "new"]
+    draft: int = 0
+
+
+@dataclass(frozen=True)
+class RequestButton(Payload, prefix="dsr"):
+    action: Literal["list", "start", "done"]
+    arg: str = ""
+
+
 class VolunteersFeature:
     """Registers volunteer, assessment and data-subject commands, buttons and flows."""
 
@@ -127,13 +154,13 @@ class VolunteersFeature:
         # Tests pass a seeded generator for stable invite codes; production uses secrets.
         self._rng = rng
         self.timing = timing or Timing()
-        self._dispatcher: Dispatcher | None = None
+        self._app: FeatureContext | None = None
         self._cipher: IdentityCipher | None = None
 
     @property
-    def d(self) -> Dispatcher:
-        assert self._dispatcher is not None, "feature not registered"
-        return self._dispatcher
+    def d(self) -> FeatureContext:
+        assert self._app is not None, "feature not bound"
+        return self._app
 
     @property
     def cipher(self) -> IdentityCipher:
@@ -145,52 +172,60 @@ class VolunteersFeature:
         """The engine's sealer: ciphertext and lookup hash of an NIK / No. KK."""
         return self.cipher.seal(kind, digits)
 
-    def register(self, dispatcher: Dispatcher) -> None:
-        self._dispatcher = dispatcher
-        # NIK/KK answers are sealed by the engine itself: the session row never holds them.
-        # The key is read (or generated into the data folder) on first use, not here; a
-        # configured key that is too short fails now, at start-up, not mid-conversation.
-        dispatcher.engine.sealer = self
+    def spec(self) -> FeatureSpec:
+        # A configured key that is too short fails now, at start-up, not mid-conversation;
+        # a missing one is read (or generated into the data folder) on first use.
         if self.settings.secret_key is not None:
             _ = self.cipher
-        dispatcher.add_flow(ASSESSMENT, self._save_assessment)
-        dispatcher.flow_hooks[ASSESSMENT.id] = self._assessment_hook
-        dispatcher.add_flow(REGISTRATION, self._save_registration)
-        for flow in (CORRECTION, ERASURE, WITHDRAWAL):
-            dispatcher.add_flow(flow, self._request_saver(REQUEST_KINDS[flow.id]))
-        add = dispatcher.add_command
-        add(Command(("relawan", "daftar relawan"), self._cmd_register))
-        add(Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess))
-        add(Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
-                    self._cmd_code, COORDINATORS))
-        add(Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS))
-        add(Command(("setujui",), self._cmd_approve, COORDINATORS))
-        add(Command(("tolak",), self._cmd_reject, COORDINATORS))
-        add(Command(("cabut_relawan", "cabut relawan"), self._cmd_revoke, COORDINATORS))
-        add(Command(("permintaan_data", "permintaan data"), self._cmd_requests, COORDINATORS))
-        add(Command(("data_saya", "data saya", "data pribadi saya"), self._cmd_my_data))
-        add(Command(("ubah_data", "ubah data"), self._starter(CORRECTION_ID)))
-        add(Command(("hapus_data", "hapus data", "hapus data saya"), self._starter(ERASURE_ID)))
-        add(Command(("tarik_persetujuan", "tarik persetujuan"), self._starter(WITHDRAWAL_ID)))
-        dispatcher.add_menu_item(MenuItem("asesmen", T("menu.asesmen"),
-                                          lambda ctx: self._cmd_assess(ctx, ""), OFFICERS))
-        dispatcher.add_menu_item(MenuItem("relawan", T("menu.relawan"), self._coordinator_menu,
-                                          COORDINATORS))
-        dispatcher.add_menu_item(MenuItem("datasaya", T("menu.datasaya"),
-                                          lambda ctx: self._cmd_my_data(ctx, "")))
-        dispatcher.choice_handlers["vol"] = self._on_vol_button
-        dispatcher.choice_handlers["asm"] = self._on_asm_button
-        dispatcher.choice_handlers["dsr"] = self._on_dsr_button
-        dispatcher.start_payloads["relawan"] = self._cmd_register
+        requests = tuple(FormUse(flow, self._request_saver(REQUEST_KINDS[flow.id]))
+                         for flow in (CORRECTION, ERASURE, WITHDRAWAL))
+        return FeatureSpec(
+            name=NAME,
+            forms=(FormUse(ASSESSMENT, self._save_assessment, self._assessment_hook),
+                   FormUse(REGISTRATION, self._save_registration), *requests),
+            commands=(
+                Command(("relawan", "daftar relawan"), self._cmd_register),
+                Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess,
+                        menu_text="cmd.asesmen"),
+                Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
+                        self._cmd_code, COORDINATORS, menu_text="cmd.kode_relawan"),
+                Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS,
+                        menu_text="cmd.pendaftar"),
+                Command(("setujui",), self._cmd_approve, COORDINATORS),
+                Command(("tolak",), self._cmd_reject, COORDINATORS),
+                Command(("cabut_relawan", "cabut relawan"), self._cmd_revoke, COORDINATORS),
+                Command(("permintaan_data", "permintaan data"), self._cmd_requests,
+                        COORDINATORS, menu_text="cmd.permintaan_data"),
+                Command(("data_saya", "data saya", "data pribadi saya"), self._cmd_my_data,
+                        menu_text="cmd.data_saya"),
+                Command(("ubah_data", "ubah data"), self._starter(CORRECTION_ID)),
+                Command(("hapus_data", "hapus data", "hapus data saya"),
+                        self._starter(ERASURE_ID)),
+                Command(("tarik_persetujuan", "tarik persetujuan"),
+                        self._starter(WITHDRAWAL_ID)),
+            ),
+            menu=(
+                MenuItem("asesmen", T("menu.asesmen"), lambda ctx: self._cmd_assess(ctx, ""),
+                         OFFICERS),
+                MenuItem("relawan", T("menu.relawan"), self._coordinator_menu, COORDINATORS),
+                MenuItem("datasaya", T("menu.datasaya"), lambda ctx: self._cmd_my_data(ctx, "")),
+            ),
+            buttons=(Button(VolunteerButton, self._on_vol_button),
+                     Button(AssessmentButton, self._on_asm_button),
+                     Button(RequestButton, self._on_dsr_button)),
+            deep_links=(DeepLink("relawan", self._cmd_register),),
+            timers=(Timer("volunteers:sweep", "interval", {"minutes": 10}, self._sweep,
+                          at_start=True),),
+            # NIK/KK answers are sealed by the engine itself: the session never holds them.
+            sealer=self,
+        )
 
-    async def schedule(self, scheduler: AsyncIOScheduler, services: Services) -> None:
+    def bind(self, app: FeatureContext) -> None:
+        self._app = app
+
+    async def _sweep(self) -> None:
         """Reminders before a data request's deadline, alerts after it, draft clean-up."""
-
-        async def sweep() -> None:
-            await self.sweep(services.db, services.clock())
-
-        scheduler.add_job(sweep, "interval", minutes=10, id="volunteers:sweep",
-                          replace_existing=True, next_run_time=services.clock())
+        await self.sweep(self.d.db, self.d.clock())
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -203,15 +238,14 @@ class VolunteersFeature:
         return f"{prefix}-{self._code(5)}"
 
     def _wake(self) -> None:
-        for wake in self.d.on_enqueued:
-            wake()
+        self.d.wake()
 
     def _refuse(self, ctx: Context, message: T) -> None:
         ctx.say(message)
-        self.d.reask(ctx)
+        ctx.reask()
 
     def _notice_hash(self, lang: str, key: str) -> str:
-        return notice_digest(self.d.tr(lang, key))
+        return notice_digest(self.d.translator(lang, key))
 
     async def _coordinators(self, tx: Repos) -> Sequence[Contact]:
         return await tx.contacts.with_role(COORDINATOR)
@@ -228,9 +262,7 @@ class VolunteersFeature:
         return len(coordinators)
 
     def _keep_alive(self, ctx: Context) -> None:
-        ctx.state["paused"] = False
-        ctx.state["await"] = None
-        ctx.state["expires_at"] = (ctx.now + timedelta(hours=self.d.session_hours)).isoformat()
+        ctx.keep_alive()
 
     # -- registration ----------------------------------------------------------------------
 
@@ -264,7 +296,7 @@ class VolunteersFeature:
             await ctx.tx.audit.add(actor, "volunteer.code_invalid", ctx.now, subject=actor)
             self._refuse(ctx, T("vol.code_invalid"))
             return
-        await self.d.start_or_offer(ctx, REGISTRATION_ID,
+        await ctx.start_or_offer(REGISTRATION_ID,
                                     {"invite_id": invite.id, "code": invite.code})
 
     async def _save_registration(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
@@ -311,7 +343,8 @@ class VolunteersFeature:
 
     @staticmethod
     def _decision_buttons(app: VolunteerApplication) -> list[tuple[str, T | str]]:
-        return [(f"vol:ok:{app.id}", T("vol.approve")), (f"vol:no:{app.id}", T("vol.reject"))]
+        return [(VolunteerButton("ok", app.id).pack(), T("vol.approve")),
+                (VolunteerButton("no", app.id).pack(), T("vol.reject"))]
 
     async def _cmd_code(self, ctx: Context, args: str) -> None:
         """``/kode_relawan [jumlah]``: a new invite code for that many volunteers."""
@@ -334,7 +367,7 @@ class VolunteersFeature:
         await ctx.tx.audit.add(_actor(ctx.contact), "volunteer.code_created", ctx.now,
                                subject=f"invite:{invite.id}", details={"uses": uses})
         ctx.say(T("vol.code_created", code=invite.code, uses=uses, until=expires))
-        self.d.reask(ctx)
+        ctx.reask()
 
     async def _cmd_pending(self, ctx: Context, args: str) -> None:
         """``/pendaftar``: registrations waiting for a decision, with buttons."""
@@ -347,8 +380,8 @@ class VolunteersFeature:
         for app in pending:
             contact = await ctx.tx.contacts.get(app.contact_id)
             lines.append(self._application_text(app, contact.channel if contact else "-"))
-            choices.append((f"vol:ok:{app.id}", T("vol.approve_n", n=app.id)))
-            choices.append((f"vol:no:{app.id}", T("vol.reject_n", n=app.id)))
+            choices.append((VolunteerButton("ok", app.id).pack(), T("vol.approve_n", n=app.id)))
+            choices.append((VolunteerButton("no", app.id).pack(), T("vol.reject_n", n=app.id)))
         ctx.say(*lines, choices=choices)
 
     async def _cmd_approve(self, ctx: Context, args: str) -> None:
@@ -383,18 +416,16 @@ class VolunteersFeature:
                             dedupe_key=f"vol-revoked:{app.id}:{ctx.now.isoformat()}")
         ctx.say(T("vol.revoked_ok", name=app.full_name or "-"))
 
-    async def _on_vol_button(self, ctx: Context, choice: str) -> None:
-        parts = choice.split(":")
+    async def _on_vol_button(self, ctx: Context, button: VolunteerButton) -> None:
         if ctx.contact.role != COORDINATOR:
             # A volunteer (or anyone) pressing a forwarded approval button.
             self._refuse(ctx, T("bot.not_allowed"))
             return
-        action = parts[1] if len(parts) > 1 else ""
-        if action in ("ok", "no") and len(parts) == 3 and parts[2].isdigit():
-            await self._decide(ctx, int(parts[2]), approve=action == "ok")
-        elif action == "code":
+        if button.action in ("ok", "no") and button.application:
+            await self._decide(ctx, button.application, approve=button.action == "ok")
+        elif button.action == "code":
             await self._create_code(ctx, 1)
-        elif action == "list":
+        elif button.action == "list":
             await self._cmd_pending(ctx, "")
         else:
             self._refuse(ctx, T("flow.stale_button"))
@@ -435,15 +466,16 @@ class VolunteersFeature:
         await self.d.notify(ctx.tx, applicant.id, message, now=ctx.now,
                             dedupe_key=f"vol-decision:{app.id}")
         ctx.say(T("vol.decided_ok" if approve else "vol.decided_no", name=app.full_name or "-"))
-        self.d.reask(ctx)
+        ctx.reask()
 
     async def _coordinator_menu(self, ctx: Context) -> None:
         repo = VolunteerRepo(ctx.tx.session)
         pending = len(await repo.pending_applications(limit=50))
         requests = len(await repo.open_requests(limit=50))
         ctx.say(T("vol.coordinator_menu", pending=pending, requests=requests),
-                choices=[("vol:code", T("vol.make_code")), ("vol:list", T("vol.show_pending")),
-                         ("dsr:list", T("dsr.show_open"))])
+                choices=[(VolunteerButton("code").pack(), T("vol.make_code")),
+                         (VolunteerButton("list").pack(), T("vol.show_pending")),
+                         (RequestButton("list").pack(), T("dsr.show_open"))])
 
     # -- assessment ------------------------------------------------------------------------
 
@@ -452,7 +484,7 @@ class VolunteersFeature:
         if ctx.contact.role not in OFFICERS:
             self._refuse(ctx, T("asm.only_volunteers"))
             return
-        fstate = ctx.state.get("flow")
+        fstate = ctx.session.flow
         if fstate and fstate.get("flow") == ASSESSMENT.id:
             # Paused by "menu", or gone quiet: continue where it stopped.
             self._keep_alive(ctx)
@@ -463,34 +495,33 @@ class VolunteersFeature:
             lines = [T("asm.draft_line", n=i + 1, label=d.label or T("asm.draft_unnamed"),
                        when=d.updated_at) for i, d in enumerate(drafts)]
             choices: list[tuple[str, T | str]] = [
-                (f"asm:draft:{d.id}", T("asm.draft_button", n=i + 1))
+                (AssessmentButton("draft", d.id).pack(), T("asm.draft_button", n=i + 1))
                 for i, d in enumerate(drafts)]
-            choices.append(("asm:new", T("asm.new")))
+            choices.append((AssessmentButton("new").pack(), T("asm.new")))
             ctx.say(T("asm.drafts_intro"), *lines, choices=choices)
             return
         await self._start_assessment(ctx)
 
     async def _start_assessment(self, ctx: Context) -> None:
-        await self.d.start_or_offer(ctx, ASSESSMENT.id,
+        await ctx.start_or_offer(ASSESSMENT.id,
                                     {"volunteer_type": ctx.contact.volunteer_type})
 
-    async def _on_asm_button(self, ctx: Context, choice: str) -> None:
+    async def _on_asm_button(self, ctx: Context, button: AssessmentButton) -> None:
         if ctx.contact.role not in OFFICERS:
             self._refuse(ctx, T("asm.only_volunteers"))
             return
-        parts = choice.split(":")
-        fstate = ctx.state.get("flow")
+        fstate = ctx.session.flow
         if fstate and fstate.get("flow") != ASSESSMENT.id:
             # Another flow (a report) is open: finish or cancel it first, nothing is lost.
             self._refuse(ctx, T("asm.finish_other_first"))
             return
         if fstate:
             await self._stash(ctx, fstate)
-        if parts[1:] == ["new"]:
+        if button.action == "new":
             await self._start_assessment(ctx)
             return
-        if len(parts) == 3 and parts[1] == "draft" and parts[2].isdigit():
-            draft = await VolunteerRepo(ctx.tx.session).take_draft(int(parts[2]), ctx.contact.id)
+        if button.action == "draft" and button.draft:
+            draft = await VolunteerRepo(ctx.tx.session).take_draft(button.draft, ctx.contact.id)
             if draft is not None:
                 self._keep_alive(ctx)
                 intro = [T("asm.resumed", label=draft.label or T("asm.draft_unnamed"))]
@@ -498,7 +529,7 @@ class VolunteersFeature:
                     turn = self.d.engine.reask(ASSESSMENT, draft.state, intro)
                 else:
                     turn = self.d.engine.refresh(ASSESSMENT, draft.state, intro)
-                ctx.state["flow"] = turn.state
+                ctx.session.flow = turn.state
                 ctx.replies.append(turn.prompt)
                 await ctx.tx.audit.add(_actor(ctx.contact), "assessment.resumed", ctx.now,
                                        subject=_actor(ctx.contact))
@@ -510,8 +541,7 @@ class VolunteersFeature:
         draft = await VolunteerRepo(ctx.tx.session).save_draft(
             contact_id=ctx.contact.id, flow_id=ASSESSMENT.id, flow_version=fstate["version"],
             label=household_label(fstate["answers"]), state=fstate, now=ctx.now)
-        ctx.state.pop("flow", None)
-        ctx.state["paused"] = False
+        ctx.session.end_flow()
         await ctx.tx.audit.add(_actor(ctx.contact), "assessment.paused", ctx.now,
                                subject=_actor(ctx.contact), details={"draft": draft.id})
         return draft.id
@@ -678,13 +708,13 @@ class VolunteersFeature:
         if log_entries:
             lines.append(T("dsr.mine.log_intro"))
             for entry in log_entries:
-                what: T | str = T(f"audit.{entry.action}") if self.d.tr.has(
+                what: T | str = T(f"audit.{entry.action}") if self.d.translator.has(
                     f"audit.{entry.action}") else entry.action
                 lines.append(T("dsr.mine.log_line", when=entry.at, what=what))
         lines.append(T("dsr.mine.rights"))
-        ctx.say(*lines, choices=[("dsr:start:ubah", T("dsr.button.ubah")),
-                                 ("dsr:start:hapus", T("dsr.button.hapus")),
-                                 ("dsr:start:tarik", T("dsr.button.tarik"))])
+        ctx.say(*lines, choices=[(RequestButton("start", "ubah").pack(), T("dsr.button.ubah")),
+                                 (RequestButton("start", "hapus").pack(), T("dsr.button.hapus")),
+                                 (RequestButton("start", "tarik").pack(), T("dsr.button.tarik"))])
         await ctx.tx.audit.add(actor, "data.viewed", ctx.now, subject=actor)
 
     def _starter(self, flow_id: str) -> Callable[[Context, str], Awaitable[None]]:
@@ -699,7 +729,7 @@ class VolunteersFeature:
             if request.kind == kind and request.status == "baru":
                 self._refuse(ctx, T("dsr.already_open", ref=request.ref, due=request.due_at))
                 return
-        await self.d.start_or_offer(ctx, flow_id)
+        await ctx.start_or_offer(flow_id)
 
     def _request_saver(self, kind: str) -> Callable[[Context, dict[str, Any]],
                                                     Awaitable[list[T]]]:
@@ -727,7 +757,8 @@ class VolunteersFeature:
                                subject=_actor(contact), details={"ref": request.ref})
         await self._tell_coordinators(
             ctx.tx, ctx.now, self._request_text(request, contact),
-            key=f"dsr-new:{request.id}", choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+            key=f"dsr-new:{request.id}",
+            choices=[(RequestButton("done", str(request.id)).pack(), T("dsr.done"))])
         return texts
 
     def _request_text(self, request: DataRequest, contact: ContactState | Contact) -> T:
@@ -746,25 +777,24 @@ class VolunteersFeature:
             contact = await ctx.tx.contacts.get(request.contact_id)
             if contact is not None:
                 lines.append(self._request_text(request, contact))
-        ctx.say(*lines, choices=[(f"dsr:done:{r.id}", T("dsr.done_ref", ref=r.ref))
-                                 for r in requests])
+        ctx.say(*lines, choices=[(RequestButton("done", str(r.id)).pack(),
+                                  T("dsr.done_ref", ref=r.ref)) for r in requests])
 
-    async def _on_dsr_button(self, ctx: Context, choice: str) -> None:
-        parts = choice.split(":")
-        if len(parts) == 3 and parts[1] == "start":
+    async def _on_dsr_button(self, ctx: Context, button: RequestButton) -> None:
+        if button.action == "start":
             flow_id = {"ubah": CORRECTION_ID, "hapus": ERASURE_ID, "tarik": WITHDRAWAL_ID}.get(
-                parts[2])
+                button.arg)
             if flow_id is not None:
-                ctx.state["await"] = None
+                ctx.session.awaiting = None
                 await self._start_request(ctx, flow_id)
                 return
         if ctx.contact.role != COORDINATOR:
             self._refuse(ctx, T("bot.not_allowed"))
             return
-        if parts[1:] == ["list"]:
+        if button.action == "list":
             await self._cmd_requests(ctx, "")
-        elif len(parts) == 3 and parts[1] == "done" and parts[2].isdigit():
-            await self._close_request(ctx, int(parts[2]))
+        elif button.action == "done" and button.arg.isdigit():
+            await self._close_request(ctx, int(button.arg))
         else:
             self._refuse(ctx, T("flow.stale_button"))
 
@@ -792,7 +822,7 @@ class VolunteersFeature:
                             T("dsr.closed", ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
                             now=ctx.now, dedupe_key=f"dsr-closed:{request.id}")
         ctx.say(T("dsr.closed_ok", ref=request.ref))
-        self.d.reask(ctx)
+        ctx.reask()
 
     async def sweep(self, db: Database, now: datetime) -> dict[str, int]:
         """Remind coordinators of requests near their deadline, alert on overdue ones, and
@@ -805,7 +835,8 @@ class VolunteersFeature:
                     tx, now, T("dsr.overdue", ref=request.ref,
                                kind=T(f"dsr.kind.{request.kind}"), due=request.due_at),
                     key=f"dsr-overdue:{request.id}",
-                    choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+                    choices=[(RequestButton("done", str(request.id)).pack(),
+                              T("dsr.done"))])
                 request.overdue_at = now
                 request.reminded_at = request.reminded_at or now
                 counts["overdue"] += 1
@@ -816,7 +847,8 @@ class VolunteersFeature:
                                kind=T(f"dsr.kind.{request.kind}"), due=request.due_at,
                                hours=hours),
                     key=f"dsr-remind:{request.id}",
-                    choices=[(f"dsr:done:{request.id}", T("dsr.done"))])
+                    choices=[(RequestButton("done", str(request.id)).pack(),
+                              T("dsr.done"))])
                 request.reminded_at = now
                 counts["reminded"] += 1
             counts["drafts"] = await repo.forget_drafts_before(now - self.timing.draft_keep)

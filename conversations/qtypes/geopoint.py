@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conversations.i18n import T
-from conversations.messages import Inbound, InboundKind, Location
+from conversations.messages import Inbound, InboundKind, Location, Media
 from conversations.parsing import InvalidAnswer
 from conversations.prompt import Prompt
 from conversations.qtypes import Answer, Case, Display, QuestionType, register
@@ -27,6 +27,8 @@ class Geopoint(QuestionType):
         Case(_PIN, {"latitude": -6.0937, "longitude": 106.9244, "name": None,
                     "address": None}),
         Case("di depan masjid", error="answer.need_location"),
+        Case(Inbound("console", "u", "m", kind=InboundKind.MEDIA,
+                     media=Media(kind="photo", ref="f")), error="answer.need_location"),
     )
 
     def parse(self, answer: Answer) -> tuple[Any, list[T]]:

@@ -37,7 +37,7 @@ class SelectMultiple(QuestionType):
         Case("pkh dan sembako", ["1", "2"], step={"choices": _AID}),
         Case("1 3", ["1", "3"], step={"choices": _AID}),
         Case("gak ada", ["0"], step={"choices": _AID}),
-        Case("1, 0", error="answer.exclusive", step={"choices": _AID}),
+        Case("1, gak ada", error="answer.exclusive", step={"choices": _AID}),
         Case("1, bansos", error="answer.choice_unknown", step={"choices": _AID}),
     )
 

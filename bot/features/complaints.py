@@ -1,0 +1,146 @@
+"""Residents' reports: the complaint form, the ticket it makes, and "status".
+
+When a report is saved the feature says ``complaint.created``; others (ticket follow-up)
+react to it through the feature context, not by wrapping this feature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.feature import (
+    Command,
+    Context,
+    FeatureContext,
+    FeatureSpec,
+    FormUse,
+    Matcher,
+    MenuItem,
+)
+from conversations.complaint import FORM
+from conversations.i18n import T
+from conversations.tickets import find_ticket, new_ticket
+
+REPORT_WORDS = ("lapor", "laporan", "pengaduan", "aduan", "lapor air", "buat laporan")
+STATUS_WORDS = ("status", "cek", "cek status", "cek laporan", "tiket", "laporan saya")
+CREATED = "complaint.created"
+
+
+class ComplaintsFeature:
+    """Registers the report form, /lapor, /status and the menu entries for them."""
+
+    name = "complaints"
+
+    def __init__(self) -> None:
+        self._app: FeatureContext | None = None
+
+    @property
+    def app(self) -> FeatureContext:
+        if self._app is None:
+            raise RuntimeError("ComplaintsFeature used before it was bound")
+        return self._app
+
+    def spec(self) -> FeatureSpec:
+        return FeatureSpec(
+            name=self.name,
+            forms=(FormUse(FORM, self._create),),
+            commands=(
+                Command(REPORT_WORDS, self._cmd_report, in_flow=True, menu_text="cmd.lapor"),
+                Command(STATUS_WORDS, self._cmd_status, in_flow=True, menu_text="cmd.status"),
+            ),
+            menu=(
+                MenuItem("lapor", T("menu.report"), self._menu_report),
+                MenuItem("status", T("menu.status"), self._menu_status),
+            ),
+            matchers=(Matcher(lambda text: find_ticket(text) is not None, self._typed_ticket),),
+        )
+
+    def bind(self, app: FeatureContext) -> None:
+        self._app = app
+
+    # -- starting --------------------------------------------------------------------------
+
+    async def _cmd_report(self, ctx: Context, args: str) -> None:
+        if ctx.session.in_flow:
+            ctx.reask(T("bot.already_in_flow"))
+            return
+        await ctx.start_or_offer(FORM.flow.id)
+
+    async def _menu_report(self, ctx: Context) -> None:
+        await ctx.start_or_offer(FORM.flow.id)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    async def _create(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
+        report_type = answers["jenis"]
+        location = answers.get("lokasi") or {}
+        kel = answers.get("kelurahan") or {}
+        rt_rw = answers.get("rt_rw") or {}
+        if answers.get("telepon"):
+            ctx.contact.phone = answers["telepon"]
+        flow = FORM.flow
+        complaint = await ctx.tx.complaints.create(
+            new_ticket=lambda: new_ticket(report_type),
+            contact_id=ctx.contact.id,
+            now=ctx.now,
+            actor=_actor(ctx),
+            report_type=report_type,
+            category=answers.get("kategori"),
+            description=answers["uraian"],
+            kelurahan_code=kel.get("code"),
+            rt=rt_rw.get("rt"),
+            rw=rt_rw.get("rw"),
+            latitude=location.get("latitude"),
+            longitude=location.get("longitude"),
+            flow_id=flow.id,
+            flow_version=flow.version,
+            answers=answers,
+        )
+        await ctx.tx.audit.add(_actor(ctx), "complaint.created", ctx.now,
+                               subject=complaint.ticket)
+        if self.app.metrics is not None:
+            self.app.metrics.tickets.labels(report_type).inc()
+        texts = [T("complaint.created", ticket=complaint.ticket)]
+        return texts + await self.app.emit(CREATED, ctx, {"complaint_id": complaint.id,
+                                                          "ticket": complaint.ticket})
+
+    # -- status ----------------------------------------------------------------------------
+
+    async def _cmd_status(self, ctx: Context, args: str) -> None:
+        await self.status(ctx, find_ticket(args) if args else None)
+        ctx.reask()
+
+    async def _menu_status(self, ctx: Context) -> None:
+        await self.status(ctx, None)
+
+    async def _typed_ticket(self, ctx: Context, text: str) -> None:
+        await self.status(ctx, find_ticket(text))
+
+    async def status(self, ctx: Context, ticket: str | None) -> None:
+        """The resident's own reports, or one of them with its history."""
+        ctx.session.awaiting = None
+        if ticket:
+            complaint = await ctx.tx.complaints.by_ticket(ticket)
+            if complaint is None or complaint.contact_id != ctx.contact.id:
+                ctx.say(T("status.not_found", ticket=ticket))
+                return
+            history = await ctx.tx.complaints.history(complaint.id)
+            lines = [T("status.history_line", status=T(f"status.{h.status}"),
+                       when=h.at, note=h.note or "") for h in history]
+            ctx.say(T("status.detail", ticket=complaint.ticket,
+                      status=T(f"status.{complaint.status}")), *lines)
+            return
+        complaints = await ctx.tx.complaints.for_contact(ctx.contact.id, limit=10)
+        if not complaints:
+            ctx.say(T("status.none"))
+            return
+        lines = [
+            T("status.line", ticket=c.ticket, status=T(f"status.{c.status}"),
+              kind=T(f"complaint.jenis.{c.report_type}"), when=c.created_at.date())
+            for c in complaints
+        ]
+        ctx.say(T("status.list_intro"), *lines, T("status.detail_hint"))
+
+
+def _actor(ctx: Context) -> str:
+    return f"{ctx.contact.channel}:{ctx.contact.id}"

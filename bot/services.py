@@ -1,0 +1,52 @@
+"""What the running service is made of, shared by the app, the channels and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.dispatcher import Dispatcher
+from bot.feature import Feature
+from bot.metrics import Metrics
+from bot.outbox import Channel, OutboxSender
+from bot.settings import Settings
+from conversations.i18n import Translator
+from storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    translator: Translator
+    metrics: Metrics
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime]
+    channels: dict[str, Channel] = field(default_factory=dict)
+    sender: OutboxSender | None = None
+    scheduler: AsyncIOScheduler | None = None
+    features: list[Feature] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start_sender(self) -> OutboxSender:
+        self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics,
+                                   lease=timedelta(seconds=self.settings.lease_seconds))
+        self.dispatcher.on_enqueued.append(self.sender.wake)
+        return self.sender
+
+    async def close(self) -> None:
+        if self.sender is not None:
+            await self.sender.stop()
+        await self.dispatcher.idle()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.db.close()
+
+
+SERVICES = web.AppKey("services", Services)
+
