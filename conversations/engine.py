@@ -16,7 +16,6 @@ itself is never in the state.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -29,6 +28,7 @@ from conversations.i18n import JAKARTA, T, Translator
 from conversations.matching import clean_text, has_words, match_command, match_option, normalize
 from conversations.messages import Inbound, InboundKind
 from conversations.places import KELURAHAN
+from conversations.privacy import mask_ids
 
 # Words that work at every step (whole message, any case, with or without a leading /).
 COMMANDS: dict[str, Iterable[str]] = {
@@ -47,10 +47,6 @@ COMMANDS: dict[str, Iterable[str]] = {
 
 MAX_TEXT = 1000
 MIN_TEXT_DEFAULT = 1
-
-# Sixteen digits, optionally grouped with spaces, dots or dashes: an NIK or No. KK.
-_ID_IN_TEXT = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
-
 
 class IdentitySealer(Protocol):
     """Encrypts an identity number for the session: ``{"sealed": …, "hash": …}``."""
@@ -77,16 +73,6 @@ class Turn:
     changed: bool = True
     # The user said "nanti": keep ``state`` aside and continue later.
     paused: bool = False
-
-
-def mask_ids(text: str) -> str:
-    """'NIK saya 3172 0112 8500 0001' → 'NIK saya 3172********0001'."""
-
-    def _masked(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return digits[:4] + "*" * 8 + digits[-4:]
-
-    return _ID_IN_TEXT.sub(_masked, text)
 
 
 class Engine:

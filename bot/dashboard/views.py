@@ -44,6 +44,7 @@ from bot.features.tickets import (
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
+from conversations.privacy import identity_label, mask_ids
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
     CLOSED,
@@ -51,7 +52,6 @@ from conversations.tickets_flow import (
     DONE,
     STATUSES,
     VOLUNTEER,
-    mask_id_numbers,
     next_statuses,
 )
 from storage import dashboard_sources
@@ -91,9 +91,9 @@ class User:
 def _finalize(value: Any) -> Any:
     """Every value printed in a template: strings lose any full NIK / KK."""
     if isinstance(value, Markup):
-        return Markup(mask_id_numbers(str(value)))
+        return Markup(mask_ids(str(value)))
     if isinstance(value, str):
-        return mask_id_numbers(value)
+        return mask_ids(value)
     return value
 
 
@@ -236,7 +236,7 @@ class Dashboard:
             status_label=lambda s: tr(lang, f"status.{s}"),
             what=lambda c: tr(lang, f"complaint.cat.{c.category}") if c.category
             else tr(lang, f"complaint.jenis.{c.report_type}"),
-            place=place_label, **context,
+            place=place_label, identity=identity_label, **context,
         )
         return web.Response(text=html, content_type="text/html", status=status,
                             headers=self.security_headers())

@@ -59,6 +59,7 @@ from conversations.volunteers import (
 )
 from storage.crypto import IdentityCipher
 from storage.db import Database
+from storage.erasure import erase_data_subject
 from storage.models import Contact
 from storage.models_volunteers import DataRequest, VolunteerApplication
 from storage.repos import ContactState, Repos
@@ -777,14 +778,14 @@ class VolunteersFeature:
         request.closed_by = ctx.contact.id
         requester = await ctx.tx.contacts.get(request.contact_id)
         if request.kind == "hapus":
-            await repo.erase_contact(request.contact_id, ctx.now)
-            if request.contact_id != ctx.contact.id:
-                await ctx.tx.sessions.delete(request.contact_id)
+            await erase_data_subject(ctx.tx, request.contact_id, ctx.now,
+                                     actor=_actor(ctx.contact))
         await ctx.tx.audit.add(_actor(ctx.contact), "data_request.closed", ctx.now,
                                subject=_actor(requester) if requester else request.ref,
                                details={"ref": request.ref, "kind": request.kind})
         await self.d.notify(ctx.tx, request.contact_id,
-                            T("dsr.closed", ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
+                            T("dsr.erased" if request.kind == "hapus" else "dsr.closed",
+                              ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
                             now=ctx.now, dedupe_key=f"dsr-closed:{request.id}")
         ctx.say(T("dsr.closed_ok", ref=request.ref))
         self.d.reask(ctx)
