@@ -137,7 +137,7 @@ class VolunteersFeature:
     @property
     def cipher(self) -> IdentityCipher:
         if self._cipher is None:
-            self._cipher = IdentityCipher(self.settings.ensure_secret_key().reveal())
+            self._cipher = self.settings.identity_cipher()
         return self._cipher
 
     def seal(self, kind: str, digits: str) -> dict[str, str]:
@@ -907,7 +907,7 @@ async def run_assessment_export(settings: Settings, fmt: Literal["csv", "xlsx"],
 
     await upgrade(settings.database_url)
     db = Database(settings.database_url)
-    cipher = IdentityCipher(settings.ensure_secret_key().reveal())
+    cipher = settings.identity_cipher()
     show = sys.stderr.isatty()
     try:
         if full_ids:
