@@ -42,8 +42,8 @@ QUIET: dict[str, int] = {
 PHONE_PLACEHOLDER = "[telepon]"
 SECRET_PLACEHOLDER = "***"
 
-_LOGIN_LINK = re.compile(r"(/masuk/)[^\s/?#\"'<>]+")
-_BOT_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
+_LOGIN_LINK = re.compile(r"(/masuk/)(?!\{token\})[^\s/?#\"'<>]+")
+_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 _QUERY_SECRET = re.compile(
     r"((?:hub\.verify_token|verify_token|secret_token|access_token|token|secret)"
     r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+", re.IGNORECASE)

@@ -171,7 +171,8 @@ class _Hot:
             return raw.execute(compiled.sql, args)
         except sqlite3.Error as err:
             # The same exception SQLAlchemy would raise (the 503 middleware knows it).
-            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error) from err
+            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
+                                      hide_parameters=True) from err
 
     async def all(self, stmt: TextClause, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row, as dicts of converted values."""
@@ -195,7 +196,8 @@ class _Hot:
         try:
             raw.executemany(compiled.sql, args).close()
         except sqlite3.Error as err:
-            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error) from err
+            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
+                                      hide_parameters=True) from err
 
     async def first(self, stmt: TextClause, params: Mapping[str, Any]
                     ) -> dict[str, Any] | None:
