@@ -137,6 +137,8 @@ CLOSE = Flow(
     version=1,
     title="ticket.close.title",
     summary_intro="ticket.close.summary_intro",
+    # An officer may quote the reporter: numbers typed into notes are hidden too.
+    mask_ids_in_text=True,
     steps=(
         Step("catatan", StepType.TEXT, "ticket.close.catatan.label",
              "ticket.close.catatan.title", constraint=Constraint(min_length=3, max_length=1000)),
@@ -150,6 +152,7 @@ REJECT = Flow(
     version=1,
     title="ticket.reject.title",
     summary_intro="ticket.reject.summary_intro",
+    mask_ids_in_text=True,
     steps=(
         Step("alasan", StepType.TEXT, "ticket.reject.alasan.label",
              "ticket.reject.alasan.title", constraint=Constraint(min_length=3, max_length=500)),
