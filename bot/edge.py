@@ -10,7 +10,10 @@ accepts. Both are dealt with here, once, before anything else reads the request.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
+
+from conversations.messages import Inbound
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -37,3 +40,15 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, list):
         return [clean_json(v) for v in value]
     return value
+
+
+_INBOUND_TEXT = ("user_id", "message_id", "text", "choice_id", "contact_name", "alt_user_id",
+                 "phone")
+
+
+def clean_inbound(inbound: Inbound) -> Inbound:
+    """An inbound message without lone surrogates (updates that did not come through our
+    JSON decoding, e.g. Telegram polling, get the same treatment)."""
+    changes = {f: strip_surrogates(v) for f in _INBOUND_TEXT
+               if isinstance(v := getattr(inbound, f, None), str) and _SURROGATES.search(v)}
+    return replace(inbound, **changes) if changes else inbound

@@ -30,7 +30,7 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.edge import ascii_or_none, clean_json
+from bot.edge import ascii_or_none, clean_inbound, clean_json
 from bot.settings import Settings
 from bot.telegram_request import AiohttpRequest
 from conversations.messages import Inbound, Pacing
@@ -319,7 +319,7 @@ class TelegramPlugin:
                 return
         fresh = True
         for inbound in inbounds:
-            fresh = await services.dispatcher.handle(inbound) and fresh
+            fresh = await services.dispatcher.handle(clean_inbound(inbound)) and fresh
         tapped = (update.callback_query is not None if isinstance(update, Update)
                   else "callback_query" in update)
         if tapped and fresh:
