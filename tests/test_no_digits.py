@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.e2e]
 
 NUMBERS = (HEAD_NIK, WIFE_NIK, KK)
 DIGIT_MASK = re.compile(r"\d{2,}\*{4,}\d{2,}")
-RANDOM_ID = re.compile(r"^(?=.*[a-f])[0-9a-f]{32,64}$")
+RANDOM_ID = re.compile(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{32,64}\b")
 
 
 def fragments(number: str) -> list[str]:
@@ -56,8 +56,8 @@ def leaks(values: list[str]) -> list[str]:
     """What in these values (cells, columns, JSON strings) would narrow a number."""
     found: list[str] = []
     for value in values:
-        if RANDOM_ID.match(value):
-            continue  # message ids, lookup hashes: random hex, digits by chance
+        # Message ids and lookup hashes are random hex, with digit runs by chance.
+        value = RANDOM_ID.sub("#", value)
         found += [f"{f!r} in {value[:60]!r}" for n in NUMBERS for f in fragments(n)
                   if f in value]
         if has_id(value):
