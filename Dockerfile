@@ -13,8 +13,10 @@ RUN python -m venv /opt/warga \
  && WARGA_LOCALES_DIR=/src/locales /opt/warga/bin/warga i18n compile
 
 FROM python:3.11-slim
+# /data holds the database and photos: the service user's alone. The secret key is not
+# kept there (WARGA_SECRET_KEY, or WARGA_SECRET_KEY_FILE=/run/secrets/warga_key).
 RUN useradd --create-home --uid 10001 warga \
- && mkdir -p /data && chown warga:warga /data
+ && mkdir -p /data && chown warga:warga /data && chmod 0700 /data
 COPY --from=build /opt/warga /opt/warga
 COPY --from=build --chown=warga:warga /src/locales /app/locales
 ENV PATH=/opt/warga/bin:$PATH \

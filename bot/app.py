@@ -92,15 +92,16 @@ async def build_services(
 
 
 async def bootstrap_coordinators(services: Services) -> None:
-    """WARGA_COORDINATORS entries become coordinators (created if never seen)."""
-    now = services.clock()
+    """WARGA_COORDINATORS entries become coordinators (created if never seen); those the
+    list made coordinators and no longer holds are demoted (``storage.roles``)."""
+    from storage import roles
+
     async with services.db.transaction() as tx:
-        for item in services.settings.coordinators:
-            channel, _, external_id = item.partition(":")
-            contact = await tx.contacts.upsert(channel, external_id, now, inbound=False)
-            if contact.role != "coordinator":
-                contact.role = "coordinator"
-                await tx.audit.add("system", "role.coordinator", now, subject=item)
+        demoted = await roles.sync_environment(tx, services.settings.coordinators,
+                                               services.clock())
+    if demoted:
+        log.warning("%d coordinator(s) no longer in WARGA_COORDINATORS were demoted "
+                    "(see `warga coordinator list` and the audit log)", len(demoted))
 
 
 # -- HTTP ---------------------------------------------------------------------------------

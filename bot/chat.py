@@ -52,12 +52,47 @@ async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | N
 
 
 async def add_coordinator(settings: Settings, channel: str, external_id: str) -> None:
+    from storage import roles
+
     services = await build_services(settings)
     try:
-        now = services.clock()
         async with services.db.transaction() as tx:
-            contact = await tx.contacts.upsert(channel, external_id, now, inbound=False)
-            contact.role = "coordinator"
-            await tx.audit.add("cli", "role.coordinator", now, subject=f"{channel}:{external_id}")
+            await roles.grant(tx, channel, external_id, services.clock(), source=roles.CLI,
+                              actor="cli")
     finally:
         await services.close()
+
+
+async def remove_coordinator(settings: Settings, channel: str, external_id: str) -> str:
+    """Demote a coordinator; what happened, for the operator ("removed", "not-found",
+    "not-coordinator", "from-environment")."""
+    from storage import roles
+
+    services = await build_services(settings)
+    try:
+        async with services.db.transaction() as tx:
+            contact = await roles.find(tx, channel, external_id)
+            if contact is None:
+                return "not-found"
+            if contact.role != roles.COORDINATOR:
+                return "not-coordinator"
+            if roles.listed_in(contact, settings.coordinators):
+                return "from-environment"
+            await roles.revoke(tx, contact, services.clock(), actor="cli",
+                               reason="warga coordinator remove")
+            return "removed"
+    finally:
+        await services.close()
+
+
+async def list_coordinators(settings: Settings) -> list[tuple[str, str, str]]:
+    """(address, name, where the role came from) of every coordinator."""
+    from storage import roles
+
+    services = await build_services(settings)
+    try:
+        async with services.db.transaction() as tx:
+            rows = await roles.coordinators(tx)
+    finally:
+        await services.close()
+    return [(r.address, r.name or "-", r.source or "-") for r in rows]

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 
 from conversations.workdays import parse_holidays
+from storage.crypto import MIN_KEY_LENGTH, IdentityCipher
 
 
 class Secret(str):
@@ -45,6 +46,13 @@ class Settings:
     locale: str = "id"
     coordinators: tuple[str, ...] = ()
     secret_key: Secret | None = None
+    # Where the key was read from (WARGA_SECRET_KEY_FILE), to check it is kept apart.
+    secret_key_file: Path | None = None
+    # Keys of a rotation under way: they still open what they sealed.
+    previous_secret_keys: tuple[Secret, ...] = ()
+    # WARGA_LOCAL_TRIAL=1: a trial on one machine may keep a generated key in the data
+    # folder; production may not.
+    local_trial: bool = False
     data_dir: Path = Path("data")
     session_hours: float = 24.0
     max_media_bytes: int = 10 * 1024 * 1024
@@ -108,6 +116,8 @@ class Settings:
             value = getattr(self, f.name)
             if isinstance(value, Secret):
                 out[f.name] = "***"
+            elif f.name == "previous_secret_keys":
+                out[f.name] = f"{len(value)} key(s)" if value else "-"
             elif f.name == "database_url":
                 out[f.name] = make_url(value).render_as_string(hide_password=True)
             else:
@@ -175,6 +185,9 @@ class Settings:
         port = int(number("WARGA_PORT", cls.port))
         if not 0 <= port <= 65535:
             errors.append("WARGA_PORT must be between 0 and 65535")
+        secret_key, key_file = _read_key(env, "WARGA_SECRET_KEY", errors)
+        previous, _ = _read_key(env, "WARGA_PREVIOUS_SECRET_KEY", errors)
+        trial = (get("WARGA_LOCAL_TRIAL") or "").lower() in ("1", "true", "yes", "ya")
         coordinators: list[str] = []
         for item in (get("WARGA_COORDINATORS") or "").split(","):
             item = item.strip()
@@ -229,7 +242,10 @@ class Settings:
             timezone=timezone,
             locale=locale,
             coordinators=tuple(coordinators),
-            secret_key=secret("WARGA_SECRET_KEY"),
+            secret_key=secret_key,
+            secret_key_file=key_file,
+            previous_secret_keys=(previous,) if previous else (),
+            local_trial=trial,
             data_dir=data_dir,
             session_hours=float(number("WARGA_SESSION_HOURS", cls.session_hours, float)),
             max_media_bytes=int(number("WARGA_MAX_MEDIA_BYTES", cls.max_media_bytes)),
@@ -253,14 +269,83 @@ class Settings:
             extra={k: v for k, v in env.items() if k.startswith("WARGA_TEST_")},
         )
 
+    @property
+    def generated_key_path(self) -> Path:
+        return self.data_dir / "secret.key"
+
     def ensure_secret_key(self) -> Secret:
-        """The configured key, or one generated once into the data folder."""
+        """The configured key, or one generated once into the data folder (trials)."""
         if self.secret_key:
             return self.secret_key
-        path = self.data_dir / "secret.key"
+        path = self.generated_key_path
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
+            write_key_file(path, new_secret_key())
         return Secret(path.read_text().strip())
+
+    def identity_cipher(self) -> IdentityCipher:
+        """The cipher of NIK / No. KK: the current key, and a previous one while rotating."""
+        return IdentityCipher(self.ensure_secret_key().reveal(),
+                              previous=[k.reveal() for k in self.previous_secret_keys])
+
+    def data_folders(self) -> list[Path]:
+        """Folders that hold personal data: the data folder (media) and the SQLite file's."""
+        folders = [self.data_dir, self.media_dir]
+        if self.database_url.startswith("sqlite"):
+            database = make_url(self.database_url).database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                folders.append(Path(database).parent)
+        return folders
+
+    def key_problem(self) -> str | None:
+        """Why the key would be kept beside the data it protects (None: it is not).
+
+        A copy of the data folder (a backup, the Docker volume) must not carry the key
+        that decrypts every NIK and No. KK in it."""
+        if self.secret_key is not None and self.secret_key_file is None:
+            return None  # from the environment: not on the data volume
+        path = self.secret_key_file or self.generated_key_path
+        where = "WARGA_SECRET_KEY_FILE" if self.secret_key_file else "the generated key"
+        resolved = path.expanduser().resolve()
+        for folder in self.data_folders():
+            if resolved.is_relative_to(folder.expanduser().resolve()):
+                return (f"{where} ({path}) is inside the data folder {folder}, next to the "
+                        "database: a copy of that folder would decrypt every NIK and No. KK")
+        return None
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def write_key_file(path: Path, key: str) -> None:
+    """A new key file readable by its owner alone (in a folder only they can open)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+
+
+def _read_key(env: Mapping[str, str], name: str,
+              errors: list[str]) -> tuple[Secret | None, Path | None]:
+    """``NAME`` or ``NAME_FILE`` (a secrets file, e.g. a Docker secret): the key and the
+    file it came from."""
+    value = (env.get(name) or "").strip()
+    file_name = (env.get(f"{name}_FILE") or "").strip()
+    if value and file_name:
+        errors.append(f"set {name} or {name}_FILE, not both")
+        return None, None
+    path: Path | None = None
+    if file_name:
+        path = Path(file_name)
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            errors.append(f"{name}_FILE {file_name!r} cannot be read ({type(err).__name__})")
+            return None, None
+        if not value:
+            errors.append(f"{name}_FILE {file_name!r} is empty")
+            return None, None
+    if value and len(value) < MIN_KEY_LENGTH:
+        errors.append(f"{name} is too short (at least {MIN_KEY_LENGTH} characters)")
+        return None, None
+    return (Secret(value) if value else None), path

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import hmac
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -29,6 +30,7 @@ from telegram import BotCommand, Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.edge import ascii_or_none, clean_inbound, clean_json
 from bot.settings import Settings
 from bot.telegram_request import AiohttpRequest
 from conversations.messages import Inbound, Pacing
@@ -197,15 +199,23 @@ class TelegramPlugin:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         secret = self.settings.telegram_webhook_secret
-        given = request.headers.get(SECRET_HEADER, "")
+        given = ascii_or_none(request.headers.get(SECRET_HEADER)) or ""
         # Constant-time compare, before the body is even read.
         if secret is None or not hmac.compare_digest(given.encode(), secret.reveal().encode()):
             return web.Response(status=403, text="forbidden")
         channel, services = self.channel, self._services
         if channel is None or services is None:
             return web.Response(status=503, text="starting")
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return web.Response(status=413, text="too large")
         try:
-            data = await request.json()
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="too large")
+        try:
+            # Lone surrogates are valid JSON but no valid text: gone before anything else.
+            data = clean_json(json.loads(body))
             # The JSON itself: the channel reads common updates without building PTB
             # objects, and hands anything else to PTB (which refuses what is malformed).
             inbounds = channel.parse(data)
@@ -309,7 +319,7 @@ class TelegramPlugin:
                 return
         fresh = True
         for inbound in inbounds:
-            fresh = await services.dispatcher.handle(inbound) and fresh
+            fresh = await services.dispatcher.handle(clean_inbound(inbound)) and fresh
         tapped = (update.callback_query is not None if isinstance(update, Update)
                   else "callback_query" in update)
         if tapped and fresh:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from bot.edge import ascii_or_none, clean_json
 from bot.services import Services
 from bot.settings import Settings
 from conversations.messages import Pacing, Template
@@ -109,7 +110,7 @@ class WhatsAppPlugin:
     async def verify(self, request: web.Request) -> web.Response:
         """Meta's subscription check: echo ``hub.challenge`` only for our verify token."""
         mode = request.query.get("hub.mode")
-        token = request.query.get("hub.verify_token")
+        token = ascii_or_none(request.query.get("hub.verify_token"))
         challenge = request.query.get("hub.challenge")
         if (mode == "subscribe" and token is not None and challenge is not None
                 and hmac.compare_digest(token.encode(), self._verify_token)):
@@ -125,10 +126,13 @@ class WhatsAppPlugin:
         if not signature:
             return web.Response(status=401, text="signature missing")
         body = await request.read()  # past client_max_size aiohttp answers 413 itself
-        if not verify_signature(self._app_secret, body, signature):
+        signature = ascii_or_none(signature)
+        if signature is None or not verify_signature(self._app_secret, body, signature):
             return web.Response(status=403, text="signature invalid")
         try:
-            batch = parse(json.loads(body), phone_number_id=self.settings.whatsapp_phone_number_id)
+            # Lone surrogates are valid JSON but no valid text: gone before anything else.
+            batch = parse(clean_json(json.loads(body)),
+                          phone_number_id=self.settings.whatsapp_phone_number_id)
         except (ValueError, RecursionError, PayloadError):
             return web.Response(status=400, text="not a WhatsApp webhook payload")
         for error in batch.errors:

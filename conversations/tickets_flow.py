@@ -24,7 +24,6 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -144,19 +143,3 @@ NOTE_FLOWS = {DONE: CLOSE, REJECTED: REJECT}
 RESOLVED_YES = ("sudah", "sudah teratasi", "udah", "sdh", "sudah beres")
 RESOLVED_NO = ("belum", "belum teratasi", "blm", "belom", "masih rusak", "belum beres")
 
-
-# -- personal data ------------------------------------------------------------------------
-
-# 16 digits, possibly grouped with spaces, dots or dashes: a NIK or a No. KK typed into a
-# free-text answer. Officers' views never need the full number (UU PDP: data minimisation).
-_ID_NUMBER = re.compile(r"(?<!\d)\d(?:[ .-]?\d){15}(?!\d)")
-
-
-def mask_id_numbers(text: str) -> str:
-    """'NIK 3172014501900001' → 'NIK 3172********0001'."""
-
-    def mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return digits[:4] + "*" * 8 + digits[-4:]
-
-    return _ID_NUMBER.sub(mask, text)

@@ -422,6 +422,11 @@ def _is_number(value: Any) -> bool:
     return type(value) is int or type(value) is float
 
 
+def _is_coordinate(value: Any, limit: int) -> bool:
+    """A number within ±limit (a 400-digit integer is not; NaN compares false)."""
+    return _is_number(value) and -limit <= value <= limit
+
+
 def _plain_user(user: Any) -> tuple[str | None, str | None] | None:
     """(full name, language) of a human sender, or None to let PTB decide."""
     if (type(user) is not dict or not _is_int(user.get("id")) or user.get("is_bot") is not False
@@ -481,8 +486,8 @@ def _plain_message(message_id: str, msg: Any) -> list[Inbound] | None:
         return [Inbound(kind=InboundKind.TEXT, text=_COMMAND_MENTION.sub(r"\1", text), **base)]
     if "location" in msg:
         where = msg["location"]
-        if (type(where) is not dict or not _is_number(where.get("latitude"))
-                or not _is_number(where.get("longitude"))):
+        if (type(where) is not dict or not _is_coordinate(where.get("latitude"), 90)
+                or not _is_coordinate(where.get("longitude"), 180)):
             return None
         location = Location(where["latitude"], where["longitude"])
         return [Inbound(kind=InboundKind.LOCATION, location=location, **base)]

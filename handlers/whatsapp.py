@@ -313,7 +313,7 @@ def _location(body: dict[str, Any]) -> Location | None:
         return None
     try:
         latitude, longitude = float(lat), float(lon)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a 400-digit number is no coordinate
         return None
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return None

@@ -12,6 +12,7 @@ locked with ``SELECT … FOR UPDATE``.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,13 +37,20 @@ MAX_BATCH = 64
 
 
 def _prepare_sqlite_path(url: str) -> None:
+    """The database file's folder, and the file itself, readable by their owner alone
+    (SQLite gives its -wal and -shm files the database file's permissions)."""
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine with the connection settings this project relies on."""
+    # Statement parameters (names, phones, texts) never go into error messages or logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
         database = make_url(url).database or ":memory:"

@@ -91,6 +91,12 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
     # WhatsApp 131047 says the window is closed even if our clock disagrees.
     window_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person's data was erased (a data-subject request): the platform profile name is
+    # not stored again.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Where the coordinator role came from: "env" (WARGA_COORDINATORS, taken away again
+    # when the entry goes), "cli", or None (an older grant, or not a coordinator).
+    role_source: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -171,7 +171,8 @@ class _Hot:
             return raw.execute(compiled.sql, args)
         except sqlite3.Error as err:
             # The same exception SQLAlchemy would raise (the 503 middleware knows it).
-            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error) from err
+            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
+                                      hide_parameters=True) from err
 
     async def all(self, stmt: TextClause, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row, as dicts of converted values."""
@@ -195,7 +196,8 @@ class _Hot:
         try:
             raw.executemany(compiled.sql, args).close()
         except sqlite3.Error as err:
-            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error) from err
+            raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
+                                      hide_parameters=True) from err
 
     async def first(self, stmt: TextClause, params: Mapping[str, Any]
                     ) -> dict[str, Any] | None:
@@ -243,11 +245,19 @@ _CONTACT_TYPES = {
 }
 
 
+# What a message tells us about its sender (profile name, WhatsApp phone id): not stored
+# again for a person whose data was erased.
+_PROFILE = (
+    "name = CASE WHEN erased_at IS NULL THEN COALESCE(:name, name) ELSE name END, "
+    "alt_id = CASE WHEN erased_at IS NULL THEN COALESCE(:alt_id, alt_id) ELSE alt_id END"
+)
+
+
 def _touch(where: str) -> TextClause:
     return _sql(
         "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
-        "window_closed = :false, stopped = :false, name = COALESCE(:name, name), "
-        f"alt_id = COALESCE(:alt_id, alt_id) WHERE channel = :channel AND {where} = :ext "
+        f"window_closed = :false, stopped = :false, {_PROFILE} "
+        f"WHERE channel = :channel AND {where} = :ext "
         f"RETURNING {_CONTACT_COLUMNS}",
         now=UTCDateTime(),
         false=Boolean(),
@@ -261,7 +271,8 @@ _TOUCH_BY_ALT = _touch("alt_id")
 # with a WhatsApp user id: same person; keep the number as the id, the user id beside it.
 _ADOPT_BY_PHONE = _sql(
     "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
-    "window_closed = :false, stopped = :false, name = COALESCE(:name, name), "
+    "window_closed = :false, stopped = :false, "
+    "name = CASE WHEN erased_at IS NULL THEN COALESCE(:name, name) ELSE name END, "
     "alt_id = :ext WHERE channel = :channel AND external_id = :alt_id "
     f"RETURNING {_CONTACT_COLUMNS}",
     now=UTCDateTime(),
@@ -401,11 +412,12 @@ class ContactRepo:
             )
             contact = await self.get_by_external(channel, external_id, for_update=True)
             assert contact is not None
-        if name and contact.name != name:
+        erased = contact.erased_at is not None
+        if name and contact.name != name and not erased:
             contact.name = name
-        if alt_id and contact.alt_id != alt_id:
+        if alt_id and contact.alt_id != alt_id and not erased:
             contact.alt_id = alt_id
-        if phone and not contact.phone:
+        if phone and not contact.phone and not erased:
             contact.phone = phone
         if inbound:
             contact.last_inbound_at = now

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,8 @@ class TicketFilter:
     rw: str | None = None
     kelurahan_code: str | None = None
     query: str | None = None  # a ticket number, or words of the description
+    # A search that must find nothing (it was for an identity number).
+    nothing: bool = False
 
 
 class TicketRepo:
@@ -286,6 +288,8 @@ class TicketRepo:
 
     def _filtered(self, f: TicketFilter) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
+        if f.nothing:
+            where.append(false())
         if f.status == "open":
             where.append(Complaint.status.not_in(CLOSED_STATUSES))
         elif f.status:

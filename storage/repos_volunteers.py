@@ -15,6 +15,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.crypto import reference_code
+from storage.identities import pseudonymize
 from storage.models import AuditEntry, Contact
 from storage.models_volunteers import (
     Assessment,
@@ -124,7 +126,14 @@ class VolunteerRepo:
     async def add_assessment(self, new_ref: Callable[[], str],
                              identities: Sequence[tuple[str, str, int | None, str]],
                              **fields: Any) -> Assessment:
-        """Insert an assessment and its identity hashes ((kind, role, position, hash))."""
+        """Insert an assessment and its identity hashes ((kind, role, position, hash)).
+
+        Whatever the caller passes, what is stored shows no digit of a number: the masked
+        columns and the answers hold keyed references (``storage.identities``)."""
+        fields["answers"] = pseudonymize(fields.get("answers") or {})
+        for kind in ("nik", "kk"):
+            if fields.get(f"{kind}_hash"):
+                fields[f"{kind}_masked"] = reference_code(fields[f"{kind}_hash"])
         assessment: Assessment = await self._insert_with_code(
             lambda: Assessment(ref=new_ref(), **fields))
         self.s.add_all([
@@ -199,8 +208,10 @@ class VolunteerRepo:
     async def save_draft(self, *, contact_id: int, flow_id: str, flow_version: int,
                          label: str | None, state: dict[str, Any],
                          now: datetime) -> AssessmentDraft:
+        # The engine's read-back details stay (a draft may be resumed at that question).
         draft = AssessmentDraft(contact_id=contact_id, flow_id=flow_id,
-                                flow_version=flow_version, label=label, state=state,
+                                flow_version=flow_version, label=label,
+                                state=pseudonymize(state, keep_readback=True),
                                 created_at=now, updated_at=now)
         self.s.add(draft)
         await self.s.flush()
@@ -306,15 +317,3 @@ class VolunteerRepo:
                            AuditEntry.subject == actor))
                 .order_by(AuditEntry.id.desc()).limit(limit))
         return (await self.s.execute(stmt)).scalars().all()
-
-    async def erase_contact(self, contact_id: int, now: datetime) -> None:
-        """What a completed erasure request removes: name, phone, consent, drafts, the
-        conversation, the registration's name. The chat id stays so that we can answer."""
-        await self.s.execute(
-            update(Contact).where(Contact.id == contact_id)
-            .values(name=None, phone=None, consent_version=None, consent_at=None,
-                    updated_at=now))
-        await self.s.execute(
-            update(VolunteerApplication).where(VolunteerApplication.contact_id == contact_id)
-            .values(full_name=None))
-        await self.delete_drafts_of(contact_id)

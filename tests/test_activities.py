@@ -137,6 +137,7 @@ async def test_reschedule_and_cancel_tell_those_coming(db: Database) -> None:
     world = World(db, Clock(MONDAY))
     await meet(world)
     await create_and_publish(world)
+    # Budi (RW 05) is not in the audience: his pressed "no" is refused, not counted.
     for user, answer in (("siti", "yes"), ("ani", "maybe"), ("budi", "no")):
         await world.send(user, Button(f"rsvp:1:{answer}"))
     script: list[tuple[str, str | Button | Later]] = [

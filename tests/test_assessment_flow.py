@@ -227,7 +227,7 @@ def test_the_state_never_holds_an_identity_number(engine: Engine) -> None:
 
 
 def test_mask_ids_in_free_text() -> None:
-    assert mask_ids("NIK saya 3172-0112-8500-0001 ya") == "NIK saya 3172********0001 ya"
+    assert mask_ids("NIK saya 3172-0112-8500-0001 ya") == "NIK saya [nomor disembunyikan] ya"
     assert mask_ids("RT 005 telp 081234567890") == "RT 005 telp 081234567890"
 
 

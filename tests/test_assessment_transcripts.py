@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from storage.crypto import IdentityCipher
 from storage.db import Database
 from storage.models import AuditEntry, ConversationSession
 from storage.models_volunteers import (
@@ -18,7 +19,7 @@ from storage.models_volunteers import (
 )
 from storage.repos_volunteers import VolunteerRepo
 from tests.harness import Action, Button, Clock, Later, Photo, Pin, Restart, check_golden
-from tests.volunteers_harness import Step, Team
+from tests.volunteers_harness import SECRET, Step, Team
 
 pytestmark = [pytest.mark.e2e]
 
@@ -64,7 +65,10 @@ async def test_three_members_with_skip_logic(db: Database) -> None:
                  await team.run([*HOUSEHOLD, (R, Button("confirm:yes"))]))
     [a] = await assessments(db)
     assert (a.kelurahan_code, a.rt, a.rw) == ("31.72.04.1004", "005", "003")
-    assert a.nik_masked == "3172********0001" and a.kk_masked == "3172********0007"
+    # Stored: keyed references, no digit of the numbers.
+    cipher = IdentityCipher(SECRET.reveal())
+    assert (a.nik_masked, a.kk_masked) == (cipher.reference("nik", HEAD_NIK),
+                                           cipher.reference("kk", KK))
     assert a.household_size == a.member_count == 3
     assert a.flags == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan"]
     head, wife, child = a.answers["anggota"]
@@ -248,7 +252,7 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
             repo = VolunteerRepo(tx.session)
             assert await repo.count_assessments() == 1
             [draft] = (await tx.session.execute(select(AssessmentDraft))).scalars()
-            assert draft.state["answers"]["patokan"] == "Catatan: KK lama 3172********0007"
+            assert draft.state["answers"]["patokan"] == "Catatan: KK lama [nomor disembunyikan]"
             [state] = (await tx.session.execute(select(ConversationSession.state).where(
                 ConversationSession.flow_id == "assessment"))).scalars()
             assert state["flow"]["status"] == "check" and state["flow"]["pending"]["sealed"]

@@ -185,7 +185,7 @@ async def test_dashboard_in_chromium(server: Server, driver: Any) -> None:
 
     # A status change from the ticket page.
     await page.open(f"{server.url}/tiket/{first.ticket}")
-    assert "3172********0001" in await page.text("dd.pre")
+    assert "NIK [nomor disembunyikan]" in await page.text("dd.pre")
     note = await page.find("#form-diverifikasi textarea[name=note]")
     await page.run(note.send_keys, "Dicek petugas besok pagi")
     submit = await page.find("#form-diverifikasi button[type=submit]")

@@ -205,7 +205,7 @@ async def test_every_page_renders_and_no_page_shows_a_full_nik(site: Site) -> No
             '<script id="map-data" type="application/json">', "").replace(
             '<script src="', "")
     ticket_page = (await browser.get(f"/tiket/{site.ticket}"))[1]
-    assert "3172********0001" in ticket_page
+    assert "NIK saya [nomor disembunyikan]" in ticket_page
     assert "&lt;script&gt;" in ticket_page
 
 
@@ -373,7 +373,7 @@ async def test_activities_and_assessments_pages_show_their_tables(site: Site) ->
         tx.session.add(Assessment(
             ref="RTA-23456", contact_id=site.volunteer, kelurahan_code="31.72.04.1004",
             rw="005", rt="003", head_name="Bapak Rahmat", nik_sealed=NIK, nik_hash="h" * 64,
-            nik_masked="3172********0001", kk_sealed=NIK, kk_hash="k" * 64,
+            nik_masked="JRCMKMZC", kk_sealed=NIK, kk_hash="k" * 64,
             kk_masked="3172********0001", household_size=4, member_count=4, flags=[],
             answers={"nik": NIK}, flow_id="assessment", flow_version=1,
             consent_version="v1", specific_consent=True, created_at=now, updated_at=now))
@@ -383,5 +383,7 @@ async def test_activities_and_assessments_pages_show_their_tables(site: Site) ->
     assert row is not None
     assert re.findall(r'class="num">(\d+)<', row.group(0)) == ["2", "1", "0"]
     html = (await browser.get("/asesmen"))[1]
-    assert "Bapak Rahmat" in html and "3172********0001" in html and "Pak Relawan" in html
+    # The keyed reference, never digits of the number.
+    assert "Bapak Rahmat" in html and "NIK #JRCM-KMZC" in html and "Pak Relawan" in html
+    assert "3172" not in html
     assert NIK not in html and 'id="not-available"' not in html

@@ -173,9 +173,9 @@ async def test_assessments_download_is_masked_and_audited(wired: Wired) -> None:
         tx.session.add(Assessment(
             ref="RTA-23456", contact_id=wired.volunteer, kelurahan_code="31.72.04.1004",
             rw="005", rt="003", head_name="Bapak Rahmat", nik_sealed=NIK, nik_hash="h" * 64,
-            nik_masked="3172********0001", kk_sealed=NIK, kk_hash="k" * 64,
-            kk_masked="3172********0001", household_size=4, member_count=0, flags=[],
-            answers={"nik": {"sealed": NIK, "masked": "3172********0001"}},
+            nik_masked="JRCMKMZC", kk_sealed=NIK, kk_hash="k" * 64,
+            kk_masked="PLMQTRAB", household_size=4, member_count=0, flags=[],
+            answers={"nik": {"sealed": NIK, "masked": "JRCMKMZC"}},
             flow_id="assessment", flow_version=1, consent_version="v1",
             specific_consent=True, created_at=now, updated_at=now))
     browser, _ = await wired.signed_in()
@@ -188,7 +188,7 @@ async def test_assessments_download_is_masked_and_audited(wired: Wired) -> None:
     assert "attachment" in response.headers["Content-Disposition"]
     lines = body.lstrip("\ufeff").splitlines()
     assert len(lines) == 2 and lines[0].split(",")[0]  # a header and one household
-    assert "RTA-23456" in body and "3172********0001" in body
+    assert "RTA-23456" in body and "JRCMKMZC" in body
     assert NIK not in body and not re.search(r"\d{16}", body)
 
     response = await browser.client.get("/unduh/asesmen.xlsx", headers=browser._headers())

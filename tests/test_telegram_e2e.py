@@ -601,6 +601,7 @@ async def test_warga_serve_exits_non_zero_on_a_polling_conflict(
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_URL": fake.url,
         "TELEGRAM_MODE": "polling",
+        "WARGA_SECRET_KEY": "polling-conflict-test-key-0123456789",
         "PYTHONPATH": str(ROOT),
     }
     process = await asyncio.create_subprocess_exec(

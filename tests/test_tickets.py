@@ -115,7 +115,7 @@ async def test_close_with_photo_and_reopen_by_belum(town: Town) -> None:
     listing = await town.to("koor", "/tiket")
     assert ticket in listing.text and [c.id for c in listing.choices] == [f"tkv:{cid}"]
     view = await town.to("koor", Button(f"tkv:{cid}"))
-    assert NIK not in view.text and "3172********0001" in view.text
+    assert NIK not in view.text and "NIK [nomor disembunyikan]" in view.text
     assert "Batas verifikasi: Rabu, 2 Desember 2026" in view.text
     assert [c.id for c in view.choices] == [
         f"tks:{cid}:diterima:diverifikasi", f"tks:{cid}:diterima:diproses",

@@ -244,7 +244,7 @@ async def test_residents_see_their_data_without_identity_numbers(db: Database) -
     out = await team.say("warga", "ubah data")
     assert "Data apa yang salah" in out.text
     outs = await team.send("warga", "NIK saya 3172011203810001 salah tanggal lahirnya")
-    assert "3172********0001" in outs[0].text
+    assert "NIK saya [nomor disembunyikan] salah" in outs[0].text
     async with db.session() as s:
         state = (await s.execute(select(AuditEntry.action))).scalars().all()
         assert "data.viewed" in state

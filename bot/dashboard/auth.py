@@ -51,6 +51,8 @@ def make_login_token(key: bytes, now: datetime) -> tuple[str, str, datetime]:
 
 def check_login_token(key: bytes, token: str, now: datetime) -> str | None:
     """The stored digest for a well-signed, unexpired token; None for anything else."""
+    if not token.isascii():
+        return None
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 200:
         return None
@@ -94,5 +96,7 @@ def csrf_token(key: bytes, binding: str) -> str:
 
 def check_csrf(key: bytes, binding: str | None, value: object) -> bool:
     if not binding or not isinstance(value, str) or not value:
+        return False
+    if not binding.isascii() or not value.isascii():
         return False
     return hmac.compare_digest(value, csrf_token(key, binding))

@@ -32,6 +32,7 @@ import bot.dashboard.auth as auth
 from bot.broadcast import SIMPLE_AUDIENCES as BROADCAST_AUDIENCES
 from bot.broadcast import audience_counts_text, send_free_form
 from bot.dashboard.charts import daily_bars
+from bot.edge import ascii_or_none
 from bot.features.activities import ActivitiesFeature
 from bot.features.tickets import (
     KELURAHAN_NAMES,
@@ -46,6 +47,7 @@ from bot.services import SERVICES, Services
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
+from conversations.privacy import has_id, identity_label, mask_ids
 from conversations.qtypes.yes_no import is_yes
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
@@ -54,7 +56,6 @@ from conversations.tickets_flow import (
     DONE,
     STATUSES,
     VOLUNTEER,
-    mask_id_numbers,
     next_statuses,
 )
 from storage import dashboard_sources
@@ -66,6 +67,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
+# An urlencoded form of ours (the longest: a 900-character broadcast) is far below this.
+FORM_LIMIT = 64 * 1024
 CHART_DAYS = 30
 # The composer's limits: those of the chat's /siaran message step.
 MIN_BROADCAST, MAX_BROADCAST = 3, 900
@@ -91,10 +94,23 @@ class User:
 def _finalize(value: Any) -> Any:
     """Every value printed in a template: strings lose any full NIK / KK."""
     if isinstance(value, Markup):
-        return Markup(mask_id_numbers(str(value)))
+        return Markup(mask_ids(str(value)))
     if isinstance(value, str):
-        return mask_id_numbers(value)
+        return mask_ids(value)
     return value
+
+
+def safe_next(target: str) -> str:
+    """A redirect target of ours: a path on this site, parsed (browsers read '/\\host',
+    '/\t/host' and the like as another site), else '/'."""
+    if not target or len(target) > 2000 or "\\" in target or any(
+            ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//") or "%" in parts.path:
+        return "/"
+    return target
 
 
 def tile_origin(url: str) -> str:
@@ -200,7 +216,7 @@ class Dashboard:
                                  headers=self.security_headers())
 
     async def user(self, request: web.Request) -> User | None:
-        token = request.cookies.get(auth.SESSION_COOKIE)
+        token = ascii_or_none(request.cookies.get(auth.SESSION_COOKIE))
         if not token or len(token) > 100:
             return None
         session_hash = auth.digest(token)
@@ -234,27 +250,48 @@ class Dashboard:
             status_label=lambda s: tr(lang, f"status.{s}"),
             what=lambda c: tr(lang, f"complaint.kategori.{c.category}") if c.category
             else tr(lang, f"complaint.jenis.{c.report_type}"),
-            place=place_label, **context,
+            place=place_label, identity=identity_label, **context,
         )
         return web.Response(text=html, content_type="text/html", status=status,
                             headers=self.security_headers())
 
-    async def form(self, request: web.Request, user: User) -> dict[str, Any]:
-        """A posted form (urlencoded or multipart), after its CSRF token is checked."""
-        fields: dict[str, Any] = {}
+    async def form(self, request: web.Request, user: User, *,
+                   files: bool = False) -> dict[str, Any]:
+        """A posted form, its CSRF token checked before the rest of the body is read.
+
+        Urlencoded forms are size-capped before they are parsed; multipart only where a
+        file is expected (``files``), with the token as its first part."""
         if request.content_type == "multipart/form-data":
-            fields = await self._multipart(request)
-        else:
-            fields = dict(await request.post())
+            if not files:
+                raise web.HTTPUnsupportedMediaType(text="this form takes no files",
+                                                   headers=self.security_headers())
+            return await self._multipart(request, user)
+        if request.content_length is None:
+            raise web.HTTPLengthRequired(headers=self.security_headers())
+        if request.content_length > FORM_LIMIT:
+            raise web.HTTPRequestEntityTooLarge(max_size=FORM_LIMIT,
+                                                actual_size=request.content_length,
+                                                headers=self.security_headers())
+        fields: dict[str, Any] = dict(await request.post())
         if not auth.check_csrf(self.key, user.session_hash, fields.get("csrf")):
             raise self.csrf_refused()
         return fields
 
-    async def _multipart(self, request: web.Request) -> dict[str, Any]:
-        """Read a multipart form; a file is kept as bytes, up to the media size limit."""
+    async def _multipart(self, request: web.Request, user: User) -> dict[str, Any]:
+        """Read a multipart form whose first part is the CSRF token (our forms put it
+        first; a browser sends fields in order); a file is kept as bytes, up to the
+        media size limit."""
         limit = self.settings.max_media_bytes
         fields: dict[str, Any] = {}
         reader = await request.multipart()
+        first = await reader.next()
+        token = None
+        if isinstance(first, BodyPartReader) and first.name == "csrf" and first.filename is None:
+            raw = await first.read_chunk(256)
+            token = raw.decode("ascii", "replace") if first.at_eof() else None
+        if not auth.check_csrf(self.key, user.session_hash, token):
+            raise self.csrf_refused()
+        fields["csrf"] = token
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader) or not part.name:
                 continue
@@ -303,7 +340,7 @@ class Dashboard:
     async def login(self, request: web.Request) -> web.StreamResponse:
         services = self.services(request)
         form = await request.post()
-        pre = request.cookies.get(auth.PRELOGIN_COOKIE)
+        pre = ascii_or_none(request.cookies.get(auth.PRELOGIN_COOKIE))
         if not auth.check_csrf(self.key, "pre:" + pre if pre else None, form.get("csrf")):
             raise self.csrf_refused()
         now = services.clock()
@@ -344,10 +381,7 @@ class Dashboard:
     async def language(self, request: web.Request, user: User) -> web.StreamResponse:
         form = await self.form(request, user)
         lang = str(form.get("lang") or "")
-        target = str(form.get("next") or "/")
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"  # never an open redirect
-        response = self.redirect(target)
+        response = self.redirect(safe_next(str(form.get("next") or "/")))
         if lang in LANGUAGES:
             response.set_cookie(auth.LANGUAGE_COOKIE, lang, max_age=365 * 86400,
                                 httponly=True, samesite="Lax", secure=self.secure_cookies)
@@ -409,12 +443,18 @@ class Dashboard:
         kind = q.get("type") if q.get("type") in PREFIXES else None
         kel = q.get("kelurahan") if q.get("kelurahan") in KELURAHAN_NAMES else None
         query = (q.get("q") or "").strip()[:100] or None
+        # A typed NIK / No. KK finds nothing (no search narrows a number) and is not
+        # echoed back: the form shows the placeholder.
+        nothing = query is not None and has_id(query)
+        if nothing and query is not None:
+            query = mask_ids(query)
         late = q.get("late") == "1"
         chosen = {"status": status, "category": category or "", "rw": rw or "",
                   "type": kind or "", "kelurahan": kel or "", "q": query or "",
                   "late": "1" if late else ""}
         return (TicketFilter(status=None if status == "all" else status, report_type=kind,
-                             category=category, rw=rw, kelurahan_code=kel, query=query),
+                             category=category, rw=rw, kelurahan_code=kel,
+                             query=None if nothing else query, nothing=nothing),
                 late, chosen)
 
     @page
@@ -501,11 +541,11 @@ class Dashboard:
 
     @page
     async def ticket_status(self, request: web.Request, user: User) -> web.StreamResponse:
-        form = await self.form(request, user)
+        form = await self.form(request, user, files=True)
         services = self.services(request)
         ticket = request.match_info["ticket"]
         target = str(form.get("status") or "")
-        note = str(form.get("note") or "").strip()[:1000] or None
+        note = mask_ids(str(form.get("note") or "").strip()[:1000]) or None
         photo = form.get("foto")
         now = services.clock()
         error: str | None = None

@@ -322,6 +322,11 @@ class ActivitiesFeature:
             await self._manage_view(ctx, repo, activity)
             return
         answer = await repo.rsvp(activity.id, ctx.contact.id)
+        # Button data can be forged: only the activity's audience (or someone who
+        # answered it already) sees it.
+        if answer is None and not await repo.in_audience(ctx.contact.id, activity.audience):
+            ctx.say(T("rsvp.not_for_you"))
+            return
         body = texts.details_lines(view(activity))
         if activity.status == "cancelled":
             ctx.say(T("activity.status.cancelled"), *body)
@@ -364,13 +369,17 @@ class ActivitiesFeature:
         if activity is None or activity.status == "draft":
             ctx.say(T("rsvp.unknown"))
             return
+        previous = await repo.rsvp(activity.id, ctx.contact.id)
+        if (previous is None and ctx.contact.role not in COORDINATORS
+                and not await repo.in_audience(ctx.contact.id, activity.audience)):
+            ctx.say(T("rsvp.not_for_you"))
+            return
         if activity.status == "cancelled":
             ctx.say(T("rsvp.cancelled", title=activity.title, when=activity.starts_at))
             return
         if activity.starts_at <= ctx.now:
             ctx.say(T("rsvp.past", title=activity.title))
             return
-        previous = await repo.rsvp(activity.id, ctx.contact.id)
         if previous == answer:
             ctx.say(T("rsvp.same", title=activity.title, answer=T(f"rsvp.answer.{answer}")),
                     T("rsvp.change_hint"))

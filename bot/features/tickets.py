@@ -32,6 +32,7 @@ from bot.settings import Settings
 from conversations.buttons import Payload
 from conversations.i18n import T
 from conversations.places import KELURAHAN
+from conversations.privacy import mask_ids
 from conversations.tickets import find_ticket
 from conversations.tickets_flow import (
     CLOSE,
@@ -52,7 +53,6 @@ from conversations.tickets_flow import (
     Sla,
     SlaPolicy,
     is_reopening,
-    mask_id_numbers,
     next_statuses,
     sla_for,
 )
@@ -488,7 +488,7 @@ class TicketsFeature:
         texts = [T("ticket.officer.detail", ticket=primary.ticket,
                    status=T(f"status.{primary.status}"), what=self._what(primary),
                    place=place_label(primary), when=primary.created_at,
-                   description=mask_id_numbers(primary.description[:300]))]
+                   description=mask_ids(primary.description[:300]))]
         if complaint.id != primary.id:
             texts.insert(0, T("ticket.officer.follows", ticket=complaint.ticket,
                               primary=primary.ticket))

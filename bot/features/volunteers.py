@@ -70,6 +70,7 @@ from conversations.volunteers import (
 )
 from storage.crypto import IdentityCipher
 from storage.db import Database
+from storage.erasure import erase_data_subject
 from storage.models import Contact
 from storage.models_volunteers import DataRequest, VolunteerApplication
 from storage.repos import ContactState, Repos
@@ -165,7 +166,7 @@ class VolunteersFeature:
     @property
     def cipher(self) -> IdentityCipher:
         if self._cipher is None:
-            self._cipher = IdentityCipher(self.settings.ensure_secret_key().reveal())
+            self._cipher = self.settings.identity_cipher()
         return self._cipher
 
     def seal(self, kind: str, digits: str) -> dict[str, str]:
@@ -812,14 +813,14 @@ class VolunteersFeature:
         request.closed_by = ctx.contact.id
         requester = await ctx.tx.contacts.get(request.contact_id)
         if request.kind == "hapus":
-            await repo.erase_contact(request.contact_id, ctx.now)
-            if request.contact_id != ctx.contact.id:
-                await ctx.tx.sessions.delete(request.contact_id)
+            await erase_data_subject(ctx.tx, request.contact_id, ctx.now,
+                                     actor=_actor(ctx.contact))
         await ctx.tx.audit.add(_actor(ctx.contact), "data_request.closed", ctx.now,
                                subject=_actor(requester) if requester else request.ref,
                                details={"ref": request.ref, "kind": request.kind})
         await self.d.notify(ctx.tx, request.contact_id,
-                            T("dsr.closed", ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
+                            T("dsr.erased" if request.kind == "hapus" else "dsr.closed",
+                              ref=request.ref, kind=T(f"dsr.kind.{request.kind}")),
                             now=ctx.now, dedupe_key=f"dsr-closed:{request.id}")
         ctx.say(T("dsr.closed_ok", ref=request.ref))
         ctx.reask()
@@ -942,7 +943,7 @@ async def run_assessment_export(settings: Settings, fmt: Literal["csv", "xlsx"],
 
     await upgrade(settings.database_url)
     db = Database(settings.database_url)
-    cipher = IdentityCipher(settings.ensure_secret_key().reveal())
+    cipher = settings.identity_cipher()
     show = sys.stderr.isatty()
     try:
         if full_ids:

@@ -20,7 +20,7 @@ class Text(QuestionType):
     export_kind = "text"
     cases = (
         Case("Air bau kaporit menyengat", "Air bau kaporit menyengat"),
-        Case("NIK saya 3172011203810001 ya", "NIK saya 3172********0001 ya",
+        Case("NIK saya 3172011203810001 ya", "NIK saya [nomor disembunyikan] ya",
              note="identity numbers in free text are masked before they are kept"),
         Case("🙏🙏", error="answer.no_words"),
         Case("x" * (MAX_TEXT + 1), error="answer.too_long"),
