@@ -431,6 +431,8 @@ _SE_UNITS: dict[str, str] = {
     "setahunan": "year",
     "sejam": "hour",
 }
+# After these, "minggu" is Sunday: "hari minggu depan", "malam minggu depan".
+_SUNDAY_BEFORE = frozenset({"hari", "hr", "malam"})
 # Words before a bare amount that make it a time ago: "udah 3 hari", "sejak seminggu".
 _ALREADY = frozenset({"udah", "sudah", "sdh", "udh", "dah", "sejak", "semenjak"})
 
@@ -890,7 +892,7 @@ def _find_relative_units(state: _WhenState) -> datetime | date | None:
                         break
             if count is None:
                 previous = words[i - 1] if i > 0 else ""
-                if suffixed or unit != "week" or previous in _DAYS or previous in {"hari", "hr"}:
+                if suffixed or unit != "week" or previous in _DAYS or previous in _SUNDAY_BEFORE:
                     continue
                 count, explicit = 1, False  # "minggu depan", "minggu lalu": a week
         j = i + 1
@@ -900,8 +902,13 @@ def _find_relative_units(state: _WhenState) -> datetime | date | None:
             sign = -1 if words[j] in _BACK else 1
             end = tokens[j][1].end
         elif explicit and (state.past or (first > 0 and words[first - 1] in _ALREADY)):
-            if unit in {"hour", "minute"} and i + 1 < len(words) and words[i + 1].isdigit():
+            after = words[i + 1 : i + 3]
+            if unit in {"hour", "minute"} and after and after[0].isdigit():
                 continue  # "5 jam 3": not an amount of hours
+            if after[:1] == ["sekali"] or (
+                len(after) == 2 and _small_int(after[:1]) is not None and after[1] in {"kali", "x"}
+            ):
+                continue  # "3 hari sekali", "seminggu 2 kali": how often, not since when
             sign = -1
             end = tokens[j - 1][1].end
         else:
@@ -1132,7 +1139,8 @@ def _nearest_day(now: datetime, moment: time, past: bool) -> date:
 
 
 def _parse_when(state: _WhenState) -> tuple[When | None, bool]:
-    """The moment, and whether a day was named (not only a clock time or a part of the day)."""
+    """The moment, and whether a day was named: not only a clock time, a part of the day or
+    ``sekarang`` (which says "now", not "since when")."""
     now = state.now
     found: date | None = None
     exact: datetime | None = None
@@ -1207,7 +1215,7 @@ def _parse_when(state: _WhenState) -> tuple[When | None, bool]:
         return None, False
     if found is None and when_time is not None:
         return When(_nearest_day(now, when_time, state.past), when_time), False
-    return When(found, when_time), True
+    return When(found, when_time), not is_now
 
 
 def _when(prepared: str, now: datetime, prefer: Prefer) -> tuple[When | None, bool]:
@@ -1274,7 +1282,7 @@ _FILLER_WORDS = frozenset(
         "kok", "lho", "loh", "nih", "yuk", "ayo", "kak", "kakak", "pak", "bapak", "bu", "ibu",
         "mas", "mbak", "mba", "bang", "om", "min", "admin", "bos", "gan", "terima", "kasih",
         "makasih", "trims", "thanks", "thank", "thx", "you", "please", "pls", "plz", "sir",
-        "semua", "semuanya", "sekali", "banget", "bgt", "do", "that", "is", "its", "it",
+        "semua", "semuanya", "sekali", "banget", "bgt", "do", "that", "is", "its", "it", "ah",
     )
 )  # fmt: skip
 # Said alone, these answer "sudah benar?" with a yes.
@@ -1634,7 +1642,7 @@ _APPROX_PREFIX = re.compile(
 _CURRENCY_PREFIX = re.compile(r"^(?:rp|idr)\s*\.?\s*")
 _UNIT_SUFFIX = re.compile(
     r"\s*(?<![a-z])(?:kepala\s+keluarga|rumah\s+tangga|meter\s+persegi|orang|org|kk|rumah|keluarga"
-    r"|jiwa|hari|meter|mtr|m2|m|rupiah|perak|anak|unit|buah|bulan|bln|tahun|thn|liter|ltr"
+    r"|jiwa|hari|meter|mtr|m2|m|rupiah|perak|anak|unit|pintu|buah|bulan|bln|tahun|thn|liter|ltr"
     r"|jeriken|jerigen|galon|kali|x|people|persons?|families|family|households?|houses?"
     r"|homes?|days?|months?|years?|times|litres?|liters?|rupiahs?|kids|children)$"
 )
@@ -1662,6 +1670,7 @@ _TOGETHER = re.compile(
 def _approximate(s: str) -> str:
     """``20an`` -> ``20``, ``dua puluhan`` -> ``dua puluh``, ``2 jt an`` -> ``2 jt``."""
     s = re.sub(r"(?<=[0-9a-z])\s*-\s*an(?![a-z])", " an", s)  # "20-an"
+    s = re.sub(r"(?<=[0-9])an(?![a-z])", " an", s)  # "20an"
     s = re.sub(r"(?<![a-z])(puluh|belas|ratus|ribu|rb|juta|jt|lusin)an(?![a-z])", r"\1 an", s)
     return re.sub(r"(?<=[0-9a-z])\s+an(?![a-z])", "", s)
 
@@ -1820,8 +1829,7 @@ class _RtRwScanner:
         """Whether token ``k`` follows token ``k - 1`` with only a short separator between."""
         if not 0 < k < len(self.toks):
             return False
-        gap = self.s[self.toks[k - 1].end : self.toks[k].start]
-        return len(gap) <= 4 and "\n" not in gap
+        return self.toks[k].start - self.toks[k - 1].end <= 4
 
     def _is(self, k: int, *texts: str) -> bool:
         return k < len(self.toks) and self.toks[k].text in texts and (k == 0 or self._close(k))
@@ -2198,6 +2206,7 @@ class _ReportText:
     raw: str  # the resident's text: NFKC, single spaces, apostrophes dropped (case kept)
     low: str  # the same, lower-case; same length, so spans index both
     claimed: list[bool]
+    blanked: str  # ``low`` with the claimed parts as spaces
 
     @classmethod
     def of(cls, text: str) -> _ReportText:
@@ -2208,18 +2217,18 @@ class _ReportText:
         low = raw.lower()
         if len(low) != len(raw):  # a rare letter whose lower case is longer
             raw = low
-        return cls(raw, low, [False] * len(low))
+        return cls(raw, low, [False] * len(low), low)
 
     def claim(self, start: int, end: int) -> None:
-        for i in range(start, end):
-            self.claimed[i] = True
+        self.claimed[start:end] = [True] * (end - start)
+        self.blanked = self.blanked[:start] + " " * (end - start) + self.blanked[end:]
 
     def free(self, start: int, end: int) -> bool:
         return not any(self.claimed[start:end])
 
     def unclaimed(self) -> str:
         """The lower-case text with claimed parts blanked (same length)."""
-        return "".join(" " if c else ch for ch, c in zip(self.low, self.claimed, strict=True))
+        return self.blanked
 
 
 # Identity and phone numbers: never a date, a count or an RT.
@@ -2261,6 +2270,8 @@ _HOUSEHOLDS = re.compile(
     rf"(?<![a-z0-9.,/])(?P<num>[0-9]{{1,4}}(?:\s?-?\s?an)?|(?:{_HH_WORD})(?:\s(?:{_HH_WORD})){{0,3}})"
     rf"\s?(?P<unit>{_HH_UNIT})(?![a-z])"
 )
+# "20-30 kk", "20 sampai 30 rumah": a range is not one count
+_HH_RANGE = re.compile(r"[0-9a-z]\s?(?:-|sampai|sampe|smp|s/d|sd|atau|ato|to|or)\s?$")
 _HH_NOT_A_COUNT = re.compile(
     r"(?<![a-z])(?:tgl|tanggal|jam|pukul|no|nomor|nomer|nmr|rt|rw|gang|gg|blok|lantai|ke|tahun"
     r"|thn|umur|usia)\.?\s?$"
@@ -2271,7 +2282,8 @@ def _claim_households(t: _ReportText) -> int | None:
     text = t.unclaimed()
     counts: list[tuple[bool, int]] = []
     for m in _HOUSEHOLDS.finditer(text):
-        if _HH_NOT_A_COUNT.search(text[max(0, m.start() - 12) : m.start()]):
+        before = text[max(0, m.start() - 12) : m.start()]
+        if _HH_NOT_A_COUNT.search(before) or _HH_RANGE.search(before):
             continue
         words = _approximate(_english_numbers(m["num"].replace("-", " "))).split()
         value = _words_value(words)

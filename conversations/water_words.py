@@ -227,12 +227,13 @@ WATER_CONTEXT = _w(
     r"|sumur|sumurnya|pompa\s?air|sumur\s?bor|meteran|tandon|toren|jerigen|jeriken|galon"
     r"|tangki|water|well|wells|pipe|pipes|tap|taps|faucet"
 )
-# "mau lapor air", "ada masalah air", "keluhan pdam", "air bermasalah", "report water"
+# "mau lapor air", "ada masalah air", "keluhan pdam", "air bermasalah", "report water";
+# not "laporan AIR-4K7QX", which asks about a ticket.
 REPORT_INTENT = _w(
     r"(?:lapor|laporan|lapur|melapor|melaporkan|ngadu|ngadukan|mengadu|mengadukan|aduan"
     r"|pengaduan|keluhan|ngeluh|mengeluh|komplain|complain|complaint|masalah|problem|report"
     r"|issue|trouble)(?:\s?(?:soal|tentang|ttg|masalah|mslh|perihal|ke|about|with|the|my|a))?"
-    r"\s?(?:air|aer|pam|pdam|sumur|pipa|keran|ledeng|leding|water|tangki)"
+    r"\s?(?:air|aer|pam|pdam|sumur|pipa|keran|ledeng|leding|water|tangki)(?!-[0-9a-z]{5})"
     r"|(?:air|pam|pdam|sumur|water)(?:\s?nya)?\s?(?:bermasalah|ada\s?masalah|problem|trouble"
     r"|error|eror)"
 )
