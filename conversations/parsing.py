@@ -350,7 +350,9 @@ def _english_numbers(s: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class When:
-    """A date and/or a time of day. At least one of them is set."""
+    """A day, and the time of day when one was said. ``parse_when`` always sets the day (a
+    time alone is given the day it next, or last, comes round); ``date`` stays optional
+    for callers that build a When themselves."""
 
     date: dt.date | None
     time: dt.time | None
@@ -1966,12 +1968,14 @@ def parse_rt_rw(text: str) -> tuple[str, str] | None:
     hits = _RtRwScanner(s).hits()
     if any(h.ambiguous or not _valid(h.rt) or not _valid(h.rw) for h in hits):
         return None
-    pairs = {(h.rt, h.rw) for h in hits if h.rt is not None and h.rw is not None}
-    singles = [h for h in hits if h.rt is None or h.rw is None]
-    if len(pairs) != 1 or singles:
+    pairs: set[tuple[int, int]] = set()
+    for hit in hits:
+        if hit.rt is None or hit.rw is None:
+            return None  # an RT or an RW alone beside the pair: which one is meant?
+        pairs.add((hit.rt, hit.rw))
+    if len(pairs) != 1:
         return None
     rt, rw = pairs.pop()
-    assert rt is not None and rw is not None
     return _pad(rt), _pad(rw)
 
 

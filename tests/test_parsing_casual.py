@@ -603,3 +603,46 @@ def test_kelurahan_candidates(text: str, names: list[str]) -> None:
 def test_plain_code_has_no_dots() -> None:
     assert BY_NAME["Kalibaru"].plain_code == "3172041004"
     assert all(k.plain_code == k.code.replace(".", "") for k in KELURAHAN)
+
+
+# --------------------------------------------------------------------------------------
+# Any text: the right type, never an exception
+# --------------------------------------------------------------------------------------
+
+CASUAL_VOCABULARY = [
+    "malem", "mlm", "semalem", "habis", "abis", "ba'da", "maghrib", "ashar", "isya",
+    "jumatan", "sholat", "subuh", "tengah", "malam", "minggu", "jumat", "awal", "akhir",
+    "bulan", "tahun", "udah", "sejak", "dari", "hari", "mingguan", "seminggu", "3", "12",
+    "85", "/", "-", "tgl", "jam", "yesterday", "ago", "last", "next", "monday", "sunday",
+    "at", "7", "pm", "am", "in", "days", "the", "12th", "of", "may", "december", "ok",
+    "kirim", "gak", "tau", "20an", "kk", "rt", "rw", "lima", "semper", "wa", "0812-3456-7890",
+    "gopek", "setengah", "ber", "empat", "lusin", "🙂", "'",
+]  # fmt: skip
+casual_text = st.one_of(
+    st.text(max_size=300),
+    st.lists(st.sampled_from(CASUAL_VOCABULARY), max_size=14).map(" ".join),
+)
+moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2098, 12, 31), timezones=st.just(JAKARTA)
+)
+
+
+@settings(database=None, deadline=None, max_examples=400)
+@given(text=casual_text, now=moments)
+def test_casual_parsers_any_text(text: str, now: datetime) -> None:
+    for prefer in ("future", "past"):
+        result = parse_when(text, now, prefer=prefer)  # type: ignore[arg-type]
+        assert result is None or isinstance(result, When)
+        if result is not None:
+            assert result.date is not None  # a time alone gets its day
+    assert parse_yes_no(text) in (True, False, None)
+    assert is_dont_know(text) in (True, False)
+    assert is_skip(text) in (True, False)
+    for kind in (None, "households", "people"):
+        number = parse_number(text, of=kind)  # type: ignore[arg-type]
+        assert number is None or number >= 0
+    phone = parse_phone(text)
+    assert phone is None or phone.startswith("+628")
+    candidates = kelurahan_candidates(text)
+    assert all(k in KELURAHAN for k in candidates)
+    assert match_kelurahan(text) == (candidates[0] if len(candidates) == 1 else None)
