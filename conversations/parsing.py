@@ -94,8 +94,10 @@ import phonenumbers
 from conversations.places import KELURAHAN, PROVINCE_CODES, Kelurahan
 from conversations.water_words import (
     CATEGORY_PATTERNS,
+    CAUSES,
     NEGATION_BEFORE,
     REPORT_INTENT,
+    SUPPORTING_CLAUSE,
     WATER_CONTEXT,
     WaterPattern,
 )
@@ -180,6 +182,16 @@ _DIGIT_WORDS: dict[str, int] = {
     "tujuh": 7,
     "delapan": 8,
     "sembilan": 9,
+    # Javanese
+    "siji": 1,
+    "loro": 2,
+    "rong": 2,
+    "telu": 3,
+    "telung": 3,
+    "papat": 4,
+    "patang": 4,
+    "limo": 5,
+    "limang": 5,
 }
 # "se" + a multiplier is "one" of it: sepuluh, sebelas, seratus, seribu, sejuta, selusin.
 _SE_WORDS: dict[str, str] = {
@@ -403,7 +415,7 @@ _PERIOD_DEFAULT: dict[str, int] = {"subuh": 5, "pagi": 7, "siang": 12, "sore": 1
 _PERIOD_START: dict[str, int] = {"subuh": 3, "pagi": 4, "siang": 11, "sore": 15, "malam": 18}
 _PERIOD_END: dict[str, int] = {"subuh": 6, "pagi": 11, "siang": 15, "sore": 18, "malam": 24}
 
-_KEMARIN = r"kemarin|kemaren|kmrn|kmarin|kmaren|kmren|kmrin|kemrn|kemarn"
+_KEMARIN = r"kemarin|kemaren|kmrn|kmarin|kmaren|kmren|kmrin|kemrn|kemarn|wingi"
 _BACK = frozenset(
     {"lalu", "silam", "sebelumnya", "yll", *_KEMARIN.split("|")}
 )
@@ -411,6 +423,8 @@ _FORWARD = frozenset({"lagi", "lg", "kemudian", "mendatang", "depan", "dpn", "ke
 _UNITS: dict[str, str] = {
     "hari": "day",
     "hr": "day",
+    "ari": "day",  # Betawi
+    "dino": "day",  # Javanese
     "minggu": "week",
     "mgg": "week",
     "pekan": "week",
@@ -424,6 +438,7 @@ _UNITS: dict[str, str] = {
 }
 _SE_UNITS: dict[str, str] = {
     "sehari": "day",
+    "sedino": "day",
     "seminggu": "week",
     "semingguan": "week",
     "sepekan": "week",
@@ -436,7 +451,7 @@ _SE_UNITS: dict[str, str] = {
 # After these, "minggu" is Sunday: "hari minggu depan", "malam minggu depan".
 _SUNDAY_BEFORE = frozenset({"hari", "hr", "malam"})
 # Words before a bare amount that make it a time ago: "udah 3 hari", "sejak seminggu".
-_ALREADY = frozenset({"udah", "sudah", "sdh", "udh", "dah", "sejak", "semenjak"})
+_ALREADY = frozenset({"udah", "sudah", "sdh", "udh", "dah", "sejak", "semenjak", "wis", "uwis"})
 
 _TOKEN = re.compile(r"[a-z]+|[0-9]+")
 _ISO_DATE = re.compile(r"(?<![0-9])([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})(?![0-9])")
@@ -991,7 +1006,7 @@ def _find_weekday(state: _WhenState) -> date | None:
 _SIMPLE_RELATIVE: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(rf"(?<![a-z])(?:{_KEMARIN})\s+lusa(?![a-z])"), -2),
     (re.compile(r"(?<![a-z])lusa(?![a-z])"), 2),
-    (re.compile(r"(?<![a-z])(?:besok|besuk|bsk|esok)(?:nya)?(?![a-z])"), 1),
+    (re.compile(r"(?<![a-z])(?:besok|besuk|bsk|esok|sesuk)(?:nya)?(?![a-z])"), 1),
     (re.compile(rf"(?<![a-z])(?:{_KEMARIN})(?:nya)?(?![a-z])"), -1),
     (re.compile(r"(?<![a-z])(?:hari|hr)\s+ini(?![a-z])"), 0),
 )
@@ -1259,9 +1274,10 @@ _YES_WORDS = frozenset(
         "btl", "benar", "bnr", "bener", "boleh", "lanjut", "lanjutkan", "setuju", "mau", "baik",
         "tentu", "pasti", "bisa", "gapapa", "gpp", "kirim", "kirimkan", "simpan", "gas",
         "gaskeun", "cus", "mantap", "mantul", "cocok", "datang", "dateng", "hadir", "ikut",
-        "insyaallah",
+        "insyaallah", "silakan", "silahkan", "blh", "bole",
         # Javanese, Sundanese, Betawi
-        "nggih", "inggih", "enggih", "injih", "hooh", "leres", "muhun", "sumuhun",
+        "nggih", "inggih", "enggih", "injih", "hooh", "leres", "muhun", "sumuhun", "monggo",
+        "mangga",
         # English
         "sure", "correct", "right", "confirm", "confirmed", "send", "agree", "fine", "alright",
         "absolutely", "definitely", "yess",
@@ -1285,17 +1301,24 @@ _FILLER_WORDS = frozenset(
         "mas", "mbak", "mba", "bang", "om", "min", "admin", "bos", "gan", "terima", "kasih",
         "makasih", "trims", "thanks", "thank", "thx", "you", "please", "pls", "plz", "sir",
         "semua", "semuanya", "sekali", "banget", "bgt", "do", "that", "is", "its", "it", "ah",
+        # how people address the bot or each other: "iya nak", "boleh teh", "sudah bu"
+        "nak", "teh", "aje", "ajeh", "aye", "mpok", "bude", "pakde", "mbah", "ning", "cak",
+        "kang", "akang", "aa", "neng", "dek", "adek", "bro", "sis", "mang", "uda", "uni",
+        "babe", "nyak", "sampun", "wis", "uwis",
     )
 )  # fmt: skip
 # Said alone, these answer "sudah benar?" with a yes.
-_DONE_WORDS = frozenset(_squeeze(w) for w in ("udah", "sudah", "sdh", "udh", "dah"))
+_DONE_WORDS = frozenset(
+    _squeeze(w) for w in ("udah", "sudah", "sdh", "udh", "dah", "sampun", "wis", "uwis")
+)
 # Words that a no may govern: "tidak mau", "gak usah", "belum bisa", "no thanks".
 _NEGATABLE_WORDS = frozenset(
     _squeeze(w)
     for w in (
         "mau", "usah", "perlu", "jadi", "bisa", "dulu", "setuju", "benar", "betul", "bener",
         "boleh", "lanjut", "ada", "datang", "dateng", "hadir", "ikut", "kirim", "simpan",
-        "want", "need", "now", "yet", "right", "correct",
+        "want", "need", "now", "yet", "right", "correct", "dihubungi", "hubungi", "ditelpon",
+        "ditelepon", "telpon", "dikontak", "kontak", "dichat", "contact", "call",
     )
 )  # fmt: skip
 _EMOJI_YES = ("\U0001f44d", "\U0001f44c", "\u2705", "\u2714", "\u2611")  # 👍 👌 ✅ ✔ ☑
@@ -1358,6 +1381,8 @@ _UNSURE_FILLERS = frozenset(
         "persisnya", "pastinya", "jumlahnya", "jumlah", "soalnya", "maaf", "mohon", "sorry",
         "banget", "bgt", "really", "exactly", "dah", "udah", "sudah",
         "pokoknya", "tuh", "lah", "kok", "min", "the", "how", "many", "number", "so", "sayang",
+        "nak", "teh", "aje", "aye", "mbah", "rt", "rw", "rtnya", "rwnya", "nya", "nomornya",
+        "tanggalnya", "kapan", "sejak", "persis", "alamatnya",
     }
 )  # fmt: skip
 _DONT_KNOW = re.compile(
@@ -1380,7 +1405,11 @@ def is_dont_know(text: str) -> bool:
     kept = [w for w in words if w not in _UNSURE_FILLERS]
     if not kept:
         return False
-    return _DONT_KNOW.fullmatch(" ".join(kept)) is not None
+    if _DONT_KNOW.fullmatch(" ".join(kept)) is not None:
+        return True
+    # "ga tau, tetangga juga ngeluh": the answer is in the first clause
+    first = re.split(r"[,.;!?\n]", text, maxsplit=1)[0]
+    return first != text and is_dont_know(first)
 
 
 _SKIP = re.compile(
@@ -1565,7 +1594,10 @@ _PHONE_LABELS = frozenset(
         "ini", "itu", "nya", "ya", "pak", "bu", "kak", "min", "bang", "mas", "mbak", "di",
         "ke", "bisa", "dihubungi", "hubungi", "call", "sms", "telegram", "aktif", "yg", "yang",
         "sama", "juga", "only", "the", "and", "atau", "dan", "ok", "oke", "silakan", "aja",
-        "saja", "baru", "new", "here", "it", "its", "dengan", "dgn", "pakai", "pake",
+        "saja", "baru", "new", "here", "it", "its", "dengan", "dgn", "pakai", "pake", "aye",
+        "aje", "nak", "teh", "cucu", "anak", "suami", "istri", "bapak", "ibu", "adik", "adek",
+        "kakak", "ponakan", "keponakan", "menantu", "mantu", "tetangga", "mertua", "nenek",
+        "kakek", "mbah", "saudara", "punya", "milik",
     }
 )  # fmt: skip
 
@@ -1602,19 +1634,49 @@ def _phone_from_digits(s: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_SPOKEN_DIGITS = {
+    "nol": "0", "kosong": "0", "satu": "1", "dua": "2", "tiga": "3", "empat": "4",
+    "lima": "5", "enam": "6", "tujuh": "7", "delapan": "8", "sembilan": "9",
+}  # fmt: skip
+
+
+def _spoken_digits(s: str) -> str:
+    """``nol delapan satu dua …`` -> ``0812…``: a number read out digit by digit (eight
+    digit words or more in a row; fewer are an ordinary count, left as they are)."""
+    words = s.split()
+    if sum(w.lower() in _SPOKEN_DIGITS for w in words) < 8:
+        return s
+    out: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if word.lower() in _SPOKEN_DIGITS:
+            run.append(word)
+            continue
+        if len(run) >= 8:
+            out.append("".join(_SPOKEN_DIGITS[w.lower()] for w in run))
+        else:
+            out += run
+        run = []
+        if word:
+            out.append(word)
+    return " ".join(out)
+
+
 def parse_phone(text: str) -> str | None:
     """An Indonesian mobile number as E.164 (``+6281234567890``), or None.
 
     Accepts 0812…, 812…, 62812…, +62 812…, 0062812… and the common mistake 62 0812…,
     alone or with labels around it: ``WA 0812-3456-7890``, ``no hp saya 0812…``,
-    ``0812… (WA)``. Landlines, numbers of other countries, invalid numbers, two numbers,
+    ``0812… (WA)``, ``ini hp cucu 0812…``, and digits read out as words (``nol delapan
+    satu dua …``). Landlines, numbers of other countries, invalid numbers, two numbers,
     and numbers inside other words give None.
     """
-    if len(text) > 100:
+    if len(text) > 160:
         return None
     s = unicodedata.normalize("NFKC", text).strip()
     if not s:
         return None
+    s = _spoken_digits(s)
     if _PHONE_CHARS.fullmatch(s):
         return _phone_from_digits(s)
     runs = [m for m in _PHONE_RUN.finditer(s) if len(re.sub(r"[^0-9]", "", m.group())) >= 8]
@@ -1697,11 +1759,15 @@ def parse_number(
     as ``Decimal``.
 
     ``of="households"`` (or ``"people"``) accepts only a count of those: ``20 kk`` and
-    ``20`` are 20, ``3 hari`` or ``Rp 5.000`` is None.
+    ``20`` are 20, ``rumah saya aja`` is 1, ``3 hari`` or ``Rp 5.000`` is None. For
+    households a longer answer is searched for a count with its unit, as in a report:
+    ``satu gang kira2 12 rumah`` is 12, ``kontrakan 7 pintu`` is 7.
     """
     if len(text) > _NUMBER_LIMIT:
         return None
     s = unicodedata.normalize("NFKC", text).lower().strip()
+    if of == "households" and _ONLY_MY_HOUSE.fullmatch(s.rstrip(".!")):
+        return 1
     s = re.sub(r"[.,]\s*-+$", "", s)  # "150.000,-"
     s = re.sub(r"[.!?]+$", "", s).strip()
     s = _english_numbers(s)
@@ -1737,6 +1803,8 @@ def parse_number(
         value = None if count is None else count * _MONEY_SLANG[tokens[-1]]
     else:
         value = _words_value(tokens)
+    if value is None and of == "households":
+        return _households_in(text)  # "satu gang kira2 12 rumah", "kontrakan 7 pintu"
     if value is None or value < 0:
         return None
     if value == value.to_integral_value():
@@ -1753,7 +1821,7 @@ _RT_RW_TOKEN = re.compile(r"rt|rw|[0-9]+|[\s.,:/\\\-]+|.", re.DOTALL)
 # Spelled-out and dotted labels, rewritten in place to the same length (spans stay valid).
 _RT_RW_LABELS = re.compile(
     r"(?<![a-z])(?:r\s?\.\s?(?P<t>t)\.?|r\s?\.\s?(?P<w>w)\.?|rukun\s+(?P<tt>tetangga)"
-    r"|rukun\s+(?P<ww>warga))(?![a-z])"
+    r"|rukun\s+(?P<ww>warga)|er(?P<te>te)|er(?P<we>we))(?![a-z])"
 )
 _RT_NUMBER_WORDS = frozenset(
     {*_DIGIT_WORDS, *_SE_WORDS, "belas", "puluh", "ratus"} - {"seribu", "sejuta", "semiliar"}
@@ -1762,7 +1830,7 @@ _RT_NUMBER_WORDS = frozenset(
 
 def _relabel(s: str) -> str:
     def repl(m: re.Match[str]) -> str:
-        label = "rt" if m["t"] or m["tt"] else "rw"
+        label = "rt" if m["t"] or m["tt"] or m["te"] else "rw"
         return label + " " * (len(m.group()) - 2)
 
     return _RT_RW_LABELS.sub(repl, s)
@@ -2168,9 +2236,10 @@ class _FieldMapping(Mapping[str, object]):
 class Report(_FieldMapping):
     """What a free-text water report already says. A slot not found is None (or empty).
 
-    ``categories`` holds every category the text points at, strongest first (only those
-    at least half as strong as the strongest); ``category`` is the first of them. With two
-    or more, ask the resident which one they mean. ``kelurahan`` is set only when the text
+    ``categories`` holds every category the text points at, strongest first: only those
+    at least half as strong as the strongest, and not what a named cause brings about
+    (``pompa rusak, air mati`` is the pump alone); ``category`` is the first of them. With
+    two or more, ask the resident which one they mean. ``kelurahan`` is set only when the text
     names one kelurahan; ``kelurahan_candidates`` lists them all (``Semper``: two).
     ``rt_rw`` needs both numbers; ``rt`` and ``rw`` are kept when only one was given.
     """
@@ -2274,6 +2343,13 @@ _HOUSEHOLDS = re.compile(
     rf"(?<![a-z0-9.,/])(?P<num>[0-9]{{1,4}}(?:\s?-?\s?an)?|(?:{_HH_WORD})(?:\s(?:{_HH_WORD})){{0,3}})"
     rf"\s?(?P<unit>{_HH_UNIT})(?![a-z])"
 )
+# "rumah saya aja", "cuma rumah mbah": one household
+_ONLY_MY_HOUSE = re.compile(
+    r"(?<![a-z])(?:(?:cuma|hanya|cman|cuman)\s?)?(?:rumah|rmh)\s?(?:saya|sy|aye|gue|gw|aku"
+    r"|kami|mbah|sendiri)\s?(?:aja|saja|aje|doang|sendiri)(?![a-z])"
+    r"|(?<![a-z])(?:cuma|hanya|cman|cuman)\s?(?:rumah|rmh)\s?(?:saya|sy|aye|gue|gw|aku|kami"
+    r"|mbah)(?![a-z])"
+)
 # "20-30 kk", "20 sampai 30 rumah": a range is not one count
 _HH_RANGE = re.compile(r"[0-9a-z]\s?(?:-|sampai|sampe|smp|s/d|sd|atau|ato|to|or)\s?$")
 _HH_NOT_A_COUNT = re.compile(
@@ -2285,6 +2361,10 @@ _HH_NOT_A_COUNT = re.compile(
 def _claim_households(t: _ReportText) -> int | None:
     text = t.unclaimed()
     counts: list[tuple[bool, int]] = []
+    only = _ONLY_MY_HOUSE.search(text)
+    if only:
+        t.claim(only.start(), only.end())
+        counts.append((True, 1))
     for m in _HOUSEHOLDS.finditer(text):
         before = text[max(0, m.start() - 12) : m.start()]
         if _HH_NOT_A_COUNT.search(before) or _HH_RANGE.search(before):
@@ -2301,6 +2381,14 @@ def _claim_households(t: _ReportText) -> int | None:
         return None
     # Several families share a house: a count of KK wins over a count of houses.
     return next((n for families, n in counts if families), counts[0][1])
+
+
+def _households_in(text: str) -> int | None:
+    """A count of households inside a longer answer, read as in a report."""
+    t = _ReportText.of(text)
+    _claim_long_numbers(t)
+    _claim_rt_rw(t)
+    return _claim_households(t)
 
 
 def _claim_kelurahan(t: _ReportText) -> tuple[Kelurahan, ...]:
@@ -2332,17 +2420,30 @@ def _category_matches(t: _ReportText) -> list[_CategoryMatch]:
     return found
 
 
-def _rank_categories(matches: Sequence[_CategoryMatch]) -> tuple[str, ...]:
+def _supporting_spans(text: str) -> list[tuple[int, int]]:
+    """Where a ``padahal …`` clause runs: to the end of its sentence."""
+    spans = []
+    for m in SUPPORTING_CLAUSE.finditer(text):
+        end = re.search(r"[.!?\n]", text[m.end() :])
+        spans.append((m.start(), m.end() + end.start() if end else len(text)))
+    return spans
+
+
+def _rank_categories(matches: Sequence[_CategoryMatch], text: str) -> tuple[str, ...]:
+    supporting = _supporting_spans(text)
+    named = [(m.pattern.category, m) for m in matches if m.pattern.category is not None]
+    main = [(c, m) for c, m in named if not any(a <= m.start < b for a, b in supporting)]
     score: dict[str, int] = {}
     first: dict[str, int] = {}
-    for match in matches:
-        category = match.pattern.category
-        if category is None:
-            continue
+    for category, match in main or named:  # a "padahal" clause counts when nothing else does
         score[category] = score.get(category, 0) + match.pattern.weight
         first.setdefault(category, match.start)
     if len(score) > 1:
         score.pop("lainnya", None)
+    for cause, effects in CAUSES.items():
+        if cause in score and len(score) > 1:
+            for effect in effects:
+                score.pop(effect, None)
     if not score:
         return ()
     top = max(score.values())
@@ -2493,7 +2594,7 @@ def extract_report(text: str, now: datetime) -> Report:
     slots = _place_slots(t)
     households = _claim_households(t)
     matches = _category_matches(t)
-    categories = _rank_categories(matches)
+    categories = _rank_categories(matches, t.low)
     local_now = now.astimezone(_WIB) if now.tzinfo is not None else now
     when, dated = _when(_prepare_when(t.unclaimed(), _REPORT_LIMIT), local_now, "past")
     since = when.date if when is not None and dated else None

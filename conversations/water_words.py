@@ -24,8 +24,10 @@ from dataclasses import dataclass
 __all__ = [
     "CATEGORIES",
     "CATEGORY_PATTERNS",
+    "CAUSES",
     "NEGATION_BEFORE",
     "REPORT_INTENT",
+    "SUPPORTING_CLAUSE",
     "WATER_CONTEXT",
     "WaterPattern",
 ]
@@ -62,16 +64,16 @@ def _w(body: str) -> re.Pattern[str]:
 # Building blocks
 _NEG = (
     r"(?:ga|gak|gk|g|gx|nggak|ngga|ngak|nggk|enggak|engga|tidak|tdk|tak|ndak|nda|kaga|kagak"
-    r"|kgk|belum|blm|blom|not|no|isnt|doesnt|dont|didnt|wont|aint|never)"
+    r"|kgk|belum|blm|blom|ra|ora|not|no|isnt|doesnt|dont|didnt|wont|aint|never)"
 )
 _NYA = r"(?:\s?nya)?"
 # Adverbs that may sit between the subject and the problem: "air udah mati", "airnya juga kecil"
 _ADV = (
     r"(?:\s(?:sudah|udah|udh|sdh|dah|lagi|lg|masih|msh|jadi|jd|sering|suka|terus|trus|selalu"
-    r"|pada|juga|jg|kok|sih|nih|tuh|jadi|bener|beneran|bgt|banget|sama\s?sekali|samsek"
+    r"|pada|juga|jg|kok|sih|nih|tuh|bener|beneran|bgt|banget|sama\s?sekali|samsek|wis|uwis"
     r"|is|was|has|been|keeps?|still|also|pretty|very|so|too|kadang))*"
 )
-_AIR = r"(?:air|aer|ayr|pam|pdam|pam\s?jaya|palyja|aetra|ledeng|leding|water)"
+_AIR = r"(?:air|aer|ayr|banyu|banyune|pam|pdam|pam\s?jaya|palyja|aetra|ledeng|leding|water)"
 _PUMP = (
     r"(?:sumur\s?bor|pompa(?:\s?air)?|mesin\s?(?:air|pompa|sumur)|jet\s?pump|jetpump|sanyo"
     r"|shimizu|dinamo\s?pompa|pump)"
@@ -157,6 +159,10 @@ CATEGORY_PATTERNS: tuple[WaterPattern, ...] = (
     ), True),
     # keruh
     WaterPattern("keruh", 3, _w(r"keruh|butek|buthek|burek|bulek|murky|cloudy|muddy|turbid")),
+    WaterPattern("keruh", 1, _w(
+        r"(?:filter|saringan|penyaring)" + _NYA + _ADV + r"\s?(?:cepet|cepat)?\s?(?:mampet|buntu"
+        r"|kotor|penuh)"
+    )),
     WaterPattern("keruh", 3, _w(
         _AIR + _NYA + _ADV + r"\s?(?:kotor|hitam|item|coklat|cokelat|kecoklatan|kecokelatan"
         r"|kuning|kekuningan|kehitaman|kemerahan|merah|hijau|kehijauan|berwarna|berlumpur"
@@ -194,7 +200,7 @@ CATEGORY_PATTERNS: tuple[WaterPattern, ...] = (
     WaterPattern("mati", 3, _w(
         r"(?:" + _AIR + r"|keran|kran|pipa|tap|taps)" + _NYA + _ADV + r"\s?(?:mati|mampet"
         r"|macet|mampat|berhenti|ngadat|hilang|kosong|abis|habis|kering|off|out|cut(?:\s?off)?"
-        r"|stopped|" + _NEG + r"\s?(?:ngalir|mengalir|keluar|kluar|nyala|ada|jalan|ngocor"
+        r"|stopped|" + _NEG + r"\s?(?:ngalir|mengalir|keluar|kluar|metu|nyala|ada|jalan|ngocor"
         r"|ngucur|netes|menetes|idup|hidup|muncul|flowing|running|coming|working))"
     )),
     WaterPattern("mati", 3, _w(
@@ -223,7 +229,7 @@ CATEGORY_PATTERNS: tuple[WaterPattern, ...] = (
 
 # Something that names water, a tap, a well, a pipe, a pump: "bau" becomes a water report.
 WATER_CONTEXT = _w(
-    r"air|airnya|aer|pam|pdam|palyja|aetra|ledeng|leding|keran|kran|pipa|paralon|pralon"
+    r"air|airnya|aer|banyu|banyune|pam|pdam|palyja|aetra|ledeng|leding|keran|kran|pipa|paralon|pralon"
     r"|sumur|sumurnya|pompa\s?air|sumur\s?bor|meteran|tandon|toren|jerigen|jeriken|galon"
     r"|tangki|water|well|wells|pipe|pipes|tap|taps|faucet"
 )
@@ -241,3 +247,17 @@ REPORT_INTENT = _w(
 NEGATION_BEFORE = re.compile(
     r"(?<![a-z])(?:" + _NEG + r"|bukan|bkn)\s?(?:terlalu\s?|begitu\s?|pernah\s?|lagi\s?)?$"
 )
+
+# A named cause outranks what it brings about: "tukang air ga lewat, ga ada air" is the
+# vendor (tangki), "pompa rusak, air mati" the pump. Each cause, and the categories it
+# makes redundant when both are found.
+CAUSES: dict[str, frozenset[str]] = {
+    "pompa": frozenset({"mati", "debit"}),
+    "bocor": frozenset({"mati", "debit"}),
+    "tangki": frozenset({"mati", "debit"}),
+    "kering": frozenset({"mati", "debit", "keruh"}),
+    "rob": frozenset({"asin", "keruh", "bau", "mati"}),
+}
+# "tagihan naik padahal air jarang ngalir": after "padahal" comes the supporting detail,
+# not the complaint; what is found there counts only when nothing else is.
+SUPPORTING_CLAUSE = _w(r"padahal|pdhl|padahl|pdahal|although|even\s?though")

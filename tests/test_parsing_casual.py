@@ -81,6 +81,10 @@ PAST = [
     pytest.param("setahun", w(d(11, 25, 2025)), id="setahun"),
     pytest.param("2 tahun lalu", w(d(11, 25, 2024)), id="2-tahun-lalu"),
     pytest.param("udah 2 jam", w(TODAY, time(8, 0)), id="udah-2-jam"),
+    pytest.param("udah dua ari", w(d(11, 23)), id="betawi-ari"),
+    pytest.param("rong dino", w(d(11, 23)), id="javanese-rong-dino"),
+    pytest.param("wis telung dino", w(d(11, 22)), id="javanese-wis-telung-dino"),
+    pytest.param("wingi", w(d(11, 24)), id="javanese-wingi"),
     # parts of the day looking back
     pytest.param("semalem", w(d(11, 24), time(19, 0)), id="semalem"),
     pytest.param("tadi malem", w(d(11, 24), time(19, 0)), id="tadi-malem"),
@@ -290,7 +294,10 @@ YES = [
     "yoi", "yo", "iyo", "bisa", "gapapa", "ga papa", "gpp", "tidak apa-apa", "nggak apa apa",
     "gak masalah", "sudah", "udah", "sdh", "udah bener", "sudah benar semua", "👍", "👌", "✅",
     "ok kirim", "oke kirim aja", "kirim", "ya kirim", "gas", "siap pak", "mantap",
-    "insya allah", "insyaallah", "iya insya allah", "ikut", "dateng",
+    "insya allah", "insyaallah", "iya insya allah", "ikut", "dateng", "silakan", "blh",
+    "bole", "nggih monggo", "mangga", "nggih sampun leres", "sampun",
+    # with the way people address each other
+    "iya nak", "sudah teh", "boleh aje", "boleh bu", "siap bang",
     # English
     "yes", "yes please", "yeah", "yep", "sure", "ok", "okay", "correct", "that's right",
     "of course", "go ahead", "send", "confirm", "fine",
@@ -299,6 +306,7 @@ NO = [
     "mboten", "boten", "ogah", "kaga", "kagak", "kgk", "ora", "emoh", "g", "gx", "jgn",
     "ogah ah", "kaga deh", "belum", "blm", "tidak usah", "ga jadi", "❌", "tidak datang",
     "ga ikut", "no", "nope", "nah", "no thanks", "not now", "not yet", "don't", "no, thank you",
+    "ga usah dihubungi", "jangan ditelpon", "ora",
 ]  # fmt: skip
 NEITHER = [
     "mungkin", "terserah", "yah", "yahh", "kirim besok ya", "ya tapi nanti", "bisa ga?",
@@ -410,6 +418,14 @@ def test_parse_number_rejects_casual(text: str) -> None:
         pytest.param("20", "households", 20, id="bare-count"),
         pytest.param("dua puluh keluarga", "households", 20, id="keluarga-words"),
         pytest.param("about 20 households", "households", 20, id="en-households"),
+        pytest.param("rumah saya aja", "households", 1, id="just-my-house"),
+        pytest.param("cuma rumah mbah", "households", 1, id="only-grandmas-house"),
+        pytest.param("satu gang kira2 12 rumah", "households", 12, id="count-inside-answer"),
+        pytest.param("kontrakan 7 pintu", "households", 7, id="kontrakan-inside-answer"),
+        pytest.param("air mati 3 hari, 5 rumah", "households", 5, id="days-then-houses"),
+        pytest.param("se rt kyknya 25", "households", None, id="no-unit-in-a-sentence"),
+        pytest.param("20-30 kk", "households", None, id="range"),
+        pytest.param("rt 3", "households", None, id="rt-is-not-households"),
         pytest.param("3 hari", "households", None, id="days-are-not-households"),
         pytest.param("Rp 5.000", "households", None, id="money-is-not-households"),
         pytest.param("5 orang", "households", None, id="people-are-not-households"),
@@ -428,6 +444,7 @@ DONT_KNOW = [
     "ga tau pak", "saya kurang tau", "gatau berapa", "gak tau persisnya", "ga yakin",
     "tidak pasti", "lupa", "mboh", "embuh", "don't know", "dont know", "i don't know",
     "not sure", "no idea", "idk", "dunno", "unknown", "Tidak tahu.",
+    "mbah ga tau rt nya nak", "ga tau, tetangga juga ngeluh", "gatau kapan",
 ]  # fmt: skip
 NOT_DONT_KNOW = [
     "tau", "tahu", "ga", "tidak", "20", "sekitar 20", "kurang", "tau ah nanti", "ya", "",
@@ -482,6 +499,10 @@ LABELLED_PHONES = [
     pytest.param("bisa dihubungi di 081234567890", id="dihubungi"),
     pytest.param("my number is 081234567890", id="en-my-number"),
     pytest.param("Telp. 0812-3456-7890", id="telp"),
+    pytest.param("nomor aye 0812 3456 7890", id="betawi-aye"),
+    pytest.param("ini hp cucu 0812-3456-7890", id="whose-phone"),
+    pytest.param("nol delapan satu dua tiga empat lima enam tujuh delapan sembilan nol",
+                 id="read-out-digit-by-digit"),
 ]
 
 
@@ -500,6 +521,7 @@ def test_parse_phone_with_labels(text: str) -> None:
         pytest.param("no hp saya", id="label-only"),
         pytest.param("nomor saya 12345", id="too-short"),
         pytest.param("NIK 3172041205900001", id="nik-is-not-a-phone"),
+        pytest.param("dua tiga", id="few-digit-words"),
     ],
 )
 def test_parse_phone_rejects_labelled(text: str) -> None:
@@ -527,6 +549,7 @@ RT_RW_IN_TEXT = [
     pytest.param("rukun tetangga 5 rukun warga 3", ("005", "003"), id="spelled-out"),
     pytest.param("rt 5, rw 3, kalibaru", ("005", "003"), id="commas"),
     pytest.param("RT 5\nRW 3\nKalibaru", ("005", "003"), id="one-per-line"),
+    pytest.param("erte 4 erwe 1", ("004", "001"), id="spelled-as-said"),
 ]
 
 

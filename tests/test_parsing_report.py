@@ -151,18 +151,53 @@ REPORTS = [
     ),
     pytest.param(
         "tagihan pam naik padahal air jarang ngalir",
+        report("tagihan"),
+        id="tagihan-padahal-debit",
+    ),
+    pytest.param(
+        "tagihan naik, air juga jarang ngalir",
         report("tagihan", "debit"),
         id="tagihan-and-debit",
     ),
     pytest.param(
         "meteran muter terus padahal air ga ngalir",
-        report("tagihan", "mati"),
-        id="meter-running-no-water",
+        report("tagihan"),
+        id="meter-running-padahal-no-water",
     ),
     pytest.param(
         "rob masuk sumur, airnya jadi asin. rusun marunda blok 3",
-        report("rob", "asin", kelurahan=MARUNDA),
-        id="rob-then-asin",
+        report("rob", kelurahan=MARUNDA),
+        id="rob-is-the-cause-of-asin",
+    ),
+    pytest.param(
+        "pompa rusak, air mati dari kemarin",
+        report("pompa", since=YESTERDAY),
+        id="pump-is-the-cause-of-no-water",
+    ),
+    pytest.param(
+        "tukang air gerobak ga lewat 2 hari, warga ga ada air",
+        report("tangki", since=MONDAY),
+        id="vendor-is-the-cause-of-no-water",
+    ),
+    pytest.param(
+        "air ga ngalir dan pipa depan rumah bocor",
+        report("bocor"),
+        id="leak-is-the-cause",
+    ),
+    pytest.param(
+        "tagihan pam 450rb padahal air sering mati",
+        report("tagihan"),
+        id="padahal-clause-supports",
+    ),
+    pytest.param(
+        "air keruh, filter cepet mampet",
+        report("keruh"),
+        id="clogged-filter-is-sediment",
+    ),
+    pytest.param(
+        "banyu ne mati wis rong dino",
+        report("mati", since=MONDAY),
+        id="javanese",
     ),
     pytest.param(
         "kontrakan 10 pintu ga ada air dr tgl 20",
