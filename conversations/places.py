@@ -42,6 +42,11 @@ class Kelurahan:
         """The four-digit village part of the code, "1004"."""
         return self.code.rsplit(".", 1)[-1]
 
+    @property
+    def plain_code(self) -> str:
+        """The full code without dots, "3172041004" (as some registers write it)."""
+        return self.code.replace(".", "")
+
 
 KELURAHAN: Final[tuple[Kelurahan, ...]] = (
     Kelurahan(f"{DISTRICT_CILINCING}.1001", "Cilincing", "14120"),

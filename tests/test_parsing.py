@@ -150,31 +150,31 @@ WHEN_CASES = [
     pytest.param("12.12.2026", w(date(2026, 12, 12)), id="12.12.2026"),
     pytest.param("2026-12-12", w(date(2026, 12, 12)), id="iso"),
     pytest.param("2026-12-12T08:00", w(date(2026, 12, 12), time(8, 0)), id="iso-datetime"),
-    # times
-    pytest.param("jam 7", w(None, time(7, 0)), id="jam-7"),
-    pytest.param("jam 7 pagi", w(None, time(7, 0)), id="jam-7-pagi"),
-    pytest.param("jam 3 sore", w(None, time(15, 0)), id="jam-3-sore"),
-    pytest.param("jam 7 malam", w(None, time(19, 0)), id="jam-7-malam"),
-    pytest.param("jam 12 siang", w(None, time(12, 0)), id="jam-12-siang"),
-    pytest.param("jam 1 siang", w(None, time(13, 0)), id="jam-1-siang"),
-    pytest.param("jam 2 siang", w(None, time(14, 0)), id="jam-2-siang"),
-    pytest.param("jam 11 siang", w(None, time(11, 0)), id="jam-11-siang"),
-    pytest.param("jam 12 malam", w(None, time(0, 0)), id="jam-12-malam"),
-    pytest.param("jam 15", w(None, time(15, 0)), id="jam-15"),
-    pytest.param("pukul 07.00", w(None, time(7, 0)), id="pukul-07.00"),
-    pytest.param("pkl 07.00 WIB", w(None, time(7, 0)), id="pkl-wib"),
-    pytest.param("07:30", w(None, time(7, 30)), id="07:30"),
-    pytest.param("jam 19.30", w(None, time(19, 30)), id="jam-19.30"),
-    pytest.param("jam setengah 8", w(None, time(7, 30)), id="jam-setengah-8"),
-    pytest.param("setengah 8 malam", w(None, time(19, 30)), id="setengah-8-malam"),
-    pytest.param("setengah 1 siang", w(None, time(12, 30)), id="setengah-1-siang"),
-    pytest.param("jam 8 kurang seperempat", w(None, time(7, 45)), id="kurang-seperempat"),
-    pytest.param("jam 8 lewat seperempat", w(None, time(8, 15)), id="lewat-seperempat"),
-    pytest.param("jam 8 seperempat", w(None, time(8, 15)), id="seperempat"),
-    pytest.param("jam 8 lewat 10 menit", w(None, time(8, 10)), id="lewat-10-menit"),
-    pytest.param("jam 8 kurang 10", w(None, time(7, 50)), id="kurang-10"),
-    pytest.param("jam tujuh pagi", w(None, time(7, 0)), id="jam-tujuh-pagi"),
-    pytest.param("jam setengah delapan malam", w(None, time(19, 30)), id="setengah-delapan"),
+    # times: a time with no day is the next such moment (NOW is Saturday 10:00)
+    pytest.param("jam 7", w(SUN, time(7, 0)), id="jam-7"),
+    pytest.param("jam 7 pagi", w(SUN, time(7, 0)), id="jam-7-pagi"),
+    pytest.param("jam 3 sore", w(SAT, time(15, 0)), id="jam-3-sore"),
+    pytest.param("jam 7 malam", w(SAT, time(19, 0)), id="jam-7-malam"),
+    pytest.param("jam 12 siang", w(SAT, time(12, 0)), id="jam-12-siang"),
+    pytest.param("jam 1 siang", w(SAT, time(13, 0)), id="jam-1-siang"),
+    pytest.param("jam 2 siang", w(SAT, time(14, 0)), id="jam-2-siang"),
+    pytest.param("jam 11 siang", w(SAT, time(11, 0)), id="jam-11-siang"),
+    pytest.param("jam 12 malam", w(SUN, time(0, 0)), id="jam-12-malam"),
+    pytest.param("jam 15", w(SAT, time(15, 0)), id="jam-15"),
+    pytest.param("pukul 07.00", w(SUN, time(7, 0)), id="pukul-07.00"),
+    pytest.param("pkl 07.00 WIB", w(SUN, time(7, 0)), id="pkl-wib"),
+    pytest.param("07:30", w(SUN, time(7, 30)), id="07:30"),
+    pytest.param("jam 19.30", w(SAT, time(19, 30)), id="jam-19.30"),
+    pytest.param("jam setengah 8", w(SUN, time(7, 30)), id="jam-setengah-8"),
+    pytest.param("setengah 8 malam", w(SAT, time(19, 30)), id="setengah-8-malam"),
+    pytest.param("setengah 1 siang", w(SAT, time(12, 30)), id="setengah-1-siang"),
+    pytest.param("jam 8 kurang seperempat", w(SUN, time(7, 45)), id="kurang-seperempat"),
+    pytest.param("jam 8 lewat seperempat", w(SUN, time(8, 15)), id="lewat-seperempat"),
+    pytest.param("jam 8 seperempat", w(SUN, time(8, 15)), id="seperempat"),
+    pytest.param("jam 8 lewat 10 menit", w(SUN, time(8, 10)), id="lewat-10-menit"),
+    pytest.param("jam 8 kurang 10", w(SUN, time(7, 50)), id="kurang-10"),
+    pytest.param("jam tujuh pagi", w(SUN, time(7, 0)), id="jam-tujuh-pagi"),
+    pytest.param("jam setengah delapan malam", w(SAT, time(19, 30)), id="setengah-delapan"),
     # combinations
     pytest.param("Sabtu ini jam 7 pagi", w(SAT, time(7, 0)), id="sabtu-ini-jam-7-pagi"),
     pytest.param("tgl 12 pukul 08.00", w(date(2026, 12, 12), time(8, 0)), id="tgl-pukul"),
@@ -307,8 +307,10 @@ def test_relative_days(n: int) -> None:
 @settings(database=None, deadline=None)
 @given(hour=st.integers(min_value=0, max_value=23), minute=st.integers(min_value=0, max_value=59))
 def test_clock_round_trip(hour: int, minute: int) -> None:
-    assert parse_when(f"pukul {hour:02d}.{minute:02d}", NOW) == w(None, time(hour, minute))
-    assert parse_when(f"{hour}:{minute:02d}", NOW) == w(None, time(hour, minute))
+    # NOW is 10:00: an earlier time of day is tomorrow's, a later one today's
+    day = TODAY if (hour, minute) >= (10, 0) else TODAY + timedelta(days=1)
+    assert parse_when(f"pukul {hour:02d}.{minute:02d}", NOW) == w(day, time(hour, minute))
+    assert parse_when(f"{hour}:{minute:02d}", NOW) == w(day, time(hour, minute))
 
 
 # --------------------------------------------------------------------------------------
@@ -320,6 +322,8 @@ YES = [
     "okee", "okeh", "okay", "sip", "sipp", "siap", "betul", "benar", "bener", "boleh", "lanjut",
     "setuju", "mau", "👍", "👍🏽", "ya udah", "ya sudah", "iya benar", "ya betul", "ya, betul!",
     "oke deh", "ya kak", "ya terima kasih", "ya ya", "ya 😊",
+    # "udah" / "bisa" answer "sudah benar?"; English yes words count
+    "udah", "bisa", "yes please",
 ]  # fmt: skip
 NO = [
     "tidak", "Tidak.", "tdk", "gak", "ga", "gk", "nggak", "ngga", "enggak", "engga", "kagak",
@@ -329,7 +333,7 @@ NO = [
 ]  # fmt: skip
 NEITHER = [
     "yah", "yahh", "kirim besok ya", "ya tapi nanti", "ya tidak", "mau ga", "ya?", "ok?",
-    "tidak tahu", "mungkin", "udah", "deh", "bisa", "yes please", "halo", "ya :)",
+    "tidak tahu", "mungkin", "deh", "halo", "ya :)",
     "1", "ya" * 60,
 ]  # fmt: skip
 
@@ -559,8 +563,6 @@ def test_parse_phone(text: str, expected: str) -> None:
         pytest.param("0812345", id="too-short"),
         pytest.param("08123456789012345", id="too-long"),
         pytest.param("12345", id="short-digits"),
-        pytest.param("0812-3456-7890 (WA)", id="trailing-text"),
-        pytest.param("nomor saya 081234567890", id="sentence"),
         pytest.param("0" * 10_000, id="10k-zeros"),
     ],
 )
@@ -720,7 +722,6 @@ def test_rt_rw_three_digits() -> None:
         pytest.param("rw 3/5", id="rw-then-bare"),
         pytest.param("rt 5 rt 3", id="rt-twice"),
         pytest.param("rt rw", id="labels-only"),
-        pytest.param("rt 5 rw 3 kalibaru", id="trailing-words"),
         pytest.param("halo", id="halo"),
         pytest.param("1" * 10_000, id="10k-digits"),
     ],

@@ -34,6 +34,8 @@ class Date(QuestionType):
         Case("kemarin", "2026-11-27", echo=("answer.date_echo",)),
         Case("hari ini", "2026-11-28", echo=("answer.date_echo",)),
         Case("3 hari lalu", "2026-11-25", echo=("answer.date_echo",)),
+        Case("senin", "2026-11-23", step={"params": {"when": "past"}},
+             echo=("answer.date_echo",), note="a weekday in the past for 'since when'"),
         Case("kapan ya", error="answer.date"),
     )
 
