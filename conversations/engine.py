@@ -73,7 +73,10 @@ class Engine:
 
     # -- public API ------------------------------------------------------------------------
 
-    def start(self, flow: Flow, now: datetime, ctx: dict[str, Any] | None = None) -> Turn:
+    def start(self, flow: Flow, now: datetime, ctx: dict[str, Any] | None = None, *,
+              answers: dict[str, Any] | None = None, intro: list[T] | None = None) -> Turn:
+        """Begin a flow; ``answers`` already given (a one-message report) are not asked,
+        and are read back at once so the person can see what was understood."""
         state: dict[str, Any] = {
             "flow": flow.id,
             "version": flow.version,
@@ -85,7 +88,14 @@ class Engine:
             "ctx": dict(ctx or {}),
             "started_at": now.isoformat(),
         }
-        prompt = Prompt(texts=[T(flow.title)])
+        prompt = Prompt(texts=[*(intro or []), T(flow.title)])
+        given = {k: v for k, v in (answers or {}).items() if v is not None}
+        if given:
+            known = {s.name for s in flow.steps}
+            state["answers"] = {k: v for k, v in given.items() if k in known}
+            state["history"] = [s.name for s in flow.steps if s.name in state["answers"]]
+            prompt.texts.append(T("flow.understood"))
+            prompt.texts.extend(self.recap(flow, state))
         return self._advance(flow, state, prompt)
 
     def reask(self, flow: Flow, state: dict[str, Any], intro: list[T] | None = None) -> Turn:
@@ -172,6 +182,16 @@ class Engine:
             return self._unchanged(flow, state, [T("flow.edit_later")])
         step, group = flow.find(state["step"])
         box = _box(state, group)
+        if command is None and text and not step.required and self._means_skip(step, text):
+            command = "skip"
+        if command is None and inbound.media is not None and inbound.media.kind == "photo" \
+                and step.type != StepType.IMAGE:
+            photo_step = self._open_photo_step(flow, state)
+            if photo_step is not None:
+                # A photo sent while another question is open belongs to the report's photo.
+                state["answers"][photo_step.name] = inbound.media.as_dict()
+                state["skipped"] = [s for s in state["skipped"] if s != photo_step.name]
+                return Turn(state, self._ask(flow, state, Prompt(texts=[T("flow.photo_kept")])))
         if command == "skip":
             if step.required:
                 return self._unchanged(flow, state, [T("flow.required")])
@@ -183,12 +203,41 @@ class Engine:
         try:
             value, echo = self._parse(flow, state, step, inbound, text, now)
         except parsing.InvalidAnswer as err:
+            if err.reason == "answer.which_one":
+                return self._which_one(state, step, list(err.params["candidates"]))
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
         if step.confirm:
             state["pending"] = value
             state["status"] = "check"
             return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
         return self._accept(flow, state, step, group, value, echo, now)
+
+    def _means_skip(self, step: Step, text: str) -> bool:
+        """An optional question passed over in words people use ("ga ada", "skip", "-",
+        "ga tau"), or with the number of the skip button when it is the only one shown."""
+        if parsing.is_skip(text) or parsing.is_dont_know(text):
+            return not self._is_option_word_of(step, text)
+        qtype = qtypes.get(step.type)
+        numeric = step.type in (StepType.INTEGER, StepType.DECIMAL)
+        return not qtype.has_choices and not numeric and text.strip() == "1"
+
+    def _open_photo_step(self, flow: Flow, state: dict[str, Any]) -> Step | None:
+        scope = self._scope(state)
+        day = _flow_day(state)
+        for step in flow.steps:
+            if step.type == StepType.IMAGE and step.name not in state["answers"] and (
+                step.relevant is None or _holds(step.relevant, scope, day)
+            ):
+                return step
+        return None
+
+    @staticmethod
+    def _which_one(state: dict[str, Any], step: Step, values: list[str]) -> Turn:
+        """The reply fits several options: ask which, with only those as buttons."""
+        choices: list[tuple[str, T | str]] = [
+            (f"{step.name}:{v}", T(opt.label)) for v in values if (opt := step.option(v))]
+        return Turn(state, Prompt(texts=[T("answer.which_one")], choices=choices),
+                    changed=False)
 
     def display(self, step: Step, value: Any) -> qtypes.Display:
         """An answer as the user should read it back."""
@@ -866,10 +915,11 @@ class Engine:
     def _is_option_word(self, flow: Flow, state: dict[str, Any], text: str) -> bool:
         if not text or not state.get("step"):
             return False
-        step = flow.find(state["step"])[0]
-        if not step.choices or step.type not in qtypes.REGISTRY or not qtypes.get(
-            step.type
-        ).has_choices:
+        return self._is_option_word_of(flow.find(state["step"])[0], text)
+
+    def _is_option_word_of(self, step: Step, text: str) -> bool:
+        """The text is an option of this question ("tidak ada" may be one)."""
+        if not step.choices or not qtypes.get(step.type).has_choices:
             return False
         norm = normalize(text)
         return any(norm == normalize(word) for _, words in self._option_words(step)

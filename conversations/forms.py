@@ -12,7 +12,8 @@ survey
     ``chat::retain`` and ``chat::finish_if`` (formulas), ``chat::timestamp``,
     ``chat::context`` (a calculation filled from what the bot knows, e.g. ``phone``),
     ``chat::function`` (a calculation by a named Python function), ``chat::when``
-    (``past``: a bare weekday means the last one), ``chat::max_length``; on a repeat
+    (``past``: a bare weekday means the last one), ``chat::max_length``,
+    ``chat::numbers`` (``code``: a typed number is the option's code, as on paper); on a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
 choices
@@ -76,8 +77,9 @@ _XLSFORM_NAME = {"select one": "select_one", "select all that apply": "select_mu
 _SURVEY_CHAT = frozenset({
     "type", "title", "confirm", "derive", "retain", "finish_if", "timestamp", "context",
     "function", "when", "max_length", "noun", "item", "seed", "label_child", "choices",
+    "numbers",
 })
-_PARAMS = ("when", "max_length")
+_PARAMS = ("when", "max_length", "numbers")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
     "roles", "done",

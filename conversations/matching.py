@@ -41,37 +41,47 @@ def match_command(text: str, table: dict[str, Iterable[str]]) -> str | None:
     return None
 
 
-def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]]) -> str | None:
-    """Pick one option from a typed answer.
+def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]], *,
+                 numbers: str = "position") -> str | None:
+    """Pick one option from a typed answer, or None (nothing fits, or more than one)."""
+    found = resolve_choice(text, options, numbers=numbers)
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_choice(text: str, options: Sequence[tuple[str, Sequence[str]]], *,
+                   numbers: str = "position") -> list[str]:
+    """The options a typed answer may mean, best first: one, several (ask which), or none.
 
     ``options`` is (value, words) in the order shown; words are labels in every language
-    and aliases. Accepts the option number ("2"), a label or alias typed loosely
-    ("keruh" for "Air keruh / kotor"), or a near miss ("kruh"). Ambiguity → None.
+    and aliases. Accepts the option number ("2" — its position on screen, or with
+    ``numbers="code"`` the option's own code, as on a paper questionnaire), a label or
+    alias typed loosely ("keruh" for "Air keruh / kotor"), or a near miss ("kruh").
     """
     norm = normalize(text)
     if not norm:
-        return None
+        return []
     stripped = norm.removeprefix("no ").removeprefix("nomor ").removeprefix("pilihan ")
     if stripped.isdigit():
+        if numbers == "code":
+            return [value for value, _ in options if value == stripped.lstrip("0") or
+                    value == stripped]
         index = int(stripped)
-        return options[index - 1][0] if 1 <= index <= len(options) else None
+        return [options[index - 1][0]] if 1 <= index <= len(options) else []
     normalized = [(value, [normalize(w) for w in words if w]) for value, words in options]
     # 1. exact label, value or alias
-    exact = {value for value, words in normalized if norm in words or norm == normalize(value)}
-    if len(exact) == 1:
-        return exact.pop()
+    exact = [value for value, words in normalized if norm in words or norm == normalize(value)]
+    if exact:
+        return exact
     # 2. every typed word appears in the label ("keruh" ⊂ "air keruh kotor")
     typed = set(norm.split())
-    partial = {
+    partial = [
         value
         for value, words in normalized
         if any(typed <= set(w.split()) for w in words)
         or any(len(norm) >= 4 and norm in w for w in words)
-    }
-    if len(partial) == 1:
-        return partial.pop()
-    if len(partial) > 1:
-        return None
+    ]
+    if partial:
+        return partial
     # 3. a near miss on a label or on one of its words
     best: list[tuple[float, str]] = []
     for value, words in normalized:
@@ -80,5 +90,5 @@ def match_option(text: str, options: Sequence[tuple[str, Sequence[str]]]) -> str
         best.append((score, value))
     best.sort(reverse=True)
     if best and best[0][0] >= 0.8 and (len(best) == 1 or best[1][0] < best[0][0] - 0.05):
-        return best[0][1]
-    return None
+        return [best[0][1]]
+    return []
