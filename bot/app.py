@@ -21,6 +21,7 @@ from bot.dispatcher import Dispatcher
 from bot.feature import Feature
 from bot.features.activities import ActivitiesFeature
 from bot.features.complaints import ComplaintsFeature
+from bot.features.forms import forms_in
 from bot.features.tickets import TicketsFeature
 from bot.features.volunteers import VolunteersFeature
 from bot.metrics import Metrics
@@ -44,7 +45,8 @@ def default_features(settings: Settings) -> list[Feature]:
     """Every feature the service runs with, in menu order."""
     tickets = TicketsFeature(settings)
     return [ComplaintsFeature(), tickets, ActivitiesFeature(settings),
-            VolunteersFeature(settings), DashboardFeature(tickets)]
+            VolunteersFeature(settings), *forms_in(settings.forms_dir),
+            DashboardFeature(tickets)]
 
 
 class ChannelPlugin(Protocol):

@@ -207,16 +207,54 @@ def _rotate_keys(batch: int) -> int:
 
 
 def cmd_i18n(args: argparse.Namespace) -> int:
+    from conversations import library
+    from conversations.forms import FlowError
     from conversations.i18n import CatalogError, compile_catalogs
 
+    if args.action == "extract":
+        from conversations.catalog_extract import extract_template
+
+        out = extract_template(Path(args.out) if args.out else None)
+        print(f"wrote {out}")
+        return 0
     try:
         written = compile_catalogs()
-    except CatalogError as err:
+        # Every shipped form must have its texts in every language too.
+        library.translator()
+    except (CatalogError, FlowError) as err:
         print(f"warga: {err}", file=sys.stderr)
         return 1
     for path in written:
         print(f"compiled {path}")
     return 0
+
+
+def cmd_forms(args: argparse.Namespace) -> int:
+    """Check workbooks as the service loads them; print a flow's diagram."""
+    from conversations import library
+    from conversations.flow import mermaid
+    from conversations.forms import FlowError, load_form
+    from conversations.i18n import CatalogError
+
+    status = 0
+    translator = library.translator()
+    for name in args.files:
+        try:
+            form = load_form(Path(name))
+            translator.add_texts(form.texts, form.flow.source or name)
+        except (FlowError, CatalogError) as err:
+            print(f"{name}: {err}", file=sys.stderr)
+            status = 1
+            continue
+        if args.action == "diagram":
+            print(mermaid(form.flow), end="")
+            continue
+        asked = sum(1 for s in form.flow.all_steps() if s.type not in ("calculate", "note"))
+        print(f"{name}: ok — form {form.flow.id!r} version {form.flow.version}, "
+              f"{asked} questions")
+        for warning in form.warnings:
+            print(f"{name}: warning: {warning}")
+    return status
 
 
 def parser() -> argparse.ArgumentParser:
@@ -250,7 +288,11 @@ def parser() -> argparse.ArgumentParser:
     keys.add_argument("--batch", type=int, default=200,
                       help="rotate: rows re-sealed per transaction")
     i18n = sub.add_parser("i18n", help="message catalogs")
-    i18n.add_argument("action", choices=("compile",))
+    i18n.add_argument("action", choices=("compile", "extract"))
+    i18n.add_argument("--out", help="extract: the template to write (locales/messages.pot)")
+    forms = sub.add_parser("forms", help="XLSForm workbooks: check them, draw them")
+    forms.add_argument("action", choices=("check", "diagram"))
+    forms.add_argument("files", nargs="+", metavar="FILE")
     return p
 
 
@@ -262,6 +304,7 @@ COMMANDS = {
     "coordinator": cmd_coordinator,
     "keys": cmd_keys,
     "i18n": cmd_i18n,
+    "forms": cmd_forms,
 }
 
 

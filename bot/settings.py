@@ -79,6 +79,8 @@ class Settings:
     holidays: tuple[date, ...] = ()
     sla_verify_days: int = 3
     sla_act_days: int = 5
+    # WARGA_FORMS_DIR: every XLSForm workbook there runs as a feature of its own.
+    forms_dir: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -232,6 +234,9 @@ class Settings:
             errors.append(f"WARGA_HOLIDAYS: {err}")
         sla_verify_days = int(number("WARGA_SLA_VERIFY_DAYS", cls.sla_verify_days))
         sla_act_days = int(number("WARGA_SLA_ACT_DAYS", cls.sla_act_days))
+        forms_dir = Path(get("WARGA_FORMS_DIR")) if get("WARGA_FORMS_DIR") else None
+        if forms_dir is not None and not forms_dir.is_dir():
+            errors.append(f"WARGA_FORMS_DIR {str(forms_dir)!r} is not a folder")
         if errors:
             raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
         return cls(
@@ -247,6 +252,7 @@ class Settings:
             previous_secret_keys=(previous,) if previous else (),
             local_trial=trial,
             data_dir=data_dir,
+            forms_dir=forms_dir,
             session_hours=float(number("WARGA_SESSION_HOURS", cls.session_hours, float)),
             max_media_bytes=int(number("WARGA_MAX_MEDIA_BYTES", cls.max_media_bytes)),
             telegram_bot_token=token,

@@ -24,7 +24,8 @@ settings
     ``chat::intro``, ``chat::summary_intro``, ``chat::cancelled`` (each
     ``::<language>``), ``chat::pausable``, ``chat::with_meta``, and for a form that is a
     feature by itself ``chat::command`` (words that start it), ``chat::menu::<language>``,
-    ``chat::roles``, ``chat::done::<language>`` (said when it is saved).
+    ``chat::roles``, ``chat::done::<language>`` (said when it is saved, with ``{ref}``),
+    ``chat::ref_prefix`` (three letters of its reference numbers).
 
 Texts are keyed ``<form_id>.<name>.label`` (``<form_id>.settings.intro`` for settings);
 the workbook is their catalog for the languages it has columns for
@@ -82,7 +83,7 @@ _SURVEY_CHAT = frozenset({
 _PARAMS = ("when", "max_length", "numbers")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
-    "roles", "done",
+    "roles", "done", "ref_prefix",
 })
 _YES = frozenset({"yes", "true", "true()", "1", "ya"})
 _REF = re.compile(r"\$\{([A-Za-z_][\w.-]*)\}")
@@ -512,3 +513,19 @@ def _check_derive(flow: Flow, step: Step, later: list[str]) -> None:
                 f"flow {flow.id!r} step {step.name!r}: derives {d.target!r}, "
                 "which is not a later step beside it"
             )
+
+
+# -- translations -------------------------------------------------------------------------
+
+
+def extract_xlsform(fileobj: Any, keywords: Any, comment_tags: Any,
+                    options: Any) -> Iterator[tuple[int, str | None, str, list[str]]]:
+    """Babel extraction method ``xlsform``: every text of a workbook as a catalog entry,
+    its key as the message id and its Indonesian text as the translators' comment."""
+    name = getattr(fileobj, "name", None)
+    if not name:
+        raise FormError("the xlsform extractor needs a workbook file on disk")
+    form = load_form(Path(name))
+    default = form.texts.get(DEFAULT_LANGUAGE, {})
+    for key in sorted(default):
+        yield 0, None, key, [default[key]]

@@ -21,5 +21,5 @@ def translator(directory: Path | None = None) -> Translator:
     """The message catalogs plus the texts of every shipped form."""
     tr = Translator(directory)
     for form in builtin_forms():
-        tr.add_texts(form.texts, str(form.path.name if form.path else form.flow.id))
+        tr.add_texts(form.texts, form.flow.source or form.flow.id)
     return tr

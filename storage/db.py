@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 
 from storage import sqlite_inloop
 from storage.repos import Repos
+from storage.schema import METADATA
 
 T = TypeVar("T")
 # Units of work sharing one SQLite commit at most.
@@ -158,16 +159,12 @@ class Database:
 
     async def create_all(self) -> None:
         """Create tables straight from the models (tests); operators use migrations."""
-        from storage.models import Base
-
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(METADATA.create_all)
 
     async def drop_all(self) -> None:
-        from storage.models import Base
-
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(METADATA.drop_all)
 
     async def ping(self) -> bool:
         from sqlalchemy import text

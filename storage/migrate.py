@@ -19,7 +19,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
-from storage.models import Base
+from storage.schema import METADATA
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
@@ -48,11 +48,11 @@ def _adopt_unversioned(connection: Connection, config: Config) -> None:
     """
     if MigrationContext.configure(connection).get_current_heads():
         return
-    existing = set(inspect(connection).get_table_names()) & set(Base.metadata.tables)
+    existing = set(inspect(connection).get_table_names()) & set(METADATA.tables)
     if not existing:
         return
     context = MigrationContext.configure(connection, opts={"compare_type": True})
-    differences = compare_metadata(context, Base.metadata)
+    differences = compare_metadata(context, METADATA)
     if differences:
         raise UnversionedSchema(
             f"tables {sorted(existing)} exist without a migration version and differ from "
