@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.residents_corpus import RESIDENTS, Resident, Say
 from bot.app import default_features
 from conversations.messages import Outbound
+from conversations.qtypes.yes_no import is_yes
 from storage.db import Database
 from tests.dashboard_helpers import dashboard_settings
 from tests.harness import START, TICKET_IN_TEXT, Bot, Button, Clock, Photo, Pin, describe, render
@@ -64,6 +65,8 @@ STEP_CONCEPTS: dict[str, str | tuple[str, ...]] = {
     "sejak": "since",
     "jumlah_kk": "households",
     "lokasi": "pin",
+    # one question for the place: a pin, or kelurahan + RT/RW + landmark in one line
+    "tempat": ("pin", "kelurahan", "rt_rw", "landmark"),
     "kelurahan": "kelurahan",
     "rt_rw": "rt_rw",
     "patokan": "landmark",
@@ -269,7 +272,8 @@ async def wrong_slots(db: Database, ticket: str, resident: Resident) -> list[str
     code = re.sub(r"\D", "", complaint.kelurahan_code or "")
     check("kelurahan", means.kelurahan, code[-4:] or None)
     found, contact_ok = _answer_for(answers, "contact_ok")
-    check("contact_ok", means.contact_ok, bool(contact_ok) if found else None)
+    # Forms keep a yes/no answer as the choice's name ("yes"/"no").
+    check("contact_ok", means.contact_ok, is_yes(contact_ok) if found else None)
     if means.contact_ok and means.phone:
         found, phone = _answer_for(answers, "phone")
         check("phone", means.phone, phone if found else None)

@@ -493,23 +493,26 @@ class Dispatcher:
         return flow, fstate
 
     async def start_flow(self, ctx: Context, flow_id: str, extra: dict[str, Any] | None = None,
-                         intro: list[T] | None = None) -> None:
+                         intro: list[T] | None = None, *,
+                         answers: dict[str, Any] | None = None,
+                         narrow: dict[str, list[str]] | None = None) -> None:
         flow = self.flows[flow_id]
         flow_ctx = {"channel": ctx.contact.channel, "phone": ctx.contact.phone, **(extra or {})}
-        turn = self.engine.start(flow, ctx.now, flow_ctx)
-        if intro:
-            turn.prompt.texts[:0] = intro
+        turn = self.engine.start(flow, ctx.now, flow_ctx, answers=answers, narrow=narrow,
+                                 intro=intro)
         ctx.session.awaiting = None
         await self._apply(ctx, flow, turn)
 
     async def start_or_offer(self, ctx: Context, flow_id: str,
-                             extra: dict[str, Any] | None = None) -> None:
+                             extra: dict[str, Any] | None = None, *,
+                             answers: dict[str, Any] | None = None,
+                             narrow: dict[str, list[str]] | None = None) -> None:
         """Start a flow, or offer to finish the one under way first."""
         flow, fstate = self._active_flow(ctx)
         if flow and fstate:
             self._offer_resume(ctx, flow, fstate, T("bot.resume_unfinished"))
             return
-        await self.start_flow(ctx, flow_id, extra)
+        await self.start_flow(ctx, flow_id, extra, answers=answers, narrow=narrow)
 
     def keep_alive(self, ctx: Context) -> None:
         ctx.session.paused = False

@@ -54,10 +54,13 @@ class Conversation(Protocol):
     """What the dispatcher does for a feature inside one message."""
 
     async def start_flow(self, ctx: Context, flow_id: str, extra: dict[str, Any] | None,
-                         intro: list[T] | None) -> None: ...
+                         intro: list[T] | None, *, answers: dict[str, Any] | None = None,
+                         narrow: dict[str, list[str]] | None = None) -> None: ...
 
     async def start_or_offer(self, ctx: Context, flow_id: str,
-                             extra: dict[str, Any] | None) -> None: ...
+                             extra: dict[str, Any] | None, *,
+                             answers: dict[str, Any] | None = None,
+                             narrow: dict[str, list[str]] | None = None) -> None: ...
 
     def reask(self, ctx: Context, *intro: T) -> None: ...
 
@@ -91,9 +94,13 @@ class Context:
                          intro: list[T] | None = None) -> None:
         await self.conversation.start_flow(self, flow_id, extra, intro)
 
-    async def start_or_offer(self, flow_id: str, extra: dict[str, Any] | None = None) -> None:
-        """Start a flow, or offer to finish the one under way first."""
-        await self.conversation.start_or_offer(self, flow_id, extra)
+    async def start_or_offer(self, flow_id: str, extra: dict[str, Any] | None = None, *,
+                             answers: dict[str, Any] | None = None,
+                             narrow: dict[str, list[str]] | None = None) -> None:
+        """Start a flow (with the answers already given), or offer to finish the one under
+        way first."""
+        await self.conversation.start_or_offer(self, flow_id, extra, answers=answers,
+                                               narrow=narrow)
 
     def reask(self, *intro: T) -> None:
         """After something outside the flow under way, ask its open question again, once."""

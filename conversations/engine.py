@@ -50,6 +50,10 @@ COMMANDS: dict[str, Iterable[str]] = {
                         "lanjut nanti", "jeda", "pause", "later", "simpan dulu"}),
 }
 
+# Refusals that mean "I could not read a date / number / place in that".
+UNREADABLE = frozenset({"answer.number", "answer.date", "answer.rt_rw", "answer.kelurahan"})
+
+
 @dataclass
 class Turn:
     state: dict[str, Any] | None  # None: the flow ended (saved or cancelled)
@@ -74,9 +78,11 @@ class Engine:
     # -- public API ------------------------------------------------------------------------
 
     def start(self, flow: Flow, now: datetime, ctx: dict[str, Any] | None = None, *,
-              answers: dict[str, Any] | None = None, intro: list[T] | None = None) -> Turn:
+              answers: dict[str, Any] | None = None, intro: list[T] | None = None,
+              narrow: dict[str, list[str]] | None = None) -> Turn:
         """Begin a flow; ``answers`` already given (a one-message report) are not asked,
-        and are read back at once so the person can see what was understood."""
+        and are read back at once so the person can see what was understood; ``narrow``
+        offers only some options of a question first (the report fitted two)."""
         state: dict[str, Any] = {
             "flow": flow.id,
             "version": flow.version,
@@ -88,6 +94,8 @@ class Engine:
             "ctx": dict(ctx or {}),
             "started_at": now.isoformat(),
         }
+        if narrow:
+            state["narrow"] = {k: list(v) for k, v in narrow.items()}
         prompt = Prompt(texts=[*(intro or []), T(flow.title)])
         given = {k: v for k, v in (answers or {}).items() if v is not None}
         if given:
@@ -137,6 +145,8 @@ class Engine:
                         lines.append(T("flow.summary_line", title=T(step.title),
                                        value=len(answer)))
                     lines.extend(self._item_lines(step, answer))
+                    continue
+                if step.type != StepType.CALCULATE and not qtypes.get(step.type).in_summary:
                     continue
                 value: Any = self.display(step, answer)
             elif step.name in state["skipped"]:
@@ -205,6 +215,13 @@ class Engine:
         except parsing.InvalidAnswer as err:
             if err.reason == "answer.which_one":
                 return self._which_one(state, step, list(err.params["candidates"]))
+            if not step.required and err.reason in UNREADABLE and text:
+                # An optional question answered in words that say no date or number
+                # ("semua warga RW sini"): passed over kindly, not asked again.
+                _drop(step, box)
+                box["skipped"] = sorted({*box["skipped"], step.name})
+                box["history"].append(step.name)
+                return self._advance(flow, state, Prompt(texts=[T("flow.skipped_unclear")]))
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
         if step.confirm:
             state["pending"] = value
@@ -218,6 +235,8 @@ class Engine:
         if parsing.is_skip(text) or parsing.is_dont_know(text):
             return not self._is_option_word_of(step, text)
         qtype = qtypes.get(step.type)
+        if not qtype.has_choices and parsing.parse_yes_no(text) is False:
+            return True  # "tidak usah" to an optional number or text: nothing to give
         numeric = step.type in (StepType.INTEGER, StepType.DECIMAL)
         return not qtype.has_choices and not numeric and text.strip() == "1"
 
@@ -252,6 +271,7 @@ class Engine:
         """Store an answer (and what it derives), then move on."""
         box = _box(state, group)
         box["answers"][step.name] = value
+        (state.get("narrow") or {}).pop(step.name, None)
         _derive(step, box["answers"])
         box["skipped"] = [s for s in box["skipped"] if s != step.name]
         box["history"].append(step.name)
@@ -536,7 +556,7 @@ class Engine:
                 continue
             if nxt is None and step.name not in state["answers"] and (
                 step.name not in state["skipped"]
-            ):
+            ) and self._to_ask(flow, step, state):
                 nxt = step
         if nxt is not None and nxt.type == StepType.REPEAT:
             return self._enter_repeat(flow, nxt, state, scope, prompt, mode, day)
@@ -547,6 +567,20 @@ class Engine:
         state["status"] = "confirm"
         state["step"] = None
         return Turn(state, self._summary_prompt(flow, state, prompt))
+
+    @staticmethod
+    def _to_ask(flow: Flow, step: Step, state: dict[str, Any]) -> bool:
+        """Whether an unanswered question is asked at all: not one that is only accepted
+        when sent (``chat::ask`` = no: a photo), nor one that only fills answers already
+        known (a one-message report gave the kelurahan its place question would)."""
+        if step.params.get("ask") == "no":
+            return False
+        if step.derive:
+            targets = [flow.find(d.target)[0] for d in step.derive]
+            needed = [t.name for t in targets if t.required] or [t.name for t in targets]
+            if all(name in state["answers"] for name in needed):
+                return False
+        return True
 
     def _unchanged(self, flow: Flow, state: dict[str, Any], texts: list[T]) -> Turn:
         turn = self.reask(flow, state, texts)
@@ -744,6 +778,12 @@ class Engine:
         if step.hint:
             prompt.texts.append(T(step.hint))
         offered = self._offered(step, self._item_scope(state), _flow_day(state))
+        narrow = (state.get("narrow") or {}).get(step.name)
+        if narrow:
+            # What the person said fits some options: offer those first, the rest by typing.
+            offered = replace(offered, choices=tuple(o for o in offered.choices
+                                                     if o.value in narrow))
+            prompt.texts.append(T("answer.which_one"))
         qtypes.get(step.type).prompt(offered, prompt)
         if not step.required:
             prompt.texts.append(T("flow.optional_hint"))

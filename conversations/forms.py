@@ -13,7 +13,9 @@ survey
     ``chat::context`` (a calculation filled from what the bot knows, e.g. ``phone``),
     ``chat::function`` (a calculation by a named Python function), ``chat::when``
     (``past``: a bare weekday means the last one), ``chat::max_length``,
-    ``chat::numbers`` (``code``: a typed number is the option's code, as on paper); on a repeat
+    ``chat::numbers`` (``code``: a typed number is the option's code, as on paper),
+    ``chat::ask`` (``no``: never asked, kept when sent — a photo), ``chat::of``
+    (``households`` / ``people``: an integer that counts those); on a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
 choices
@@ -78,9 +80,9 @@ _XLSFORM_NAME = {"select one": "select_one", "select all that apply": "select_mu
 _SURVEY_CHAT = frozenset({
     "type", "title", "confirm", "derive", "retain", "finish_if", "timestamp", "context",
     "function", "when", "max_length", "noun", "item", "seed", "label_child", "choices",
-    "numbers",
+    "numbers", "ask", "of",
 })
-_PARAMS = ("when", "max_length", "numbers")
+_PARAMS = ("when", "max_length", "numbers", "ask", "of")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
     "roles", "done", "ref_prefix",

@@ -82,7 +82,13 @@ def resolve_choice(text: str, options: Sequence[tuple[str, Sequence[str]]], *,
     ]
     if partial:
         return partial
-    # 3. a near miss on a label or on one of its words
+    # 3. the reply contains an option's phrase ("ngalir cuma tengah malem" ⊃ "tengah malem")
+    padded = f" {norm} "
+    inside = [value for value, words in normalized
+              if any((" " in w or len(w) >= 5) and f" {w} " in padded for w in words)]
+    if inside:
+        return inside
+    # 4. a near miss on a label or on one of its words
     best: list[tuple[float, str]] = []
     for value, words in normalized:
         candidates = [*words, *(part for w in words for part in w.split() if len(part) >= 4)]

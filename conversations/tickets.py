@@ -11,7 +11,7 @@ import secrets
 
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 TICKET_RE = re.compile(r"^[A-Z]{3}-[0-9A-Z]{5}$")
-_FIND_RE = re.compile(r"\b([A-Za-z]{3})[-\s]?([0-9A-Za-z]{5})\b")
+_FIND_RE = re.compile(r"\b([A-Za-z]{3})([-\s]?)([0-9A-Za-z]{5})\b")
 
 PREFIXES = {"air": "AIR", "keluhan": "ADU", "aspirasi": "ASP", "informasi": "INF"}
 
@@ -22,9 +22,15 @@ def new_ticket(report_type: str) -> str:
 
 
 def find_ticket(text: str) -> str | None:
-    """A ticket number inside a message ('cek air-4k7qx' → 'AIR-4K7QX')."""
+    """A ticket number inside a message ('cek air-4k7qx' → 'AIR-4K7QX').
+
+    Only codes that could have been issued count, and without the dash only with a digit
+    in them: "air kecil" or "air sumur" is a report, not a ticket.
+    """
     for match in _FIND_RE.finditer(text[:500]):
-        prefix, code = match.group(1).upper(), match.group(2).upper()
-        if prefix in PREFIXES.values():
+        prefix, dash, code = match.group(1).upper(), match.group(2), match.group(3).upper()
+        if prefix not in PREFIXES.values() or any(ch not in ALPHABET for ch in code):
+            continue
+        if dash == "-" or any(ch.isdigit() for ch in code):
             return f"{prefix}-{code}"
     return None

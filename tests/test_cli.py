@@ -17,8 +17,7 @@ pytestmark = [pytest.mark.e2e]
 
 SCRIPT = "\n".join([
     "halo", "1", "1", "keruh", "Air keruh kecoklatan sejak Kamis", "2 hari lalu", "15",
-    "/lokasi -6.1010,106.9265", "Kalibaru", "RT 05 / RW 03", "dekat pos ronda", "lewati",
-    "ya", "0812 3456 7890", "kirim", "status",
+    "Kalibaru RT 05 / RW 03 dekat pos ronda", "0812 3456 7890", "kirim", "status",
 ]) + "\n"
 
 
@@ -42,7 +41,7 @@ def test_piped_chat_ends_with_a_ticket_that_the_export_shows(env: dict[str, str]
                                                               tmp_path: Path) -> None:
     chat = warga(["chat", "--user", "bu-siti", "--name", "Siti"], env, SCRIPT)
     assert chat.returncode == 0, chat.stderr
-    tickets = re.findall(r"Nomor tiket: \*([A-Z]{3}-[0-9A-Z]{5})\*", chat.stdout)
+    tickets = re.findall(r"Nomor laporan: \*([A-Z]{3}-[0-9A-Z]{5})\*", chat.stdout)
     assert len(tickets) == 1 and TICKET_RE.match(tickets[0])
     ticket = tickets[0]
     assert f"• {ticket} — Masalah air bersih — Diterima" in chat.stdout
@@ -60,17 +59,17 @@ def test_piped_chat_ends_with_a_ticket_that_the_export_shows(env: dict[str, str]
     assert (row["kelurahan_code"], row["rw"], row["rt"]) == ("31.72.04.1004", "003", "005")
     assert row["sejak"] == "2026-11-26" or re.match(r"\d{4}-\d{2}-\d{2}", row["sejak"])
     assert row["jumlah_kk"] == "15"
-    assert row["patokan"] == "dekat pos ronda"
+    assert row["patokan"] == "pos ronda"
     assert row["telepon"] == "+6281234567890"
-    assert row["lokasi.latitude"] == "-6.101"
+    assert row["tempat.landmark"] == "pos ronda"  # the place, typed in one line
 
 
 def test_the_conversation_survives_a_new_process(env: dict[str, str]) -> None:
     first = warga(["chat", "--user", "pak-budi"], env, "lapor\nair\nmati\n")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.rstrip().endswith("Ceritakan masalahnya secara singkat.")
+    assert first.stdout.rstrip().endswith("Ceritakan sedikit masalahnya, ya.")
     second = warga(["chat", "--user", "pak-budi"], env, "Sudah 3 hari air mati total\n")
-    assert "Sejak kapan masalah ini terjadi?" in second.stdout
+    assert "Sejak kapan masalahnya, Bapak/Ibu?" in second.stdout
 
 
 def test_coordinator_add_and_db_upgrade(env: dict[str, str]) -> None:

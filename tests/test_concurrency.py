@@ -20,14 +20,14 @@ from tests.harness import Button as Press
 pytestmark = [pytest.mark.e2e]
 
 SCRIPT = ["lapor", "air", "mati", "Air mati sejak subuh di gang kami", "kemarin", "4",
-          "lewati", "cilincing", "rt 3 rw 2", "lewati", "lewati", "tidak", "ya"]
+          "cilincing rt 3 rw 2", "lewati", "tidak", "ya"]
 
 
 async def test_one_contacts_messages_are_taken_in_order_even_when_they_arrive_together(
     db: Database,
 ) -> None:
     bot = Bot(db)
-    # All thirteen answers hit the dispatcher at once, as a burst from a flaky phone would.
+    # All the answers hit the dispatcher at once, as a burst from a flaky phone would.
     await asyncio.gather(*(bot.dispatcher.handle(bot.inbound(text)) for text in SCRIPT))
     await bot.sender.drain()
     async with db.session() as s:
@@ -102,4 +102,4 @@ async def test_a_button_from_another_message_mid_flow_repeats_the_question_once(
     bot.dispatcher.add_feature(PollFeature())
     await bot.run(["lapor", "air"])
     reply = await bot.say(Press("poll:1"))
-    assert reply.text.count("Apa masalah airnya?") == 1
+    assert reply.text.count("Masalah airnya apa, Bapak/Ibu?") == 1

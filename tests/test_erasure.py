@@ -89,13 +89,11 @@ async def report_and_ask_for_erasure(fake: FakeBotAPI, service: Service) -> Resi
         await resident.text(text)
     await resident.location(LATITUDE, LONGITUDE)
     await resident.press("kelurahan:1004")
-    await resident.text("RT 5 RW 3")
     await resident.text(LANDMARK)
-    await resident.photo(PHOTO_ID)
-    await resident.press("boleh_dihubungi:yes")
+    await resident.photo(PHOTO_ID)  # kept for the report while the number is asked
     await resident.share_contact(PHONE)
     await resident.press("confirm:yes")
-    assert "Nomor tiket" in resident.last()["text"]
+    assert "Nomor laporan" in resident.last()["text"]
     await resident.text("hapus data")
     await resident.text(DETAILS)
     await resident.text("ya")
@@ -138,7 +136,7 @@ async def test_hapus_data_leaves_nothing_of_the_resident(
             assert contact.erased_at is not None
             # Kept: the ticket with its category, place and status (counts), the request's
             # number; gone: everything the resident said.
-            assert complaint.category == "keruh" and complaint.rw == "003"
+            assert complaint.category == "keruh" and complaint.kelurahan_code == "31.72.04.1004"
             assert complaint.answers == {} and complaint.latitude is None
             assert request.status == "selesai" and request.details is None
             assert photos == []

@@ -54,8 +54,8 @@ FAST = Pacing(rate=1000.0, per_recipient_interval=0.0, burst=100)
 # is checked in the complaint it makes, so an acknowledged answer that was lost shows.
 # Each resident has their own RT: reports of one problem in one RT are linked to each
 # other, which would make a reply depend on who finished first.
-SCRIPT = ["lapor", "air", "keruh", "{description}", "kemarin", "12", "lewati", "kalibaru",
-          "rt {rt} rw 3", "dekat masjid", "lewati", "tidak", "ya"]
+SCRIPT = ["lapor", "air", "keruh", "{description}", "kemarin", "12",
+          "kalibaru rt {rt} rw 3 dekat masjid", "tidak", "ya"]
 
 
 def free_port() -> int:
@@ -323,7 +323,7 @@ async def test_sigkill_under_load_loses_nothing_acknowledged(
     # Every reply row was sent, the tickets included. (Not necessarily in order: a reply
     # the killed process had claimed goes out when its lease ends, after newer ones.)
     for user in users:
-        assert any("Nomor tiket" in m["text"] for m in fake.sent(user)), user
+        assert any("Nomor laporan" in m["text"] for m in fake.sent(user)), user
     # What the crash interrupted really was in flight, and was taken up again.
     assert all(u.acknowledged for u in in_flight)
 

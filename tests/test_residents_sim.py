@@ -76,42 +76,44 @@ async def test_a_resident_who_answers_everything_gets_a_ticket_counted_right(
 
 async def test_refusals_are_counted_where_they_happen(db: Database, tmp_path: Path) -> None:
     resident = replace(SCRIPTED, opening=(NONSENSE,),
-                       answers={**SCRIPTED.answers, "rt_rw": (NONSENSE, "RT 5 RW 3")})
+                       answers={**SCRIPTED.answers, "category": (NONSENSE, "mati")})
     result = await sim.simulate(resident, db, tmp_path)
 
     assert result.outcome == "ticket"
     assert result.refusals == 2
-    assert result.refused_at == {"opening": 1, "rt_rw": 1}
+    assert result.refused_at == {"opening": 1, "category": 1}
     assert result.messages == await _inbound_count(db)
     refused = [line for line in result.transcript if line.endswith("← refused")]
     assert refused == [f"> [opening] {NONSENSE}   ← refused",
-                       f"> [rt_rw] {NONSENSE}   ← refused"]
+                       f"> [category] {NONSENSE}   ← refused"]
 
 
 async def test_a_resident_gives_up_after_their_patience(db: Database, tmp_path: Path) -> None:
-    resident = replace(SCRIPTED, patience=2, answers={**SCRIPTED.answers, "rt_rw": (NONSENSE,)})
+    resident = replace(SCRIPTED, patience=2,
+                       answers={**SCRIPTED.answers, "category": (NONSENSE,)})
     result = await sim.simulate(resident, db, tmp_path)
 
-    assert result.outcome == "gave up at rt_rw"
+    assert result.outcome == "gave up at category"
     assert result.ticket is None
     assert await _tickets(db) == []
-    assert result.refused_at == {"rt_rw": 2}
+    assert result.refused_at == {"category": 2}
     assert result.messages == await _inbound_count(db)
 
 
 @pytest.mark.parametrize("then_buttons", [False, True])
 async def test_out_of_patience_a_resident_may_tap_the_button_instead(
         db: Database, tmp_path: Path, then_buttons: bool) -> None:
-    resident = replace(SCRIPTED, patience=1, answers={**SCRIPTED.answers, "photo": (NONSENSE,)})
+    resident = replace(SCRIPTED, patience=1,
+                       answers={**SCRIPTED.answers, "category": (NONSENSE,)})
     result = await sim.simulate(resident, db, tmp_path, then_buttons=then_buttons)
 
-    assert result.refused_at == {"photo": 1}
+    assert result.refused_at == {"category": 1}
     if then_buttons:
         assert result.outcome == "ticket"
         assert result.tapped_after_giving_up == 1
         assert result.wrong_slots == []
     else:
-        assert result.outcome == "gave up at photo"
+        assert result.outcome == "gave up at category"
         assert result.tapped_after_giving_up == 0
     assert result.messages == await _inbound_count(db)
 

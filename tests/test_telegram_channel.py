@@ -79,9 +79,10 @@ def keyboard(params: dict[str, Any]) -> list[list[str]]:
 # (label, outbound, expected requests: (method, checked fields of its parameters))
 SEND_CASES: list[tuple[str, Outbound, list[tuple[str, dict[str, Any]]]]] = [
     ("text escaped, *bold* rendered",
-     out("Nomor tiket: *AIR-4K7QX* <script> & \"kutip\" 2 * 3 * 4"),
+     out("Nomor laporan: *AIR-4K7QX* <script> & \"kutip\" 2 * 3 * 4"),
      [("sendMessage", {"chat_id": CHAT, "parse_mode": "HTML", "text":
-                       "Nomor tiket: <b>AIR-4K7QX</b> &lt;script&gt; &amp; \"kutip\" 2 * 3 * 4"})]),
+                       "Nomor laporan: <b>AIR-4K7QX</b> &lt;script&gt; &amp; "
+                               "\"kutip\" 2 * 3 * 4"})]),
     ("short labels two to a row", out("Betul?", choices=YES_NO),
      [("sendMessage", {"keyboard": [["ok:yes", "ok:no"]]})]),
     ("long labels one to a row", out("Apa masalahnya?", choices=CATEGORIES),

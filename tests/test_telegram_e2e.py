@@ -238,7 +238,7 @@ async def walk_to_location(resident: Resident) -> None:
     categories = resident.last()
     assert "kategori:keruh" in buttons(categories)
     await resident.press("kategori:keruh")
-    assert "Ceritakan" in resident.last()["text"]
+    assert "Ceritakan sedikit" in resident.last()["text"]
     assert not markup_of(resident.last())
     await resident.text("Air keruh <b>coklat</b> & bau, sejak pipa diperbaiki")
     await resident.text("kemarin")
@@ -246,13 +246,14 @@ async def walk_to_location(resident: Resident) -> None:
     ask = resident.last()
     assert "Kirim lokasi" in ask["text"]
     keyboard = markup_of(ask)
-    assert keyboard["keyboard"] == [[{"text": "📍 Kirim lokasi", "request_location": True}],
-                                    [{"text": "Lewati"}]]
+    # One question for the place: the pin button, or the place typed in one line.
+    assert keyboard["keyboard"] == [[{"text": "📍 Kirim lokasi", "request_location": True}]]
     assert keyboard["one_time_keyboard"] is True
 
 
 async def walk_from_location(resident: Resident) -> str:
-    """Location → kelurahan → RT/RW → skip → photo → contact → confirm; returns the ticket."""
+    """Location → kelurahan → skip the landmark → photo → contact → confirm; returns the
+    ticket."""
     fake = resident.fake
     before = len(resident.sent())
     await resident.location(-6.1011, 106.9264)
@@ -263,11 +264,12 @@ async def walk_from_location(resident: Resident) -> str:
     assert "kelurahan:1004" in buttons(after_location[-1])
 
     await resident.press("kelurahan:1004")
-    await resident.text("RT 5 RW 3")
     await resident.press("patokan:__skip")
-    assert "foto" in resident.last()["text"].lower()
+    # No phone known on Telegram: the number is asked, with the share-contact button.
+    ask_phone = markup_of(resident.last())
+    assert ask_phone["keyboard"][0] == [{"text": "📱 Kirim nomor HP", "request_contact": True}]
     await resident.photo("AgACAgUAAxkBAAIBfoto")
-    assert buttons(resident.last()) == ["boleh_dihubungi:yes", "boleh_dihubungi:no"]
+    assert "fotonya sudah saya simpan" in resident.last()["text"]
     # The largest size was fetched through getFile, and the bytes are kept.
     assert fake.requests("getFile")[-1]["file_id"] == "AgACAgUAAxkBAAIBfoto"
     async with resident.service.services.db.session() as session:
@@ -275,9 +277,6 @@ async def walk_from_location(resident: Resident) -> str:
     assert media.unique_id == "u-AgACAgUAAxkBAAIBfoto"
     assert await asyncio.to_thread(Path(media.path).read_bytes) == PHOTO
 
-    await resident.press("boleh_dihubungi:yes")
-    ask_phone = markup_of(resident.last())
-    assert ask_phone["keyboard"][0] == [{"text": "📱 Kirim nomor HP", "request_contact": True}]
     before = len(resident.sent())
     await resident.share_contact("6281234567890")
     summary = resident.sent()[before:]
@@ -317,7 +316,7 @@ async def assert_complaint(service: Service, ticket: str) -> None:
     assert complaint.ticket == ticket
     assert complaint.category == "keruh"
     assert complaint.kelurahan_code is not None and complaint.kelurahan_code.endswith("1004")
-    assert (complaint.rt, complaint.rw) == ("005", "003")
+    assert (complaint.rt, complaint.rw) == (None, None)  # a pin: no RT/RW asked
     assert complaint.latitude == pytest.approx(-6.1011)
     assert complaint.description == "Air keruh <b>coklat</b> & bau, sejak pipa diperbaiki"
 
@@ -368,7 +367,7 @@ async def test_polling_keeps_each_chat_in_order_while_chats_run_in_parallel(
         residents = [Resident(fake, service, user_id=700 + i, first_name=f"Warga{i}",
                               webhook=False) for i in range(4)]
         # One batch of getUpdates with every resident's steps interleaved.
-        steps = ["/lapor", "keluhan", "Lampu jalan mati di gang 3", "lewati"]
+        steps = ["/lapor", "keluhan", "Lampu jalan mati di gang 3", "Marunda RT 2 RW 1"]
         last_id = 0
         for step in steps:
             for resident in residents:
@@ -379,10 +378,10 @@ async def test_polling_keeps_each_chat_in_order_while_chats_run_in_parallel(
         for resident in residents:
             texts = [m["text"] for m in resident.sent()]
             # Each chat's steps were taken in order: every answer fits its question.
-            assert "jenis laporan" in texts[0]
-            assert "Ceritakan" in texts[1]
+            assert "mau melapor tentang apa" in texts[0]
+            assert "Ceritakan sedikit" in texts[1]
             assert "Kirim lokasi" in texts[2]
-            assert texts[3:] == ["✓", "Di kelurahan mana?"], texts
+            assert any("Ada patokan" in t for t in texts[3:]), texts
 
 
 async def test_restart_mid_flow_continues_at_the_same_step(fake: FakeBotAPI,
@@ -509,19 +508,19 @@ async def test_batal_from_the_command_menu_cancels_the_report(fake: FakeBotAPI,
         await resident.press("jenis:air")
         # In the flow: the engine's cancel word, even addressed @WargaBot.
         await resident.text(f"/batal@{BOT_USERNAME}")
-        assert "dibatalkan" in resident.last()["text"]
+        assert "tidak jadi dibuat" in resident.last()["text"]
         # A report paused by /menu is dropped too, and the menu shown.
         await resident.text("/lapor")
         await resident.text("/menu")
         await resident.text("/batal")
-        assert "dibatalkan" in resident.last()["text"]
+        assert "tidak jadi dibuat" in resident.last()["text"]
         assert buttons(resident.last())[0] == "menu:lapor"
         await resident.text("/lapor")
-        assert "jenis laporan" in resident.last()["text"]  # a new report, not a resume
+        assert "mau melapor tentang apa" in resident.last()["text"]  # new, not a resume
         # Nothing to cancel: just the menu.
         await resident.text("/batal")
         await resident.text("/batal")
-        assert "dibatalkan" not in resident.last()["text"]
+        assert "tidak jadi dibuat" not in resident.last()["text"]
         assert buttons(resident.last())[0] == "menu:lapor"
 
 

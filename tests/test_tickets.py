@@ -31,11 +31,26 @@ from tests.harness import (
     describe,
     render,
 )
-from tests.test_transcripts import BUTTONS
 
 pytestmark = pytest.mark.storage
 
 PEOPLE = {"warga": "Siti", "warga2": "Budi", "koor": "Bu Ani", "relawan": "Pak Joko"}
+
+
+# A report of one problem at one address (RT/RW typed, so that two of them are linked).
+REPORT: list[Action] = [
+    "/start",
+    Button("menu:lapor"),
+    Button("jenis:air"),
+    Button("kategori:keruh"),
+    "Air keruh kecoklatan sejak pipa diperbaiki",
+    "kemarin",
+    "12",
+    "Kalibaru RT 5 RW 3 dekat masjid",
+    Photo(),
+    "0812-3456-7890",
+    Button("confirm:yes"),
+]
 
 
 class Town:
@@ -244,9 +259,9 @@ async def test_residents_tiket_is_still_their_status_and_dasbor_is_refused(town:
     resident = await add_contact(town.db, "warga", now, name="Siti")
     complaint = await add_complaint(town.db, resident, now)
     mine = await town.to("warga", f"/tiket {complaint.ticket}")
-    assert mine.text.startswith(f"Tiket {complaint.ticket}: Diterima")
+    assert mine.text.startswith(f"Laporan {complaint.ticket}: Diterima")
     listing = await town.to("warga", "tiket")
-    assert complaint.ticket in listing.text and "Laporan Anda" in listing.text
+    assert complaint.ticket in listing.text and "Laporan Bapak/Ibu" in listing.text
     refused = await town.to("warga", "/dasbor")
     assert "hanya untuk petugas" in refused.text
     refused = await town.to("warga", Button(f"tks:{complaint.id}:diterima:selesai"))
@@ -256,14 +271,14 @@ async def test_residents_tiket_is_still_their_status_and_dasbor_is_refused(town:
 
 
 async def test_reports_of_the_same_problem_are_linked_and_everyone_is_told(town: Town) -> None:
-    for action in BUTTONS:
+    for action in REPORT:
         await town.say("warga", action)
     town.clock.advance(hours=30)
     # A neighbour in the same RT/RW reports the same murky water, typing everything.
-    for action in BUTTONS[:-1]:
+    for action in REPORT[:-1]:
         await town.say("warga2", action)
     town.lines.clear()  # the transcript keeps the ticket part, not the complaint flow
-    out = await town.say("warga2", BUTTONS[-1])
+    out = await town.say("warga2", REPORT[-1])
     [created] = [m for m in out if m.user_id == "warga2"]
     assert "Laporan serupa" in created.text
     async with town.db.session() as session:
@@ -280,7 +295,7 @@ async def test_reports_of_the_same_problem_are_linked_and_everyone_is_told(town:
     # A third report two days and a bit later is a new problem, not linked.
     transcript = town.transcript()
     town.clock.advance(hours=49)
-    for action in BUTTONS:
+    for action in REPORT:
         out = await town.say("warga", action)
     assert not any("Laporan serupa" in m.text for m in out)
     check_golden("ticket_linked_reports", transcript)
@@ -293,7 +308,7 @@ async def test_a_report_linked_to_a_ticket_in_progress_starts_there(town: Town) 
     await town.to("koor", f"/tiket {first.ticket}")
     await town.say("koor", Button(f"tks:{first.id}:diterima:diproses"))
     out = []
-    for action in BUTTONS:
+    for action in REPORT:
         out = await town.say("warga2", action)
     [created] = [m for m in out if m.user_id == "warga2"]
     assert "status: Diproses" in created.text

@@ -6,6 +6,7 @@ react to it through the feature context, not by wrapping this feature.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.feature import (
@@ -18,12 +19,22 @@ from bot.feature import (
     MenuItem,
 )
 from conversations.complaint import FORM
-from conversations.i18n import T
+from conversations.engine import Turn
+from conversations.flow import Flow
+from conversations.i18n import JAKARTA, T
+from conversations.parsing import extract_report, is_water_report
+from conversations.privacy import mask_ids
 from conversations.tickets import find_ticket, new_ticket
 
-REPORT_WORDS = ("lapor", "laporan", "pengaduan", "aduan", "lapor air", "buat laporan")
-STATUS_WORDS = ("status", "cek", "cek status", "cek laporan", "tiket", "laporan saya")
+REPORT_WORDS = ("lapor", "laporan", "pengaduan", "aduan", "lapor air", "buat laporan",
+                "report", "new report")
+STATUS_WORDS = ("status", "cek", "cek status", "cek laporan", "tiket", "laporan saya",
+                "check", "my reports")
 CREATED = "complaint.created"
+# Questions a resident may answer with the whole story ("air mati dari kemarin di RT 3").
+OPENING_STEPS = ("jenis", "kategori")
+# A reply this long at those questions is a description, not just the answer.
+STORY_WORDS = 4
 
 
 class ComplaintsFeature:
@@ -43,7 +54,7 @@ class ComplaintsFeature:
     def spec(self) -> FeatureSpec:
         return FeatureSpec(
             name=self.name,
-            forms=(FormUse(FORM, self._create),),
+            forms=(FormUse(FORM, self._create, self._story_mid_flow),),
             commands=(
                 Command(REPORT_WORDS, self._cmd_report, in_flow=True, menu_text="cmd.lapor"),
                 Command(STATUS_WORDS, self._cmd_status, in_flow=True, menu_text="cmd.status"),
@@ -52,7 +63,8 @@ class ComplaintsFeature:
                 MenuItem("lapor", T("menu.report"), self._menu_report),
                 MenuItem("status", T("menu.status"), self._menu_status),
             ),
-            matchers=(Matcher(lambda text: find_ticket(text) is not None, self._typed_ticket),),
+            matchers=(Matcher(lambda text: find_ticket(text) is not None, self._typed_ticket),
+                      Matcher(is_water_report, self._report_from_story)),
         )
 
     def bind(self, app: FeatureContext) -> None:
@@ -69,6 +81,35 @@ class ComplaintsFeature:
     async def _menu_report(self, ctx: Context) -> None:
         await ctx.start_or_offer(FORM.flow.id)
 
+    # -- one-message reports -------------------------------------------------------------
+
+    async def _report_from_story(self, ctx: Context, text: str) -> None:
+        """A message that describes a water problem opens a report with what it says."""
+        answers, narrow = prefill(text, ctx.now)
+        await ctx.start_or_offer(FORM.flow.id, answers=answers, narrow=narrow)
+
+    async def _story_mid_flow(self, ctx: Context, flow: Flow, turn: Turn) -> None:
+        """The whole story typed at the first questions: take everything it says."""
+        before = ctx.session.flow or {}
+        text = ctx.inbound.text or ""
+        if before.get("step") not in OPENING_STEPS or not text or not is_water_report(text):
+            return
+        answers, narrow = prefill(text, ctx.now)
+        more = set(answers) - {"jenis", "kategori", "uraian"}
+        if not more and len(text.split()) < STORY_WORDS:
+            return  # "keruh": just the answer to the question
+        state = dict(before)
+        known = dict(before.get("answers") or {})
+        state["answers"] = {**answers, **known}
+        state["history"] = [*before.get("history", []),
+                            *(k for k in answers if k not in known)]
+        if narrow and "kategori" not in state["answers"]:
+            state["narrow"] = narrow
+        engine = self.app.engine
+        fresh = engine.refresh(flow, state, [T("flow.understood"), *engine.recap(flow, state)])
+        turn.state, turn.prompt = fresh.state, fresh.prompt
+        turn.completed, turn.cancelled, turn.paused = None, False, False
+
     # -- saving ----------------------------------------------------------------------------
 
     async def _create(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
@@ -78,6 +119,9 @@ class ComplaintsFeature:
         rt_rw = answers.get("rt_rw") or {}
         if answers.get("telepon"):
             ctx.contact.phone = answers["telepon"]
+        if "boleh_dihubungi" not in answers:
+            # Asked for a number to be contacted on: giving it is agreeing to be contacted.
+            answers["boleh_dihubungi"] = "yes" if answers.get("telepon") else "no"
         flow = FORM.flow
         complaint = await ctx.tx.complaints.create(
             new_ticket=lambda: new_ticket(report_type),
@@ -144,3 +188,29 @@ class ComplaintsFeature:
 
 def _actor(ctx: Context) -> str:
     return f"{ctx.contact.channel}:{ctx.contact.id}"
+
+
+def prefill(text: str, now: datetime) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The answers of the complaint form a free-text water report already gives, and the
+    categories to offer first when it fits more than one."""
+    report = extract_report(text, now.astimezone(JAKARTA))
+    answers: dict[str, Any] = {"jenis": "air"}
+    narrow: dict[str, list[str]] = {}
+    if report.categories:
+        if len(report.categories) > 1:
+            narrow["kategori"] = list(report.categories)
+        else:
+            answers["kategori"] = report.categories[0]
+        # A message that names the problem is its description too.
+        answers["uraian"] = mask_ids(text.strip())[:1000]
+    if report.since is not None:
+        answers["sejak"] = report.since.isoformat()
+    if report.households is not None and 1 <= report.households <= 5000:
+        answers["jumlah_kk"] = report.households
+    if report.kelurahan is not None:
+        answers["kelurahan"] = {"code": report.kelurahan.code, "name": report.kelurahan.name}
+    if report.rt_rw is not None:
+        answers["rt_rw"] = {"rt": report.rt_rw[0], "rw": report.rt_rw[1]}
+    if report.landmark:
+        answers["patokan"] = mask_ids(report.landmark)[:200]
+    return answers, narrow

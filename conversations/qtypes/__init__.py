@@ -83,6 +83,8 @@ class QuestionType:
     confirmable: ClassVar[bool] = False
     # Asked of no one (notes are shown, calculations computed).
     asked: ClassVar[bool] = True
+    # Its own line in the summary (a question whose parts fill other answers has none).
+    in_summary: ClassVar[bool] = True
     cases: ClassVar[Sequence[Case]] = ()
 
     def parse(self, answer: Answer) -> tuple[Any, list[T]]:
@@ -138,7 +140,7 @@ def get(name: str) -> QuestionType:
 
 BUILTIN = ("text", "integer", "decimal", "date_", "datetime_", "select_one", "select_multiple",
            "yes_no", "geopoint", "image", "note", "calculate", "nik", "kk", "phone", "rt_rw",
-           "kelurahan")
+           "kelurahan", "place")
 
 
 def _load_builtins() -> None:

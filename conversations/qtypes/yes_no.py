@@ -40,6 +40,15 @@ def is_yes(value: Any) -> bool:
     return isinstance(value, str) and value.lower() in YES_NAMES
 
 
+def _first_clause(text: str) -> bool | None:
+    """"boleh, tadi udah saya kasih nomornya": a clear yes or no before a comma, with no
+    "tapi" after it, answers the question (the rest is an aside)."""
+    head, sep, rest = text.partition(",")
+    if not sep or any(w in rest.lower().split() for w in ("tapi", "but", "kecuali")):
+        return None
+    return parsing.parse_yes_no(head)
+
+
 @register
 class YesNo(QuestionType):
     name = "yes_no"
@@ -54,10 +63,17 @@ class YesNo(QuestionType):
         Case("tidak", "2", step={"choices": _CODED}),
         Case("yah", error="answer.yes_no", step={"choices": _YN}),
         Case("kirim besok ya", error="answer.yes_no", step={"choices": _YN}),
+        Case("boleh, tadi udah saya kasih nomornya", "yes", step={"choices": _YN},
+             note="a clear yes, then an aside"),
+        Case("boleh, tapi jangan malam", error="answer.yes_no", step={"choices": _YN},
+             note="a yes with a 'but' is not plain yes"),
     )
 
     def parse(self, answer: Answer) -> tuple[Any, list[T]]:
-        said = parsing.parse_yes_no(self.need_text(answer))
+        text = self.need_text(answer)
+        said = parsing.parse_yes_no(text)
+        if said is None:
+            said = _first_clause(text)
         if said is None:
             raise InvalidAnswer("answer.yes_no")
         yes, no = yes_no_values(answer.step)
