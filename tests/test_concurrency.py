@@ -19,7 +19,7 @@ from tests.harness import Button as Press
 
 pytestmark = [pytest.mark.e2e]
 
-SCRIPT = ["lapor", "air", "mati", "Air mati sejak subuh di gang kami", "kemarin", "4",
+SCRIPT = ["lapor", "air", "mati", "Air mati di gang kami", "kemarin", "4",
           "cilincing rt 3 rw 2", "lewati", "tidak", "ya"]
 
 

@@ -140,12 +140,20 @@ async def test_restart_mid_flow_continues_at_the_same_step(db: Database) -> None
     bot = Bot(db, clock)
     await bot.run(["lapor", "air", "mati"])
     await bot.send(Restart())
-    out = await bot.say("Sudah dua hari air tidak keluar sama sekali")
+    out = await bot.say("Air tidak keluar sama sekali")
     assert "Sejak kapan" in out.text
     # A brand-new process on the same database knows nothing but what was stored.
     fresh = Bot(db, clock)
     out = await fresh.say("2 hari lalu")
     assert "berapa rumah" in out.text
+
+
+async def test_what_a_description_says_is_not_asked_again(db: Database) -> None:
+    bot = Bot(db)
+    await bot.run(["lapor", "air", "mati"])
+    out = await bot.say("Sudah dua hari air tidak keluar sama sekali, se-RT 5 RW 3")
+    assert "Sejak kapan" not in out.text and "berapa rumah" in out.text
+    assert "Kamis, 26 November 2026" in out.text  # read back, to be corrected if wrong
 
 
 async def test_expiry_offers_to_continue_with_a_recap(db: Database) -> None:
@@ -256,3 +264,74 @@ async def test_status_lists_own_tickets_only(db: Database) -> None:
     assert "belum punya laporan" in out.text
     async with db.session() as s:
         assert (await s.execute(select(func.count(Complaint.id)))).scalar_one() == 1
+
+
+# -- residents who write as they write ---------------------------------------------------
+
+
+async def test_one_message_report(db: Database) -> None:
+    """The whole report in one message: description, then the contact, then send."""
+    bot = Bot(db)
+    script: list[Action] = [
+        "air pam mati dr kmrn di rt 3 rw 4 kalibaru deket masjid, 20an kk",
+        "0812 3456 7890",
+        "ya",
+    ]
+    check_golden("complaint_one_message", await bot.run(script))
+    [c] = await complaints(db)
+    assert (c.report_type, c.category) == ("air", "mati")
+    assert (c.kelurahan_code, c.rt, c.rw) == ("31.72.04.1004", "003", "004")
+    assert c.answers["sejak"] == "2026-11-27" and c.answers["jumlah_kk"] == 20
+    assert c.answers["patokan"] == "masjid"
+    assert c.description.startswith("air pam mati dr kmrn")
+
+
+async def test_two_categories_get_a_short_question(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = ["air keruh dan bau dari kemarin", "1", "kalibaru rt 1 rw 2",
+                            "lewati", "tidak", "ya"]
+    transcript = await bot.run(script)
+    check_golden("complaint_two_categories", transcript)
+    first_reply = transcript.split("\n> ")[0]
+    assert "yang mana" in first_reply and "pilihan itu tidak ada" not in transcript
+    offered = [line.split("]")[0] for line in first_reply.splitlines() if "[kategori:" in line]
+    assert offered == ["<   [kategori:keruh", "<   [kategori:bau"]
+    [c] = await complaints(db)
+    assert c.category == "keruh"  # "1": the first of the two offered
+
+
+async def test_a_resident_who_does_not_know(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = [
+        "sumur bor mati",
+        "ga tau",  # since when
+        "gak tau berapa",  # how many households
+        "marunda",  # the place: a kelurahan only
+        "ga tau",  # RT/RW
+        "deket dermaga",
+        "ga usah",  # no number
+        "iya",
+    ]
+    check_golden("complaint_dont_know", await bot.run(script))
+    [c] = await complaints(db)
+    assert c.category == "pompa" and c.kelurahan_code == "31.72.04.1003"
+    assert "sejak" not in c.answers and "jumlah_kk" not in c.answers
+    assert c.rt is None and c.answers["patokan"] == "deket dermaga"
+
+
+async def test_a_resident_who_switches_to_english(db: Database) -> None:
+    bot = Bot(db)
+    script: list[Action] = [
+        "lapor air",
+        "english",
+        "the water is salty since 3 days ago",
+        "about twenty families",
+        "Kalibaru RT 2 RW 7 near the fish market",
+        "no",
+        "send",
+    ]
+    check_golden("complaint_english", await bot.run(script))
+    [c] = await complaints(db)
+    assert c.category == "asin" and c.answers["jumlah_kk"] == 20
+    assert c.answers["sejak"] == "2026-11-25"
+    assert (c.kelurahan_code, c.rt, c.rw) == ("31.72.04.1004", "002", "007")

@@ -35,6 +35,8 @@ CREATED = "complaint.created"
 OPENING_STEPS = ("jenis", "kategori")
 # A reply this long at those questions is a description, not just the answer.
 STORY_WORDS = 4
+# What a resident may add in a later answer, in passing: the place, when, how many.
+LATE_SLOTS = ("sejak", "jumlah_kk", "kelurahan", "rt_rw", "patokan")
 
 
 class ComplaintsFeature:
@@ -76,6 +78,11 @@ class ComplaintsFeature:
         if ctx.session.in_flow:
             ctx.reask(T("bot.already_in_flow"))
             return
+        text = ctx.inbound.text or ""
+        if is_water_report(text):
+            # "lapor air", "lapor air mati di RT 3": what it says is not asked again.
+            await self._report_from_story(ctx, text)
+            return
         await ctx.start_or_offer(FORM.flow.id)
 
     async def _menu_report(self, ctx: Context) -> None:
@@ -89,26 +96,42 @@ class ComplaintsFeature:
         await ctx.start_or_offer(FORM.flow.id, answers=answers, narrow=narrow)
 
     async def _story_mid_flow(self, ctx: Context, flow: Flow, turn: Turn) -> None:
-        """The whole story typed at the first questions: take everything it says."""
+        """What a resident writes is taken in full: the whole story typed at the first
+        questions, or a place typed where a number was asked ("kalibaru rt 1 rw 2")."""
         before = ctx.session.flow or {}
         text = ctx.inbound.text or ""
-        if before.get("step") not in OPENING_STEPS or not text or not is_water_report(text):
+        if not text or turn.state is None or turn.completed is not None:
             return
         answers, narrow = prefill(text, ctx.now)
-        more = set(answers) - {"jenis", "kategori", "uraian"}
-        if not more and len(text.split()) < STORY_WORDS:
-            return  # "keruh": just the answer to the question
-        state = dict(before)
-        known = dict(before.get("answers") or {})
-        state["answers"] = {**answers, **known}
-        state["history"] = [*before.get("history", []),
-                            *(k for k in answers if k not in known)]
+        if before.get("step") in OPENING_STEPS:
+            if not is_water_report(text):
+                return
+            more = set(answers) - {"jenis", "kategori", "uraian"}
+            if not more and len(text.split()) < STORY_WORDS:
+                return  # "keruh": just the answer to the question
+            base = before
+        else:
+            step = before.get("step")
+            # Only what the question itself did not take: its own answer wins.
+            answers = {k: v for k, v in answers.items() if k in LATE_SLOTS and k != step}
+            narrow = {}
+            if not answers:
+                return
+            base = turn.state
+        known = dict(base.get("answers") or {})
+        new = {k: v for k, v in answers.items() if k not in known}
+        if not new and not narrow:
+            return
+        state = dict(base)
+        state["answers"] = {**new, **known}
+        state["history"] = [*base.get("history", []), *new]
         if narrow and "kategori" not in state["answers"]:
             state["narrow"] = narrow
         engine = self.app.engine
-        fresh = engine.refresh(flow, state, [T("flow.understood"), *engine.recap(flow, state)])
+        lines = [T("flow.understood"), *engine.recap(flow, state)]
+        fresh = engine.refresh(flow, state, lines)
         turn.state, turn.prompt = fresh.state, fresh.prompt
-        turn.completed, turn.cancelled, turn.paused = None, False, False
+        turn.cancelled = turn.paused = False
 
     # -- saving ----------------------------------------------------------------------------
 
