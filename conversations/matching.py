@@ -82,6 +82,11 @@ def resolve_choice(text: str, options: Sequence[tuple[str, Sequence[str]]], *,
     ]
     if partial:
         return partial
+    # 2b. every typed word is a word of the option's labels and aliases ("air pam")
+    pooled = [value for value, words in normalized
+              if len(typed) > 1 and typed <= {part for w in words for part in w.split()}]
+    if pooled:
+        return pooled
     # 3. the reply contains an option's phrase ("ngalir cuma tengah malem" ⊃ "tengah malem")
     padded = f" {norm} "
     inside = [value for value, words in normalized

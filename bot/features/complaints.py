@@ -107,7 +107,8 @@ class ComplaintsFeature:
             if not is_water_report(text):
                 return
             more = set(answers) - {"jenis", "kategori", "uraian"}
-            if not more and len(text.split()) < STORY_WORDS:
+            refused = turn.state.get("step") == before.get("step") and not turn.changed
+            if not more and len(text.split()) < STORY_WORDS and not refused:
                 return  # "keruh": just the answer to the question
             base = before
         else:
