@@ -28,6 +28,8 @@ from bot.metrics import Metrics
 from bot.scheduler import add_housekeeping, add_timers, create_scheduler
 from bot.services import SERVICES, Services
 from bot.settings import Settings
+from bot.telegram import TelegramPlugin
+from bot.whatsapp import WhatsAppPlugin
 from conversations import library
 from storage.db import Database
 
@@ -203,15 +205,15 @@ def create_app(
     return app
 
 
+# Every chat channel the service knows, and whether the environment switches it on: a new
+# channel is one more line here (its plugin wires routes, its handler decodes and sends).
+CHANNEL_PLUGINS: tuple[tuple[Callable[[Settings], bool], Callable[[Settings], ChannelPlugin]],
+                       ...] = (
+    (lambda s: s.telegram_enabled, TelegramPlugin),
+    (lambda s: s.whatsapp_enabled, WhatsAppPlugin),
+)
+
+
 def default_plugins(settings: Settings) -> list[ChannelPlugin]:
     """Channels switched on by the environment."""
-    plugins: list[ChannelPlugin] = []
-    if settings.telegram_enabled:
-        from bot.telegram import TelegramPlugin
-
-        plugins.append(TelegramPlugin(settings))
-    if settings.whatsapp_enabled:
-        from bot.whatsapp import WhatsAppPlugin
-
-        plugins.append(WhatsAppPlugin(settings))
-    return plugins
+    return [make(settings) for enabled, make in CHANNEL_PLUGINS if enabled(settings)]

@@ -7,7 +7,7 @@ import sys
 
 from bot.app import build_services
 from bot.settings import Settings
-from handlers.console import CHANNEL, ConsoleChannel
+from handlers.console import CHANNEL, ConsoleChannel, ConsoleLine
 
 
 def _write(text: str) -> None:
@@ -18,8 +18,7 @@ def _write(text: str) -> None:
 async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | None) -> int:
     services = await build_services(settings)
     console = ConsoleChannel(_write)
-    services.channels[CHANNEL] = console
-    services.dispatcher.media_fetchers[CHANNEL] = console.fetch_media
+    services.attach(console)
     sender = services.start_sender()
     try:
         async with services.db.transaction() as tx:
@@ -43,7 +42,7 @@ async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | N
                 continue
             if not interactive:
                 _write(f"> {line.rstrip()}")
-            for inbound in console.parse(line.rstrip("\n"), user_id, name):
+            for inbound in console.parse(ConsoleLine(line.rstrip("\n"), user_id, name)):
                 await services.dispatcher.handle(inbound)
             await sender.drain()
     finally:

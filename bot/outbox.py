@@ -15,7 +15,6 @@ import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.metrics import Metrics
 from conversations.messages import (
@@ -25,9 +24,9 @@ from conversations.messages import (
     Pacing,
     RecipientBlocked,
     SendError,
-    SendResult,
     Throttled,
 )
+from handlers.base import Channel
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -65,13 +64,6 @@ def _ready(sent: Sequence[Sending], limit: int, span: float, now: float) -> floa
     if len(answered) <= room:
         return now
     return max(now, answered[-(room + 1)] + span)
-
-
-class Channel(Protocol):
-    name: str
-    pacing: Pacing
-
-    async def send(self, message: Outbound) -> SendResult: ...
 
 
 class Pacer:

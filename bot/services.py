@@ -13,9 +13,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.dispatcher import Dispatcher
 from bot.feature import Feature
 from bot.metrics import Metrics
-from bot.outbox import Channel, OutboxSender
+from bot.outbox import OutboxSender
 from bot.settings import Settings
 from conversations.i18n import Translator
+from handlers.base import Channel
 from storage.db import Database
 
 
@@ -32,6 +33,14 @@ class Services:
     scheduler: AsyncIOScheduler | None = None
     features: list[Feature] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def attach(self, channel: Channel) -> None:
+        """Register a channel: the outbox sends through it, photos are fetched with it."""
+        self.channels[channel.name] = channel
+        self.dispatcher.media_fetchers[channel.name] = channel.fetch_media
+
+    def detach(self, name: str) -> None:
+        self.dispatcher.media_fetchers.pop(name, None)
 
     def start_sender(self) -> OutboxSender:
         self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics,

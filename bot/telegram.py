@@ -125,8 +125,7 @@ class TelegramPlugin:
                                       max_media_bytes=self.settings.max_media_bytes,
                                       pacing=self.pacing)
             self.channel = channel
-            services.channels[CHANNEL] = channel
-            services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media
+            services.attach(channel)
             self._services = services
             await self._set_commands(application)
             if self.webhook:
@@ -140,7 +139,7 @@ class TelegramPlugin:
             # before it closes.
             await self.idle()
             await services.dispatcher.idle()
-            services.dispatcher.media_fetchers.pop(CHANNEL, None)
+            services.detach(CHANNEL)
             self._services = None
             await application.shutdown()
 

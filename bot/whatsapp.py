@@ -86,8 +86,7 @@ class WhatsAppPlugin:
             max_media_bytes=settings.max_media_bytes,
             pacing=self.pacing,
         )
-        services.channels[CHANNEL] = channel
-        services.dispatcher.media_fetchers[CHANNEL] = channel.fetch_media
+        services.attach(channel)
         self.services, self.channel = services, channel
         try:
             yield
@@ -97,7 +96,7 @@ class WhatsAppPlugin:
             await self.idle(within=5)
             for task in self._background:
                 task.cancel()
-            services.dispatcher.media_fetchers.pop(CHANNEL, None)
+            services.detach(CHANNEL)
             await session.close()
 
     async def idle(self, within: float | None = None) -> None:

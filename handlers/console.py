@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from conversations.messages import (
 CHANNEL = "console"
 
 
+@dataclass(frozen=True)
+class ConsoleLine:
+    """What the terminal delivers: a line typed by someone."""
+
+    text: str
+    user_id: str
+    name: str | None = None
+
+
 class ConsoleChannel:
     """Prints replies with numbered choices; reads typed lines as messages."""
 
@@ -31,8 +41,9 @@ class ConsoleChannel:
         self.pacing = Pacing(rate=1000.0, per_recipient_interval=0.0, burst=1000)
         self.write = write
 
-    def parse(self, line: str, user_id: str, name: str | None = None) -> list[Inbound]:
+    def parse(self, raw: ConsoleLine) -> list[Inbound]:
         """A typed line → one inbound. `/lokasi LAT,LON` shares a location, `/foto PATH` a photo."""
+        line, user_id, name = raw.text, raw.user_id, raw.name
         now = datetime.now(UTC)
         message_id = uuid.uuid4().hex
         stripped = line.strip()

@@ -709,6 +709,10 @@ class WhatsAppChannel:
         self.media_attempts = max(1, media_attempts)
         self.media_backoff = media_backoff
 
+    def parse(self, raw: Any) -> list[Inbound]:
+        """The messages of a webhook delivery (its statuses: :func:`parse`)."""
+        return parse(raw).messages
+
     async def send(self, message: Outbound) -> SendResult:
         """Send one Outbound (several requests when its text must be split)."""
         now = self.clock()
