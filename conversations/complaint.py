@@ -5,6 +5,7 @@ the lifecycle of a report follows SP4N-LAPOR!.
 
 from __future__ import annotations
 
+from conversations import tickets_flow
 from conversations.flow import Option
 from conversations.forms import load_builtin
 
@@ -13,4 +14,5 @@ COMPLAINT = FORM.flow
 
 WATER_CATEGORIES: tuple[Option, ...] = COMPLAINT.step("kategori").choices
 
-STATUSES = ("diterima", "diverifikasi", "diproses", "selesai", "ditolak")
+# The lifecycle's statuses, in order (defined with its rules).
+STATUSES = tickets_flow.STATUSES

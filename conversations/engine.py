@@ -1083,8 +1083,8 @@ def _copy(state: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of a session document.
 
     Sessions are JSON documents (dicts, lists, strings, numbers): copying those directly
-    is several times faster than ``copy.deepcopy``'s memo bookkeeping, which was ~9 % of
-    the dispatcher's CPU per message (cProfile). Anything else still goes to deepcopy.
+    avoids ``copy.deepcopy``'s memo bookkeeping on every message (see docs/performance.md).
+    Anything else still goes to deepcopy.
     """
     return _copy_json(state)  # type: ignore[no-any-return]
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from conversations.forms import load_builtin
+from conversations.roles import COORDINATOR
 from conversations.workdays import due_at
 
 RECEIVED = "diterima"
@@ -47,8 +48,6 @@ DUPLICATE_WINDOW = timedelta(hours=48)
 # After this long a reporter's "belum" starts a new report instead of reopening.
 REOPEN_WINDOW = timedelta(days=14)
 
-COORDINATOR = "coordinator"
-VOLUNTEER = "volunteer"
 
 
 def next_statuses(current: str, role: str) -> tuple[str, ...]:

@@ -1,27 +1,17 @@
 """What the dashboard shows of other features' tables (assessments, activities and
-broadcasts). One small function per page section; each returns ``None`` when its
-tables are not part of this build, and the page says "not available yet" — never fake rows.
-"""
+broadcasts). One small function per page section."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import ModuleType
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, OutboxMessage
-
-
-def _models(name: str) -> ModuleType | None:
-    """A feature's models module, if this build has it."""
-    try:
-        return importlib.import_module(f"storage.{name}")
-    except ImportError:
-        return None
+from storage.models_activities import Activity, ActivityRsvp, Broadcast
+from storage.models_volunteers import Assessment
 
 
 @dataclass(frozen=True)
@@ -75,10 +65,7 @@ async def activities_with_rsvp_counts(
     session: AsyncSession, now: datetime, *, past_days: int = 30, limit: int = 100
 ) -> list[ActivityRow] | None:
     """Activities from ``past_days`` ago onwards, with their yes / no / maybe counts."""
-    models = _models("models_activities")
-    if models is None or not hasattr(models, "Activity") or not hasattr(models, "ActivityRsvp"):
-        return None
-    activity, rsvp = models.Activity, models.ActivityRsvp
+    activity, rsvp = Activity, ActivityRsvp
     stmt = (
         select(activity)
         .where(activity.starts_at >= now - timedelta(days=past_days))
@@ -109,10 +96,7 @@ def broadcast_batch(kind: str, broadcast_id: int) -> str:
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 20) -> list[BroadcastRow] | None:
     """The newest bulk sends with their delivery progress."""
-    models = _models("models_activities")
-    if models is None or not hasattr(models, "Broadcast"):
-        return None
-    broadcast = models.Broadcast
+    broadcast = Broadcast
     rows = (await session.execute(
         select(broadcast).order_by(broadcast.id.desc()).limit(limit)
     )).scalars().all()
@@ -137,10 +121,7 @@ async def assessments_masked(
 ) -> list[AssessmentRow] | None:
     """Household assessments, newest first, with the NIK as stored masked (never the
     sealed value: the dashboard has no reason to decrypt anything)."""
-    models = _models("models_volunteers")
-    if models is None or not hasattr(models, "Assessment"):
-        return None
-    assessment = models.Assessment
+    assessment = Assessment
     stmt = (
         select(assessment.id, assessment.created_at, assessment.head_name,
                assessment.nik_masked, assessment.kelurahan_code, assessment.rw,

@@ -22,6 +22,8 @@ from storage.models_tickets import (
     TicketLink,
 )
 
+# The lifecycle's closed statuses as stored (the rules live in conversations.tickets_flow;
+# a test holds the two together).
 CLOSED_STATUSES = ("selesai", "ditolak")
 
 

@@ -125,3 +125,13 @@ def test_the_check_sees_imports_inside_functions() -> None:
     edges = graph()
     assert "bot.app" in edges["bot.cli"]  # imported inside cmd_serve
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_stored_vocabulary_is_the_one_of_the_rules() -> None:
+    """Storage may not import the rules; where it names their values, they agree."""
+    from conversations import roles, tickets_flow
+    from storage import repos_tickets
+    from storage import roles as stored_roles
+
+    assert set(repos_tickets.CLOSED_STATUSES) == set(tickets_flow.CLOSED)
+    assert stored_roles.COORDINATOR == roles.COORDINATOR

@@ -49,13 +49,12 @@ from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
 from conversations.privacy import has_id, identity_label, mask_ids
 from conversations.qtypes.yes_no import is_yes
+from conversations.roles import COORDINATOR, VOLUNTEER
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
     CLOSED,
-    COORDINATOR,
     DONE,
     STATUSES,
-    VOLUNTEER,
     next_statuses,
 )
 from storage import dashboard_sources

@@ -66,13 +66,13 @@ from conversations.activity import (
 )
 from conversations.i18n import T
 from conversations.matching import normalize
+from conversations.roles import COORDINATORS
 from storage.models_activities import Activity
 from storage.repos import Repos
 from storage.repos_activities import ActivityRepo
 
 log = logging.getLogger(__name__)
 
-COORDINATORS = frozenset({"coordinator"})
 NAME = "activities"
 # Which activity a move/cancel flow is about, per flow id, in this feature's session part.
 TARGETS = "targets"

@@ -33,11 +33,11 @@ from conversations.buttons import Payload
 from conversations.i18n import T
 from conversations.places import KELURAHAN
 from conversations.privacy import mask_ids
+from conversations.roles import COORDINATOR, OFFICERS, VOLUNTEER
 from conversations.tickets import find_ticket
 from conversations.tickets_flow import (
     CLOSE,
     CLOSED,
-    COORDINATOR,
     DONE,
     DUPLICATE_WINDOW,
     IN_PROGRESS,
@@ -49,7 +49,6 @@ from conversations.tickets_flow import (
     REOPEN_WINDOW,
     RESOLVED_NO,
     RESOLVED_YES,
-    VOLUNTEER,
     Sla,
     SlaPolicy,
     is_reopening,
@@ -63,7 +62,6 @@ from storage.repos_tickets import TicketRepo
 
 log = logging.getLogger(__name__)
 
-OFFICERS = frozenset({COORDINATOR, VOLUNTEER})
 NAME = "tickets"
 # This feature's session key holding the ticket a closing or rejecting note is for.
 PENDING = "pending"

@@ -54,6 +54,7 @@ from conversations.flow import Flow, Step, StepType
 from conversations.i18n import T
 from conversations.places import KELURAHAN
 from conversations.qtypes.yes_no import is_yes
+from conversations.roles import COORDINATOR, COORDINATORS, OFFICERS, RESIDENT, VOLUNTEER
 from conversations.tickets import ALPHABET
 from conversations.volunteers import (
     CORRECTION,
@@ -78,11 +79,6 @@ from storage.repos_volunteers import VolunteerRepo
 
 log = logging.getLogger(__name__)
 
-RESIDENT = "resident"
-VOLUNTEER = "volunteer"
-COORDINATOR = "coordinator"
-OFFICERS = frozenset({VOLUNTEER, COORDINATOR})
-COORDINATORS = frozenset({COORDINATOR})
 
 CODE_LENGTH = 6
 MAX_CODE_USES = 100
