@@ -102,8 +102,10 @@ def household(rng: random.Random, cipher: IdentityCipher, n: int) -> tuple[dict[
     return answers, identities
 
 
-async def generate(url: str, count: int) -> None:
-    await upgrade(url)
+async def generate(url: str, count: int, *, migrate: bool = True) -> None:
+    """``count`` households by one volunteer (``migrate=False``: the schema is there)."""
+    if migrate:
+        await upgrade(url)
     db = Database(url)
     rng = random.Random(2026)
     cipher = IdentityCipher(SECRET)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -24,7 +24,9 @@ from bot.features.complaints import ComplaintsFeature
 from bot.features.forms import forms_in
 from bot.features.tickets import TicketsFeature
 from bot.features.volunteers import VolunteersFeature
+from bot.inbound_limit import InboundGate
 from bot.metrics import Metrics
+from bot.outbox import add_outbox_housekeeping
 from bot.scheduler import add_housekeeping, add_timers, create_scheduler
 from bot.services import SERVICES, Services
 from bot.settings import Settings
@@ -86,6 +88,10 @@ async def build_services(
         metrics=metrics,
         coordinators=settings.coordinators,
     )
+    if settings.inbound_per_minute > 0:
+        dispatcher.inbound_gate = InboundGate(db, burst=settings.inbound_burst,
+                                              per_minute=settings.inbound_per_minute,
+                                              clock=clock)
     features = default_features(settings) if features is None else features
     for feature in features:
         dispatcher.add_feature(feature)
@@ -181,8 +187,14 @@ def create_app(
                 log.warning("no chat channel configured (set TELEGRAM_BOT_TOKEN or WHATSAPP_*)")
             sender = services.start_sender()
             sender_task = asyncio.create_task(sender.run(), name="outbox")
+            gate = services.dispatcher.inbound_gate
+            gate_task = (asyncio.create_task(gate.run(services.dispatcher.handle_held),
+                                             name="inbound-held")
+                         if gate is not None else None)
             scheduler = create_scheduler(settings.timezone)
             add_housekeeping(scheduler, services.db, services.metrics, clock)
+            add_outbox_housekeeping(scheduler, services.db, clock,
+                                    timedelta(days=settings.outbox_body_days))
             services.scheduler = scheduler
             add_timers(scheduler, services.dispatcher.timers, clock)
             for spec in services.dispatcher.specs:
@@ -195,6 +207,10 @@ def create_app(
             try:
                 yield
             finally:
+                if gate is not None and gate_task is not None:
+                    gate.stop()
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(gate_task, timeout=10)
                 await sender.stop()
                 sender_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

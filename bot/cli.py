@@ -77,18 +77,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.exports import run_export
 
-    if args.what == "assessments":
-        from bot.features.volunteers import run_assessment_export
-
-        settings = _settings()
-        _logging("WARNING")
-        return asyncio.run(run_assessment_export(
-            settings, "xlsx" if args.format == "xlsx" else "csv", Path(args.out),
-            full_ids=args.full_ids, requested_by=args.requested_by, reason=args.reason))
-
     settings = _settings()
     _logging("WARNING")
-    return asyncio.run(run_export(settings, args.what, args.format, Path(args.out)))
+    return asyncio.run(run_export(settings, args.what, args.format, Path(args.out),
+                                  full_ids=args.full_ids, requested_by=args.requested_by,
+                                  reason=args.reason))
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ from bot.feature import (
     MenuItem,
     Timer,
 )
+from bot.inbound_limit import InboundGate
 from bot.metrics import Metrics
 from bot.session import Session
 from conversations.buttons import check_namespace, prefix_of
@@ -117,6 +118,8 @@ class Dispatcher:
             engine=self.engine, render=self.render, sealer=sealer, session_hours=session_hours,
             metrics=self.metrics,
         )
+        # The per-contact inbound limit (bot.inbound_limit); None: no limit.
+        self.inbound_gate: InboundGate | None = None
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._background: set[asyncio.Task[None]] = set()
 
@@ -201,7 +204,7 @@ class Dispatcher:
         key = f"{inbound.channel}:{inbound.user_id}"
         started = _time.perf_counter()
         async with self._contact_lock(key):
-            if not await self.db.run(lambda tx: self._handle_in(tx, inbound)):
+            if not await self.db.run(lambda tx: self._admitted(tx, inbound)):
                 self.metrics.duplicates.labels(inbound.channel).inc()
                 return False
             self.metrics.inbound.labels(inbound.channel, inbound.kind.value).inc()
@@ -214,6 +217,37 @@ class Dispatcher:
             task = asyncio.create_task(self._store_media(inbound.channel, inbound.media))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        return True
+
+    async def _admitted(self, tx: Repos, inbound: Inbound) -> bool:
+        """The inbound limit first: a message over it is stored (acknowledged, not lost)
+        and handled in its turn (``handle_held``); False for a re-delivery."""
+        gate = self.inbound_gate
+        if gate is not None:
+            verdict = await gate.admit(tx, inbound, self)
+            if verdict is not True:
+                return verdict is False
+        return await self._handle_in(tx, inbound)
+
+    async def handle_held(self, channel: str, external_id: str) -> bool:
+        """Handle a contact's oldest held message if its turn has come; False if not."""
+        gate = self.inbound_gate
+        if gate is None:
+            return False
+        async with self._contact_lock(f"{channel}:{external_id}"):
+
+            async def turn(tx: Repos) -> Inbound | None:
+                inbound = await gate.take_turn(tx, channel, external_id)
+                if inbound is not None:
+                    await self._handle_in(tx, inbound)
+                return inbound
+
+            inbound = await self.db.run(turn)
+        if inbound is None:
+            return False
+        self.metrics.inbound.labels(inbound.channel, inbound.kind.value).inc()
+        for wake in self.on_enqueued:
+            wake()
         return True
 
     async def idle(self) -> None:
@@ -628,9 +662,15 @@ class Dispatcher:
         outbound = None
         if ctx.replies:
             wants_keyboard = any(p.request_location or p.request_contact for p in ctx.replies)
+            # One turn, one message: a message cannot both take a reply keyboard away and
+            # carry buttons of its own (Telegram would need a second message), so the
+            # removal rides on the next message without buttons. The keyboard hid itself
+            # once used (one-time); it only lingers if the person typed instead.
+            shown = session.keyboard and not wants_keyboard
+            buttons = any(p.choices for p in ctx.replies)
             outbound = self.render(ctx.contact, ctx.replies,
-                                   remove_keyboard=session.keyboard and not wants_keyboard)
-            session.keyboard = wants_keyboard
+                                   remove_keyboard=shown and not buttons)
+            session.keyboard = wants_keyboard or (shown and buttons)
             session.offered = [c.id for c in outbound.choices]
         await ctx.tx.sessions.save(
             ctx.contact.id,

@@ -32,6 +32,17 @@ class Metrics:
         self.outbox_pending = Gauge(
             "warga_outbox_pending", "Messages waiting in the outbox", registry=self.registry
         )
+        self.send_delay = Histogram(
+            "warga_send_delay_seconds",
+            "From a message being due to its hand-over to the platform",
+            ["channel", "kind"], registry=self.registry,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+        )
+        self.inbound_held = Counter(
+            "warga_inbound_held_total",
+            "Inbound messages over a contact's allowance, stored to be handled in turn",
+            ["channel"], registry=self.registry,
+        )
         self.errors = Counter(
             "warga_handler_errors_total", "Unexpected errors while handling a message",
             ["channel"], registry=self.registry,

@@ -1,9 +1,18 @@
-"""The outbox sender: durable rows → paced platform calls, replies before bulk.
+"""The outbox sender: durable rows → platform calls at the platforms' pace, replies first,
+no recipient's backlog in another's way.
 
-Pacing is by reservation: each send books the next free slot of its channel (overall
-rate) and of its recipient (per-chat interval), so a broadcast runs at the platform's
-cap without ever provoking a 429, and a resident's reply is never queued behind it
-(rows are claimed in priority order and bulk rows are claimed only a little ahead).
+1. **Claim.** Due rows are taken under a short lease that this process renews while it
+   holds them (a crashed sender's rows go to another within one lease). Only a
+   recipient's oldest open row is taken, so one person's backlog never fills the
+   sender's hands, and their messages keep their order — across replicas too.
+2. **Pick.** Whenever the channel's limiter (``bot.limiter``: limits kept from actual
+   send times) allows one more message, the best waiting row goes: replies before bulk,
+   then round-robin over recipients with a backlog (one turn each per round), then the
+   longest waiting. A recipient still cooling down is passed over, not waited for, and bulk
+   leaves room for replies: a reply overtakes a broadcast within one slot.
+3. **Send.** A bulk row is marked ``posting`` just before its platform call, after every
+   wait: a crash loses no bulk message that was not handed over, and repeats none that
+   was. Replies are sent at least once.
 """
 
 from __future__ import annotations
@@ -12,347 +21,429 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import deque
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.limiter import Candidate, Grant, Limiter, LocalLimiter
 from bot.metrics import Metrics
 from conversations.messages import (
     ChannelMisconfigured,
     Outbound,
     OutsideServiceWindow,
-    Pacing,
     RecipientBlocked,
     SendError,
     Throttled,
 )
 from handlers.base import Channel
 from storage.db import Database
+from storage.repos import ClaimedMessage, Repos
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# Limits are checked once more just before each platform call, counting every message
-# that may reach the platform inside the window: those still on their way, and those
-# answered (it had them by then) within the window. Our side may be held up (a commit, a
-# busy loop) and requests may overtake each other; the platform counts arrivals, and
-# still never sees more than its limit. The margin covers clock granularity.
-SEND_MARGIN = 0.01
-# How long to wait before asking again when too many messages are still on their way.
-IN_FLIGHT_POLL = 0.005
+# Rows held ready per channel: this many seconds at the channel's rate (and no more
+# than HOLD_MAX), so the next pick never waits for the database.
+HOLD_SECONDS = 2.0
+HOLD_MAX = 200
+# Replies claimed beyond that when woken by a new one (the held bulk is not in their way).
+WAKE_CLAIM = 16
+# Asked again at least this often: retries come due, other replicas queue rows, a dead
+# sender's lease runs out.
+POLL_SECONDS = 1.0
+# Waiting rows shown to the limiter at each pick, best first.
+CANDIDATES = 64
+# A held row whose lease is this close to running out (a share of the lease, at most
+# half a second) is left for the next claim.
+LEASE_MARGIN = 0.5
+# Old bodies blanked per transaction by the housekeeping job.
+PURGE_BATCH = 500
+# A delivery is recorded with the next claim, or this many seconds after it at the latest.
+FLUSH_DELAY = 0.2
 
 
-class Sending:
-    """One message on its way to the platform: booked for ``at``, then answered."""
-
-    __slots__ = ("at", "done")
-
-    def __init__(self, at: float) -> None:
-        self.at = at
-        self.done = False
+@dataclass(eq=False)
+class _Job:
+    row: ClaimedMessage
+    message: Outbound
+    cost: int
+    lease_until: float
 
 
-def _ready(sent: Sequence[Sending], limit: int, span: float, now: float) -> float | None:
-    """The first moment from ``now`` at which one more message keeps at most ``limit`` in
-    any ``span`` seconds; None while too many are still on their way to tell."""
-    if len(sent) < limit:
-        return now
-    room = limit - 1 - sum(1 for s in sent if not s.done)
-    if room < 0:
-        return None
-    answered = sorted(s.at for s in sent if s.done)
-    if len(answered) <= room:
-        return now
-    return max(now, answered[-(room + 1)] + span)
+@dataclass(eq=False)
+class _Lane:
+    """One channel: its limiter and the rows held for it."""
+
+    name: str
+    channel: Channel
+    limiter: Limiter
+    target: int
+    waiting: dict[int, _Job] = field(default_factory=dict)
+    busy: set[str] = field(default_factory=set)
+    # recipient → messages sent to them in a row while more of theirs waited.
+    streak: dict[str, int] = field(default_factory=dict)
+
+    def order(self, job: _Job) -> tuple[int, int, datetime, int]:
+        """Replies first; then round-robin over backlogs: a recipient with more messages
+        waiting takes one turn in each round (everyone with none waiting goes first);
+        then the longest waiting."""
+        return (job.row.priority, self.streak.get(job.row.recipient, 0), job.row.due_at,
+                job.row.id)
+
+    def serve(self, job: _Job) -> None:
+        recipient = job.row.recipient
+        if job.row.more:
+            self.streak[recipient] = self.streak.get(recipient, 0) + 1
+        else:
+            self.streak.pop(recipient, None)
 
 
-class Pacer:
-    """Books send slots; never lets a channel or a recipient go over its limit."""
-
-    def __init__(self, pacing: Pacing, clock: Callable[[], float]) -> None:
-        self.pacing = pacing
-        self.clock = clock
-        self._next_global = 0.0
-        # recipient → times of their recent slots (for the burst allowance)
-        self._recent: dict[str, list[float]] = {}
-        # Messages that may still share a window with the next one, overall and per
-        # recipient (for the check just before the platform call).
-        self._sending: deque[Sending] = deque()
-        self._sending_to: dict[str, list[Sending]] = {}
-
-    def recipient_ready(self, recipient: str) -> float:
-        recent = self._recent.get(recipient)
-        if not recent or len(recent) < self.pacing.burst:
-            return 0.0
-        return recent[-self.pacing.burst] + self.pacing.per_recipient_interval
-
-    def reserve(self, recipient: str) -> float:
-        """The monotonic time at which this message may go."""
-        now = self.clock()
-        slot = max(now, self._next_global, self.recipient_ready(recipient))
-        self._next_global = slot + 1.0 / self.pacing.rate
-        recent = self._recent.setdefault(recipient, [])
-        recent.append(slot)
-        del recent[: -max(self.pacing.burst, 1)]
-        if len(self._recent) > 50_000:
-            self._forget(now)
-        return slot
-
-    def hold(self, recipient: str) -> Sending | None:
-        """Book the moment this message may go so that, whenever it and the others reach
-        the platform, no window holds more than the limits; None: too many are still on
-        their way to tell, ask again shortly. Pass the booking to ``answered``."""
-        now = self.clock()
-        span = 1.0 + SEND_MARGIN
-        interval = self.pacing.per_recipient_interval * (1 + SEND_MARGIN)
-        sending = self._sending
-        while sending and sending[0].done and sending[0].at <= now - span:
-            sending.popleft()  # answered before any window that is still open
-        mine = [s for s in self._sending_to.get(recipient, ())
-                if not (s.done and s.at <= now - interval)]
-        at = _ready(sending, max(1, int(self.pacing.rate)), span, now)
-        if at is None:
-            return None
-        # Later only lets more of the answered ones out of the overall window.
-        at = _ready(mine, max(self.pacing.burst, 1), interval, at)
-        if at is None:
-            return None
-        booking = Sending(at)
-        sending.append(booking)
-        mine.append(booking)
-        self._sending_to[recipient] = mine
-        if len(self._sending_to) > 50_000:
-            self._sending_to = {r: t for r, t in self._sending_to.items()
-                                if any(not s.done or s.at > now - interval for s in t)}
-        return booking
-
-    def answered(self, booking: Sending) -> None:
-        """The platform answered (or the call ended): it had the message by now."""
-        booking.at = max(booking.at, self.clock())
-        booking.done = True
-
-    def delay(self, recipient: str, seconds: float) -> None:
-        """The platform told us to wait for this recipient."""
-        until = self.clock() + seconds
-        self._recent[recipient] = [until - self.pacing.per_recipient_interval] * max(
-            self.pacing.burst, 1
-        )
-
-    def _forget(self, now: float) -> None:
-        horizon = now - self.pacing.per_recipient_interval
-        self._recent = {r: t for r, t in self._recent.items() if t and t[-1] > horizon}
+def _cost(channel: Channel, message: Outbound) -> int:
+    """Platform messages one send makes (a long text is split): the limits count each."""
+    cost = getattr(channel, "cost", None)
+    if cost is None:
+        return 1
+    try:
+        return max(1, int(cost(message)))
+    except Exception:  # the send itself reports what is wrong with the message
+        return 1
 
 
 class OutboxSender:
     def __init__(
         self,
         db: Database,
-        channels: dict[str, Channel],
+        channels: Mapping[str, Channel],
         *,
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
-        lease: timedelta = timedelta(seconds=60),
-        lookahead: float = 1.0,
+        lease: timedelta = timedelta(seconds=10),
+        limiters: Mapping[str, Limiter] | None = None,
         max_in_flight: int = 64,
-        on_blocked: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
-        self.channels = channels
+        self.channels = dict(channels)
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.lease = lease
-        self.lookahead = lookahead
-        self.max_in_flight = max_in_flight
-        # Pacing follows the same clock as the rows' timestamps (injected in tests).
-        self.pacers = {name: Pacer(ch.pacing, self._seconds) for name, ch in channels.items()}
-        # One bulk message per channel at a time is between "posting" and the platform's
-        # answer: a process killed then leaves at most one message in doubt.
-        self._bulk_posting = {name: asyncio.Lock() for name in channels}
+        self.max_in_flight = max(1, max_in_flight)
+        limiters = dict(limiters or {})
+        self.lanes: dict[str, _Lane] = {}
+        for name, channel in self.channels.items():
+            # Pacing follows the same clock as the rows' timestamps (injected in tests).
+            limiter = limiters.get(name) or LocalLimiter(channel.pacing, self._seconds)
+            target = max(4, min(HOLD_MAX, int(channel.pacing.rate * HOLD_SECONDS)))
+            self.lanes[name] = _Lane(name, channel, limiter, target)
         self._wake = asyncio.Event()
-        self._in_flight: set[int] = set()
-        # Sent but not yet recorded; recorded together by _flush_sent.
+        self._claim_wanted = True
+        self._more_due = False
+        self._next_poll = 0.0
+        # Rows this process holds (waiting, on their way, or sent and not yet recorded),
+        # with the attempt count that fences them: the heartbeat renews their lease.
+        self._held: dict[int, int] = {}
+        # Sent, not yet recorded: recorded by the next claim's transaction (one write for
+        # both), at the latest FLUSH_DELAY after the send.
         self._sent: list[tuple[int, str | None]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._flush_due = float("inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._halt = asyncio.Event()
         self._failing = False
 
     def _seconds(self) -> float:
+        """The rows' clock in seconds (injected, frozen in tests): the default limiter's.
+        The sender's own timers — polls, recording deliveries, leases held in memory —
+        keep real time (``time.monotonic``)."""
         return self.clock().timestamp()
 
     def wake(self) -> None:
+        """Something was queued: claim it and send it as soon as the limits allow."""
+        self._claim_wanted = True
         self._wake.set()
 
     # -- loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Send until cancelled; sleeps until woken or the next row is due."""
-        while not self._stopping:
-            try:
-                claimed = await self.pump()
-                if self._failing:
-                    log.info("outbox: database reachable again, sending resumes")
-                    self._failing = False
-            except Exception as error:
-                # Log an outage once, not every second while it lasts.
-                if not self._failing:
-                    log.error("outbox: cannot reach the database (%s); retrying",
-                              type(error).__name__)
-                    self._failing = True
-                claimed = 0
-                await asyncio.sleep(1.0)
-            if claimed:
-                continue
-            self._wake.clear()
-            # Ask the database first: a coroutine made before an await that is cancelled
-            # would never be awaited (RuntimeWarning at shutdown).
-            timeout = await self._idle_wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        """Send until stopped; sleeps until woken, a limit frees, or the next poll."""
+        self._runner = asyncio.current_task()
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="outbox-lease")
+        try:
+            while not self._stopping:
+                try:
+                    wait = await self._cycle()
+                    if self._failing:
+                        log.info("outbox: database reachable again, sending resumes")
+                        self._failing = False
+                except Exception as error:
+                    # Log an outage once, not every second while it lasts.
+                    if not self._failing:
+                        log.error("outbox: cannot reach the database (%s); retrying",
+                                  type(error).__name__)
+                        self._failing = True
+                    wait = 1.0
+                if self._stopping:
+                    break
+                self._wake.clear()
+                if self._claim_wanted:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+        finally:
+            # Let the heartbeat finish its transaction: cancelled mid-way, its database
+            # connection would be dropped without being closed.
+            self._halt.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
 
-    async def _idle_wait(self) -> float:
-        if self._in_flight:
-            return 0.05
+    async def _cycle(self) -> float:
+        """Claim if there is reason to, start every send the limits allow; how long to
+        sleep then."""
+        now = time.monotonic()
+        waiting = sum(len(lane.waiting) for lane in self.lanes.values())
+        low = sum(lane.target for lane in self.lanes.values()) // 2
+        if (self._claim_wanted or now >= self._next_poll or now >= self._flush_due
+                or (self._more_due and waiting < low)):
+            await self._claim()
+        wait = await self._dispatch()
+        until = max(0.0, min(self._next_poll, self._flush_due) - time.monotonic())
+        return until if wait is None else max(0.0, min(wait, until))
+
+    async def _claim(self) -> int:
+        """Take due rows into the lanes; returns how many."""
+        self._claim_wanted = False
+        self._next_poll = time.monotonic() + POLL_SECONDS
+        if self._stopping:
+            return 0
+        waiting = sum(len(lane.waiting) for lane in self.lanes.values())
+        need = sum(lane.target for lane in self.lanes.values()) - waiting
+        max_priority: int | None = None
+        if need <= 0:
+            # Enough held already; a reply that just came must not wait behind it.
+            need, max_priority = WAKE_CLAIM, 0
+        now = self.clock()
+        jobs: list[_Job] = []
+        sent, self._sent = self._sent, []
+        self._flush_due = float("inf")
         try:
             async with self.db.transaction() as tx:
-                due = await tx.outbox.next_due_at()
-        except Exception:
-            return 1.0  # the next pump reports the outage
-        if due is None:
-            return 5.0
-        return max(0.01, min(5.0, (due - self.clock()).total_seconds()))
-
-    async def pump(self) -> int:
-        """Claim what can go in the next moment and start sending it; returns rows claimed."""
-        room = self.max_in_flight - len(self._in_flight)
-        if room <= 0:
-            await asyncio.sleep(0.01)
-            return 0
-        budget = sum(int(p.pacing.rate * self.lookahead) + 1 for p in self.pacers.values())
-        limit = max(1, min(room, budget))
-        now = self.clock()
-        async with self.db.transaction() as tx:
-            rows = await tx.outbox.claim_due(
-                now, limit=limit, lease=self.lease, channels=list(self.channels),
-                exclude=list(self._in_flight),
-            )
-            jobs = []
-            put_back = 0
-            for row in rows:
-                if row.priority > 0 and (row.opted_out or row.stopped):
-                    # Bulk to someone who said stop, or who blocked us, is not sent.
-                    reason = "opted_out" if row.opted_out else "blocked"
-                    await tx.outbox.mark_failed(row.id, reason, status="skipped")
-                    self.metrics.outbound.labels(row.channel, reason).inc()
-                    continue
-                pacer = self.pacers[row.channel]
-                wait = pacer.recipient_ready(row.recipient) - pacer.clock()
-                if wait > self.lookahead:
-                    # This recipient is in cool-down (perhaps because of a row earlier in
-                    # this very batch): put it back without using a slot.
-                    await tx.outbox.put_back(row.id, now + timedelta(seconds=wait))
-                    put_back += 1
-                    continue
-                # Book the slot now, so the next row for the same person sees it.
-                slot = pacer.reserve(row.recipient)
-                message = Outbound.from_dict(row.payload)
-                if row.contact_id is not None:
-                    message.extra["last_inbound_at"] = (
-                        row.last_inbound_at.isoformat() if row.last_inbound_at else None
-                    )
-                    message.extra["window_closed"] = row.window_closed
-                    message.extra["bulk"] = row.priority > 0
-                jobs.append((row.id, row.channel, row.recipient, row.attempts, row.contact_id,
-                             message, row.priority, slot))
+                # First what was sent: a recipient's next row becomes claimable with it.
+                await tx.outbox.mark_sent_many(sent, now)
+                rows = await self._claim_in(tx, now, need, max_priority, jobs)
+        except BaseException:
+            self._sent = sent + self._sent  # recorded with a later claim instead
+            self._flush_due = min(self._flush_due, time.monotonic() + FLUSH_DELAY)
+            raise
+        for row_id, _ in sent:
+            self._held.pop(row_id, None)
+        self._more_due = max_priority is None and len(rows) == need
         for job in jobs:
-            self._in_flight.add(job[0])
-            task = asyncio.create_task(self._send(*job))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(rows) - put_back
+            self._held[job.row.id] = job.row.attempts
+            self.lanes[job.row.channel].waiting[job.row.id] = job
+        return len(rows)
+
+    async def _claim_in(self, tx: Repos, now: datetime, need: int, max_priority: int | None,
+                        jobs: list[_Job]) -> list[ClaimedMessage]:
+        rows = await tx.outbox.claim_due(
+            now, limit=need, lease=self.lease, channels=list(self.lanes), heads=True,
+            max_priority=max_priority)
+        for row in rows:
+            if row.priority > 0 and (row.opted_out or row.stopped):
+                # Bulk to someone who said stop, or who blocked us, is not sent.
+                reason = "opted_out" if row.opted_out else "blocked"
+                await tx.outbox.mark_failed(row.id, reason, status="skipped")
+                self.metrics.outbound.labels(row.channel, reason).inc()
+                self._claim_wanted |= row.more
+                continue
+            jobs.append(self._job(row))
+        return rows
+
+    def _job(self, row: ClaimedMessage) -> _Job:
+        message = Outbound.from_dict(row.payload)
+        if row.contact_id is not None:
+            message.extra["last_inbound_at"] = (
+                row.last_inbound_at.isoformat() if row.last_inbound_at else None
+            )
+            message.extra["window_closed"] = row.window_closed
+            message.extra["bulk"] = row.priority > 0
+        lane = self.lanes[row.channel]
+        return _Job(row, message, _cost(lane.channel, message),
+                    time.monotonic() + self.lease.total_seconds())
+
+    async def _dispatch(self) -> float | None:
+        """Start every send the limits allow now; seconds until one more might be."""
+        best: float | None = None
+        margin = min(LEASE_MARGIN, self.lease.total_seconds() / 4)
+        for lane in self.lanes.values():
+            while lane.waiting and len(self._tasks) < self.max_in_flight:
+                now = time.monotonic()
+                jobs = sorted((j for j in lane.waiting.values()
+                               if j.row.recipient not in lane.busy), key=lane.order)
+                ready: list[_Job] = []
+                for job in jobs:
+                    if job.lease_until - now < margin:
+                        # Not renewed in time (database trouble): another sender (or
+                        # this one, later) takes it up when the lease runs out.
+                        del lane.waiting[job.row.id]
+                        self._held.pop(job.row.id, None)
+                        continue
+                    ready.append(job)
+                    if len(ready) == CANDIDATES:
+                        break
+                if not ready:
+                    break
+                pick = await lane.limiter.acquire(
+                    [Candidate(j.row.recipient, j.cost, j.row.priority > 0) for j in ready])
+                if pick.grant is None:
+                    wait = pick.wait if pick.wait is not None else lane.limiter.poll
+                    if wait is not None:
+                        best = wait if best is None else min(best, wait)
+                    break
+                self._start(lane, ready[pick.index], pick.grant)
+        return best
+
+    def _start(self, lane: _Lane, job: _Job, grant: Grant) -> None:
+        del lane.waiting[job.row.id]
+        lane.busy.add(job.row.recipient)
+        lane.serve(job)
+        task = asyncio.create_task(self._send(lane, job, grant))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        """Renew the lease of every row this process holds, a few times per lease."""
+        every = max(0.05, self.lease.total_seconds() / 3)
+        while not self._halt.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), timeout=every)
+            if self._halt.is_set():
+                return
+            held = dict(self._held)
+            if not held:
+                continue
+            until = time.monotonic() + self.lease.total_seconds()
+            try:
+                async with self.db.transaction() as tx:
+                    ours = await tx.outbox.renew(held, self.clock() + self.lease)
+            except Exception as error:
+                log.warning("outbox: could not renew leases (%s)", type(error).__name__)
+                continue
+            for lane in self.lanes.values():
+                for row_id, job in list(lane.waiting.items()):
+                    if row_id in ours:
+                        job.lease_until = until
+                    elif row_id in held:
+                        # Taken over by another sender (this one was too slow): theirs now.
+                        del lane.waiting[row_id]
+                        self._held.pop(row_id, None)
 
     async def drain(self, within: float = 30.0) -> None:
         """Send everything that is due now, and wait for it (tests, `warga chat`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
-            claimed = await self.pump()
+            # A claim counts as the last word only once every earlier send is recorded: a
+            # recipient's next row is claimable when the previous one is final.
+            settled = not self._tasks and not self._sent
+            claimed = await self._claim()
+            wait = await self._dispatch()
             if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=max(0.0, deadline - loop.time()))
+                await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED,
+                                   timeout=max(0.0, deadline - loop.time()))
                 continue
-            if self._flusher is not None and not self._flusher.done():
-                await self._flusher
+            if any(lane.waiting for lane in self.lanes.values()):
+                # Held back by the platform's limits: wait for them (a real clock).
+                await asyncio.sleep(max(0.001, min(wait if wait is not None else 0.01,
+                                                   deadline - loop.time())))
                 continue
-            if not claimed:
+            if not claimed and settled:
                 return
         raise TimeoutError("outbox did not drain in time")
 
     async def stop(self) -> None:
+        """Finish what is on its way, record it, and give back what was not started."""
         self._stopping = True
-        self.wake()
+        self._wake.set()
+        self._halt.set()
+        runner = self._runner
+        if runner is not None and not runner.done() and runner is not asyncio.current_task():
+            await asyncio.wait([runner], timeout=10)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
-        if self._flusher is not None:
-            await self._flusher
         await self._flush_sent()
+        unsent = {row_id: job.row.attempts for lane in self.lanes.values()
+                  for row_id, job in lane.waiting.items()}
+        for lane in self.lanes.values():
+            lane.waiting.clear()
+        if unsent:
+            try:
+                async with self.db.transaction() as tx:
+                    await tx.outbox.release(unsent)
+            except Exception as error:  # their lease runs out instead
+                log.warning("outbox: could not give back %d rows (%s)", len(unsent),
+                            type(error).__name__)
+            for row_id in unsent:
+                self._held.pop(row_id, None)
 
     # -- one message ---------------------------------------------------------------------
 
-    async def _send(
-        self, row_id: int, channel_name: str, recipient: str, attempts: int,
-        contact_id: int | None, message: Outbound, priority: int, slot: float,
-    ) -> None:
-        channel = self.channels[channel_name]
-        pacer = self.pacers[channel_name]
+    async def _send(self, lane: _Lane, job: _Job, grant: Grant) -> None:
+        row = job.row
         recorded_later = False
         try:
-            delay = slot - pacer.clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            booking = pacer.hold(recipient)
-            while booking is None:
-                await asyncio.sleep(IN_FLIGHT_POLL)
-                booking = pacer.hold(recipient)
-            if booking.at > pacer.clock():
-                await asyncio.sleep(booking.at - pacer.clock())
+            if row.priority > 0 and not await self._mark_posting(row.id, row.attempts):
+                await lane.limiter.release(grant)
+                return
+            self.metrics.send_delay.labels(lane.name, "bulk" if row.priority else "reply"
+                                           ).observe(max(0.0, (self.clock() - row.due_at)
+                                                         .total_seconds()))
             try:
                 try:
-                    if priority > 0:
-                        async with self._bulk_posting[channel_name]:
-                            # Marked only once nothing but the platform call is left: a
-                            # process that dies while waiting for its slot leaves the row
-                            # to be taken up again.
-                            if not await self._mark_posting(row_id, attempts):
-                                return
-                            result = await channel.send(message)
-                    else:
-                        result = await channel.send(message)
+                    result = await lane.channel.send(job.message)
                 finally:
-                    pacer.answered(booking)
+                    # Answered (or failed): the platform had it by now, if at all.
+                    await self._answered(lane, grant)
             except SendError as err:
-                await self._failed(row_id, channel_name, recipient, attempts, contact_id, err)
+                await self._failed(row, lane.name, err)
                 return
             except Exception as exc:  # a bug in a channel must not stop the outbox
-                log.exception("channel %s raised while sending", channel_name)
-                await self._failed(row_id, channel_name, recipient, attempts, contact_id,
-                                   SendError(type(exc).__name__))
+                log.exception("channel %s raised while sending", lane.name)
+                await self._failed(row, lane.name, SendError(type(exc).__name__))
                 return
-            self._sent.append((row_id, result.provider_message_id))
+            self._sent.append((row.id, result.provider_message_id))
             recorded_later = True
-            self.metrics.outbound.labels(channel_name, "sent").inc()
-            if self._flusher is None or self._flusher.done():
-                self._flusher = asyncio.create_task(self._flush_sent())
+            self.metrics.outbound.labels(lane.name, "sent").inc()
+            # The next claim records it; at once if the recipient has more waiting.
+            self._flush_due = min(self._flush_due, time.monotonic() + FLUSH_DELAY)
+            self._claim_wanted |= row.more
+        except Exception:
+            log.exception("outbox: sending row %d failed", row.id)
         finally:
+            lane.busy.discard(row.recipient)
             if not recorded_later:
-                self._in_flight.discard(row_id)
+                self._held.pop(row.id, None)
+                # Failed or skipped: recorded already, the recipient's next row may go.
+                self._claim_wanted |= row.more
+            self._wake.set()
+
+    async def _answered(self, lane: _Lane, grant: Grant) -> None:
+        try:
+            await lane.limiter.answered(grant)
+        except Exception as error:  # the limiter's own expiry frees the recipient later
+            log.warning("outbox: could not record an answer in the limiter (%s)",
+                        type(error).__name__)
 
     async def _mark_posting(self, row_id: int, attempts: int) -> bool:
         """Record that a bulk row goes to the platform now; False: do not send it.
 
         If the process dies during the platform call, nobody can know whether the message
         arrived; a bulk row marked here is then never sent again (at most once), while
-        rows still waiting for their slot are taken up again after the lease (nothing
-        lost). The attempt count fences out a replica whose lease was taken over.
+        rows still waiting are taken up again after the lease (nothing lost). The attempt
+        count fences out a sender whose lease was taken over.
         """
         try:
             async with self.db.transaction() as tx:
@@ -363,7 +454,7 @@ class OutboxSender:
             return False
 
     async def _flush_sent(self) -> None:
-        """Record deliveries in batches: one transaction for many sends."""
+        """Record what was sent and not yet recorded (stopping)."""
         while self._sent:
             batch, self._sent = self._sent, []
             try:
@@ -375,44 +466,68 @@ class OutboxSender:
                 log.exception("could not record %d deliveries", len(batch))
             finally:
                 for row_id, _ in batch:
-                    self._in_flight.discard(row_id)
+                    self._held.pop(row_id, None)
 
-    async def _failed(
-        self, row_id: int, channel_name: str, recipient: str, attempts: int,
-        contact_id: int | None, err: SendError,
-    ) -> None:
+    async def _failed(self, row: ClaimedMessage, channel_name: str, err: SendError) -> None:
         now = self.clock()
         kind = type(err).__name__
+        if isinstance(err, Throttled) and err.retry_after is not None:
+            # The platform says how long this recipient must wait: wait exactly that.
+            with contextlib.suppress(Exception):
+                await self.lanes[channel_name].limiter.delay(row.recipient, err.retry_after)
         async with self.db.transaction() as tx:
             if isinstance(err, RecipientBlocked):
-                await tx.outbox.mark_failed(row_id, kind, status="blocked")
-                if contact_id is not None:
-                    await tx.contacts.set_fields(contact_id, now, stopped=True)
+                await tx.outbox.mark_failed(row.id, kind, status="blocked")
+                if row.contact_id is not None:
+                    await tx.contacts.set_fields(row.contact_id, now, stopped=True)
                 result = "blocked"
             elif isinstance(err, OutsideServiceWindow):
-                if contact_id is not None:
+                if row.contact_id is not None:
                     # The next attempt sees the closed window and goes as the template.
-                    await tx.contacts.set_fields(contact_id, now, window_closed=True)
-                    await tx.outbox.mark_retry(row_id, now, kind)
+                    await tx.contacts.set_fields(row.contact_id, now, window_closed=True)
+                    await tx.outbox.mark_retry(row.id, now, kind)
                 else:
-                    await tx.outbox.mark_failed(row_id, kind)
+                    await tx.outbox.mark_failed(row.id, kind)
                 result = "outside_window"
             elif isinstance(err, ChannelMisconfigured):
                 log.error("channel %s is misconfigured (%s); message kept", channel_name,
                           err.detail)
-                await tx.outbox.mark_retry(row_id, now + timedelta(minutes=5), kind)
+                await tx.outbox.mark_retry(row.id, now + timedelta(minutes=5), kind)
                 result = "misconfigured"
-            elif err.retry and attempts < MAX_ATTEMPTS:
+            elif err.retry and row.attempts < MAX_ATTEMPTS:
                 if isinstance(err, Throttled) and err.retry_after is not None:
                     wait = err.retry_after
-                    self.pacers[channel_name].delay(recipient, wait)
                 else:
-                    wait = min(300.0, 2.0 ** attempts) * random.uniform(0.8, 1.2)
-                await tx.outbox.mark_retry(row_id, now + timedelta(seconds=wait), kind)
+                    wait = min(300.0, 2.0 ** row.attempts) * random.uniform(0.8, 1.2)
+                await tx.outbox.mark_retry(row.id, now + timedelta(seconds=wait), kind)
                 result = "throttled" if isinstance(err, Throttled) else "retry"
             else:
-                await tx.outbox.mark_failed(row_id, f"{kind}: {err.detail}"[:300])
+                await tx.outbox.mark_failed(row.id, f"{kind}: {err.detail}"[:300])
                 result = "failed"
         self.metrics.outbound.labels(channel_name, result).inc()
-        if result in ("retry", "throttled"):
-            self.wake()
+        # The recipient's next row (or this one, retried) may be claimed now.
+        self._claim_wanted = True
+
+
+def add_outbox_housekeeping(scheduler: AsyncIOScheduler, db: Database,
+                            clock: Callable[[], datetime], keep: timedelta) -> None:
+    """Blank the bodies of final outbox rows older than ``keep`` (the rows stay: delivery
+    counts and receipts still need them), every few hours."""
+
+    async def purge_old_bodies() -> None:
+        purged = 0
+        while True:
+            # Short transactions: SQLite's writers (the webhooks) wait for none of them long.
+            async with db.transaction() as tx:
+                done = await tx.outbox.purge_bodies(clock() - keep, limit=PURGE_BATCH)
+            purged += done
+            if done < PURGE_BATCH:
+                break
+            await asyncio.sleep(0)
+        if purged:
+            log.info("blanked %d outbox bodies older than %s", purged, keep)
+
+    # First a few minutes after start-up (APScheduler keeps real time), then every 6 h.
+    scheduler.add_job(purge_old_bodies, "interval", hours=6, id="housekeeping:outbox-bodies",
+                      replace_existing=True,
+                      next_run_time=datetime.now(UTC) + timedelta(minutes=5))

@@ -4,9 +4,13 @@ rebuilt from them at start-up, so a restart neither loses nor repeats work.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -23,8 +27,46 @@ DEDUPE_RETENTION = timedelta(days=30)
 SESSION_RETENTION = timedelta(days=30)
 
 
-def create_scheduler(timezone: str) -> AsyncIOScheduler:
-    return AsyncIOScheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
+class Scheduler(AsyncIOScheduler):
+    """An AsyncIOScheduler whose running jobs can be waited for at shutdown.
+
+    APScheduler's ``shutdown(wait=True)`` does not wait for coroutine jobs; one cut off
+    mid-transaction by the database closing would drop its connection unclosed.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._running_jobs: set[asyncio.Task[Any]] = set()
+
+    def add_job(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if inspect.iscoroutinefunction(func):
+            func = self._tracked(func)
+        return super().add_job(func, *args, **kwargs)
+
+    def _tracked(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running_jobs.add(task)
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                if task is not None:
+                    self._running_jobs.discard(task)
+
+        return run
+
+    async def stop(self) -> None:
+        """Start no more jobs and wait (up to ten seconds) for the running ones."""
+        if self.running:
+            self.shutdown(wait=False)
+        if self._running_jobs:
+            await asyncio.wait(set(self._running_jobs), timeout=10.0)
+
+
+def create_scheduler(timezone: str) -> Scheduler:
+    return Scheduler(timezone=timezone, job_defaults=JOB_DEFAULTS)
 
 
 def add_housekeeping(

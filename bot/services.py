@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,8 +13,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.dispatcher import Dispatcher
 from bot.feature import Feature
+from bot.limiter import DatabaseLimiter, Limiter, LocalLimiter
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from conversations.i18n import Translator
 from handlers.base import Channel
@@ -43,16 +46,34 @@ class Services:
         self.dispatcher.media_fetchers.pop(name, None)
 
     def start_sender(self) -> OutboxSender:
+        lease = min(self.settings.lease_seconds, self.settings.outbox_lease_seconds)
         self.sender = OutboxSender(self.db, self.channels, clock=self.clock, metrics=self.metrics,
-                                   lease=timedelta(seconds=self.settings.lease_seconds))
+                                   lease=timedelta(seconds=lease),
+                                   limiters=self.limiters())
         self.dispatcher.on_enqueued.append(self.sender.wake)
         return self.sender
+
+    def limiters(self) -> dict[str, Limiter]:
+        """Each channel's send limits: shared through PostgreSQL by the replicas that send
+        with one token, or kept in this process (see WARGA_SEND_LIMITER)."""
+        shared = self.settings.send_limiter == "database" or (
+            self.settings.send_limiter == "auto" and not self.db.is_sqlite)
+        out: dict[str, Limiter] = {}
+        for name, channel in self.channels.items():
+            if shared:
+                scope = str(getattr(channel, "limit_scope", None) or name)
+                out[name] = DatabaseLimiter(self.db, scope, channel.pacing)
+            else:
+                out[name] = LocalLimiter(channel.pacing, time.monotonic)
+        return out
 
     async def close(self) -> None:
         if self.sender is not None:
             await self.sender.stop()
         await self.dispatcher.idle()
-        if self.scheduler is not None and self.scheduler.running:
+        if isinstance(self.scheduler, Scheduler):
+            await self.scheduler.stop()
+        elif self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self.db.close()
 

@@ -73,6 +73,20 @@ class Settings:
     # How long a replica holds claimed work (outbox rows, bulk fan-outs) before another
     # may take it over; after a crash, that work resumes this much later.
     lease_seconds: float = 60.0
+    # The outbox's lease, renewed while a sender works: a crashed sender's messages are
+    # taken over this soon (never longer than lease_seconds).
+    outbox_lease_seconds: float = 10.0
+    # Where replicas sharing a bot token keep the platforms' send limits: "database"
+    # (PostgreSQL), "local" (in memory: one process per token), "auto" (database on
+    # PostgreSQL, local on SQLite).
+    send_limiter: str = "auto"
+    # A contact may send inbound_burst messages at once, then inbound_per_minute a minute;
+    # more are stored and handled in turn (0 a minute: no limit). Nobody reads and
+    # answers faster than a message a second for long; an album of photos is a burst.
+    inbound_burst: int = 30
+    inbound_per_minute: float = 60.0
+    # Bodies of sent (or failed) outbox messages are blanked after this many days.
+    outbox_body_days: float = 7.0
     # Dashboard map tiles ({z}/{x}/{y}); empty: no base map (offline use, tests).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Public holidays skipped by the working-day service levels, with weekends.
@@ -232,6 +246,22 @@ class Settings:
             holidays = parse_holidays(get("WARGA_HOLIDAYS") or "")
         except ValueError as err:
             errors.append(f"WARGA_HOLIDAYS: {err}")
+        limiter = (get("WARGA_SEND_LIMITER") or cls.send_limiter).lower()
+        if limiter not in ("auto", "local", "database"):
+            errors.append("WARGA_SEND_LIMITER must be 'auto', 'local' or 'database'")
+        elif limiter == "database" and url is not None and url.drivername.startswith("sqlite"):
+            errors.append("WARGA_SEND_LIMITER=database needs PostgreSQL (WARGA_DATABASE_URL)")
+        per_minute = cls.inbound_per_minute
+        raw_per_minute = get("WARGA_INBOUND_PER_MINUTE")
+        if raw_per_minute is not None:
+            try:
+                per_minute = float(raw_per_minute)
+            except ValueError:
+                errors.append(f"WARGA_INBOUND_PER_MINUTE must be a number, got "
+                              f"{raw_per_minute!r}")
+            else:
+                if per_minute < 0:
+                    errors.append("WARGA_INBOUND_PER_MINUTE must be 0 (no limit) or more")
         sla_verify_days = int(number("WARGA_SLA_VERIFY_DAYS", cls.sla_verify_days))
         sla_act_days = int(number("WARGA_SLA_ACT_DAYS", cls.sla_act_days))
         forms_dir = Path(get("WARGA_FORMS_DIR")) if get("WARGA_FORMS_DIR") else None
@@ -268,6 +298,13 @@ class Settings:
             whatsapp_template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or "id",
             log_level=(get("WARGA_LOG_LEVEL") or "INFO").upper(),
             lease_seconds=float(number("WARGA_LEASE_SECONDS", cls.lease_seconds, float)),
+            outbox_lease_seconds=float(number("WARGA_OUTBOX_LEASE_SECONDS",
+                                              cls.outbox_lease_seconds, float)),
+            send_limiter=limiter,
+            inbound_burst=int(number("WARGA_INBOUND_BURST", cls.inbound_burst)),
+            inbound_per_minute=per_minute,
+            outbox_body_days=float(number("WARGA_OUTBOX_BODY_DAYS", cls.outbox_body_days,
+                                          float)),
             map_tile_url=tile_url,
             holidays=tuple(sorted(holidays)),
             sla_verify_days=sla_verify_days,

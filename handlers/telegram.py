@@ -77,9 +77,11 @@ MAX_INLINE_BUTTONS = 100
 SHORT_LABEL = 16  # labels up to this length go two to a row
 GROUP_INTERVAL = 3.0  # Telegram allows 20 messages a minute in one group
 KEYBOARD_REMOVED = "✓"
-# ~30 messages/s per bot, ~1/s per chat; PTB's own limiter has no per-chat limit, the
-# outbox paces by this.
-PACING = Pacing(rate=30.0, per_recipient_interval=1.0, burst=1)
+# ~30 messages/s per bot; ~1/s per chat, with short bursts tolerated ("We may allow short
+# bursts that go over this limit", Bot FAQ): three at once after a quiet spell, so a
+# reply and a notification both go at once, then one a second. PTB's own limiter has no
+# per-chat limit; the outbox paces by this.
+PACING = Pacing(rate=30.0, per_recipient_interval=1.0, burst=3)
 
 # Message contents we cannot use, in the order Telegram may combine them (an animation
 # also carries `document`, so it is checked first).
@@ -103,6 +105,8 @@ _REQUEST_LABELS = {
     "location": {"id": "📍 Kirim lokasi", "en": "📍 Send location"},
     "contact": {"id": "📱 Kirim nomor HP", "en": "📱 Share phone number"},
 }
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 _DECODED = frozenset({"update_id", "message", "callback_query", "my_chat_member"})
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -132,7 +136,11 @@ class TelegramChannel:
         self.max_media_bytes = max_media_bytes
         self.clock = clock
         self._group_slots: dict[int, float] = {}
-        self._next_message = 0.0
+
+    @property
+    def limit_scope(self) -> str:
+        """Whose limits these are: every replica sending with this bot shares them."""
+        return f"{CHANNEL}:{self.bot_id or self.bot.token.partition(':')[0]}"
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -323,17 +331,25 @@ class TelegramChannel:
             raise send_error(err) from err
         return SendResult(provider_message_id=str(last.message_id))
 
-    async def _deliver(
+    def cost(self, message: Outbound) -> int:
+        """How many messages Telegram will count for this one (a long text is split)."""
+        try:
+            return max(1, len(self._plan(message, self._keyboard(message))))
+        except (PermanentFailure, ValueError):
+            return 1
+
+    def _plan(
         self,
-        chat_id: int,
         message: Outbound,
         keyboard: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
-    ) -> Message:
+    ) -> list[tuple[str, str | None, Markup]]:
+        """The platform messages of one Outbound: (photo|text, text, markup)."""
         parts = split_text(message.text) if message.text.strip() else []
         remove = message.remove_keyboard and not isinstance(keyboard, ReplyKeyboardMarkup)
         if remove and keyboard is not None and len(parts) == 1 and not message.media_path:
             # A reply keyboard's removal cannot ride on a message with an inline keyboard:
-            # the question goes in a part of its own.
+            # the question goes in a part of its own. (The dispatcher avoids asking for
+            # both at once; this is for any other caller.)
             parts = split_text(parts[0], paragraphs_apart=True)
         sends: list[tuple[str, str | None]] = []
         if message.media_path:
@@ -342,8 +358,7 @@ class TelegramChannel:
         sends += [("text", part) for part in parts]
         if not sends:
             raise PermanentFailure("nothing to send")
-        markups: list[InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None]
-        markups = [None] * len(sends)
+        markups: list[Markup] = [None] * len(sends)
         markups[-1] = keyboard
         if remove:
             if markups[0] is None:
@@ -351,9 +366,21 @@ class TelegramChannel:
             else:  # one message, and it carries the inline keyboard
                 sends.insert(0, ("text", KEYBOARD_REMOVED))
                 markups.insert(0, ReplyKeyboardRemove())
+        return [(kind, text, markup) for (kind, text), markup in zip(sends, markups,
+                                                                     strict=True)]
+
+    async def _deliver(
+        self,
+        chat_id: int,
+        message: Outbound,
+        keyboard: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
+    ) -> Message:
         last: Message | None = None
-        for (kind, text), markup in zip(sends, markups, strict=True):
-            await _sleep(self._rate_delay())
+        for n, (kind, text, markup) in enumerate(self._plan(message, keyboard)):
+            if n >= max(1, self.pacing.burst):
+                # The outbox cleared the whole message with the chat's allowance, which
+                # holds ``burst`` at once; parts beyond it go one interval apart.
+                await _sleep(self.pacing.per_recipient_interval)
             if kind == "photo":
                 assert message.media_path is not None
                 try:
@@ -377,14 +404,6 @@ class TelegramChannel:
         if message.choices:
             return inline_keyboard(message.choices)
         return None
-
-    def _rate_delay(self) -> float:
-        """The outbox paces whole messages; a split one sends more than one, and Telegram
-        counts each, so every part keeps to the bot-wide rate too. Seconds to wait."""
-        now = self.clock()
-        slot = max(now, self._next_message)
-        self._next_message = slot + 1.0 / self.pacing.rate
-        return slot - now
 
     def _group_delay(self, chat_id: int) -> float:
         """Seconds to wait so one group gets a message at most every 3 s (20 a minute)."""

@@ -708,6 +708,15 @@ class WhatsAppChannel:
         self.max_media_bytes = max_media_bytes
         self.media_attempts = max(1, media_attempts)
         self.media_backoff = media_backoff
+        # Whose limits these are: every replica sending from this number shares them.
+        self.limit_scope = f"{CHANNEL}:{phone_number_id}"
+
+    def cost(self, message: Outbound) -> int:
+        """How many messages Meta will count for this one (a long text is split)."""
+        try:
+            return max(1, len(render(message, now=self.clock(), template=self.template)))
+        except (SendError, ValueError):
+            return 1
 
     def parse(self, raw: Any) -> list[Inbound]:
         """The messages of a webhook delivery (its statuses: :func:`parse`)."""

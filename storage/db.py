@@ -2,9 +2,9 @@
 
 SQLite is the embedded default: WAL, busy_timeout, foreign keys, and ``BEGIN IMMEDIATE``
 for every transaction — with pysqlite's deferred transactions two tasks doing
-read-modify-write both read, then one silently overwrites the other. SQLite calls run
-on the event loop's thread (``storage.sqlite_inloop``); waiting for another process's
-write lock is asynchronous.
+read-modify-write both read, then one silently overwrites the other. SQLite runs through
+the stock aiosqlite driver, on aiosqlite's own thread: a long query, a checkpoint or a
+wait for another process's write lock never holds up the event loop.
 PostgreSQL (asyncpg) is the scale-out store; rows that are read to be changed are
 locked with ``SELECT … FOR UPDATE``.
 """
@@ -27,14 +27,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import sqlite_inloop
 from storage.repos import Repos
 from storage.schema import METADATA
 
 T = TypeVar("T")
 # Units of work sharing one SQLite commit at most.
 MAX_BATCH = 64
-
+# How long a SQLite statement waits for another process's lock (a backup, `warga chat`)
+# before it fails: the wait happens on aiosqlite's thread, not on the event loop.
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 def _prepare_sqlite_path(url: str) -> None:
@@ -54,21 +55,31 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _prepare_sqlite_path(url)
-        database = make_url(url).database or ":memory:"
-        engine = create_async_engine(url, async_creator=sqlite_inloop.creator(database), **kwargs)
+        busy_ms = int(SQLITE_BUSY_TIMEOUT_S * 1000)
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        # isolation_level=None: sqlite3 sends no BEGIN of its own; ours is BEGIN IMMEDIATE.
+        connect_args.setdefault("isolation_level", None)
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        # Every transaction here ends in its own COMMIT or ROLLBACK (sessions, engine
+        # connections alike): the pool's extra rollback on check-in would only cost
+        # another trip to aiosqlite's thread.
+        kwargs.setdefault("pool_reset_on_return", None)
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={sqlite_inloop.INLINE_BUSY_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # One statement, no cursor to open and close: one trip to aiosqlite's thread
+            # instead of three (the adapter's ``execute``, as sqlite3's connection has).
+            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -93,6 +104,12 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def in_memory(self) -> bool:
+        """An in-memory SQLite database: it lives in this process's one connection."""
+        database = make_url(self.url).database
+        return self.is_sqlite and (not database or database == ":memory:")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repos]:
@@ -151,6 +168,32 @@ class Database:
                 future.set_exception(error)
             else:
                 future.set_result(result)
+
+    async def in_worker(self, work: Callable[[Database], Awaitable[T]]) -> T:
+        """Run ``work`` in a worker thread, on an event loop and a database connection of
+        its own, and return its result.
+
+        For long reads and the CPU they bring (an export turning 100,000 rows into a
+        file): nothing of it runs on this event loop, so every resident's reply keeps
+        going meanwhile. An in-memory SQLite database exists in one connection only:
+        there the work runs here.
+        """
+        if self.in_memory:
+            return await work(self)
+        url = self.url
+
+        def worker() -> T:
+            async def main() -> T:
+                own = Database(url) if url.startswith("sqlite") else Database(
+                    url, pool_size=1, max_overflow=0)
+                try:
+                    return await work(own)
+                finally:
+                    await own.close()
+
+            return asyncio.run(main())
+
+        return await asyncio.to_thread(worker)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

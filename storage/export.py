@@ -6,7 +6,10 @@ answer columns are the union of every key seen, in order of first appearance. To
 that union before the header is written without reading the table twice, rows are read
 once, in keyset pages (each page its own short transaction, so SQLite writers are not
 held up), into a temporary JSON-lines spool; the output file is then written from the
-spool. Memory stays bounded by the page size and the number of distinct keys.
+spool. Memory stays bounded by the page size and the number of distinct keys. All of it
+runs in a worker thread with its own database connection (``Database.in_worker``): the
+service's event loop goes on answering residents meanwhile. XLSX goes through the one
+streaming writer of every export, ``storage.xlsx_stream``.
 
 Flattening: a dict answer becomes ``key.sub`` columns (recursively); a list becomes
 one cell joined with ``"; "`` (dict/list items as compact JSON); booleans are native in
@@ -33,14 +36,12 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Complaint, Contact
+from storage.xlsx_stream import StreamingWorkbook
 
 Cell = str | int | float | bool | None
 
@@ -212,19 +213,16 @@ def _xlsx_cell(value: Cell) -> Cell:
 
 
 def _write_xlsx(path: Path, header: Sequence[str], rows: Iterator[list[Cell]]) -> None:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Pengaduan")
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header_cells = []
-    for name in header:
-        cell = WriteOnlyCell(sheet, value=_xlsx_cell(name))
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    for row in rows:
-        sheet.append([_xlsx_cell(value) for value in row])
-    workbook.save(path)
+    # Bold header, frozen below it; one sheet (continued in "Pengaduan (2)" past Excel's
+    # row limit).
+    book = StreamingWorkbook()
+    try:
+        book.sheet("Pengaduan", [str(_xlsx_cell(name)) for name in header])
+        for row in rows:
+            book.append("Pengaduan", [_xlsx_cell(value) for value in row])
+        book.save(path)
+    finally:
+        book.close()
 
 
 async def export_complaints(
@@ -236,12 +234,26 @@ async def export_complaints(
 ) -> int:
     """Write every complaint to ``out``; return the number of rows (header excluded).
 
-    ``progress`` is called with the running count of complaints read, after each page.
-    The file appears complete or not at all (written beside ``out``, then renamed).
+    ``progress`` is called (on the caller's event loop) with the running count of
+    complaints read, after each page. The file appears complete or not at all (written
+    beside ``out``, then renamed). Runs in a worker thread (see the module doc).
     """
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"unknown export format: {fmt!r}")
-    out = Path(out)
+    report = on_loop(progress)
+    return await db.in_worker(lambda own: _export_complaints(own, Path(out), fmt, report))
+
+
+def on_loop(callback: Callable[[int], None] | None) -> Callable[[int], None] | None:
+    """``callback`` called from a worker thread runs on the caller's event loop."""
+    if callback is None:
+        return None
+    loop = asyncio.get_running_loop()
+    return lambda n: loop.call_soon_threadsafe(callback, n)
+
+
+async def _export_complaints(db: Database, out: Path, fmt: str,
+                             progress: Callable[[int], None] | None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
@@ -249,6 +261,7 @@ async def export_complaints(
         header = [*FIXED_COLUMNS, *_answer_columns(keys)]
         writer = _write_csv if fmt == "csv" else _write_xlsx
         try:
+            # A worker thread already (or, for an in-memory database, one more).
             await asyncio.to_thread(writer, partial, header, _spooled_rows(spool, keys))
             os.replace(partial, out)
         finally:

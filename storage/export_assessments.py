@@ -14,6 +14,8 @@ register codes and their Indonesian labels side by side.
 - NIK and No. KK are masked ("3172********0001") unless ``reveal`` is given: the caller
   (the CLI) gives it only for a coordinator's explicit, audited request.
 - Text cells are guarded against formula injection as in the complaint export.
+- All of it runs in a worker thread with its own database connection
+  (``Database.in_worker``): the service's event loop goes on answering residents.
 
 The caller builds the columns (``bot.features.volunteers.export_columns``): this module
 knows rows and cells, not flows or catalogs.
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from storage.db import Database
-from storage.export import JAKARTA, guard_formula
+from storage.export import JAKARTA, guard_formula, on_loop
 from storage.repos_volunteers import VolunteerRepo
 from storage.xlsx_stream import StreamingWorkbook
 
@@ -224,10 +226,33 @@ async def export_assessments(
     tz: tzinfo = JAKARTA,
     page_size: int = PAGE_SIZE,
 ) -> ExportResult:
-    """Write every assessment; files appear complete or not at all (renamed at the end)."""
+    """Write every assessment; files appear complete or not at all (renamed at the end).
+
+    ``progress`` is called (on the caller's event loop) with the households written so
+    far. Runs in a worker thread (see the module doc)."""
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"unknown export format: {fmt!r}")
-    out = Path(out)
+    report = on_loop(progress)
+
+    async def work(own: Database) -> ExportResult:
+        return await _export(own, Path(out), fmt, households=households, members=members,
+                             reveal=reveal, progress=report, tz=tz, page_size=page_size)
+
+    return await db.in_worker(work)
+
+
+async def _export(
+    db: Database,
+    out: Path,
+    fmt: Literal["csv", "xlsx"],
+    *,
+    households: Sequence[Column],
+    members: Sequence[Column],
+    reveal: Reveal | None,
+    progress: Callable[[int], None] | None,
+    tz: tzinfo,
+    page_size: int,
+) -> ExportResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     targets = [out] if fmt == "xlsx" else list(csv_paths(out))
     token = secrets.token_hex(4)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -161,7 +162,8 @@ class OutboxMessage(Base):
     # 0 = a reply to someone who is waiting; 10 = bulk (broadcasts, reminders).
     priority: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending → sending → sent → delivered → read; failed; skipped (opted out / blocked)
+    # pending → sending (→ posting, bulk) → sent → delivered → read; failed; skipped
+    # (opted out / blocked)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -173,9 +175,14 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True, default=None)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The body is replaced by a placeholder once the row is final (a login link, an
+    # identity read-back: nothing to keep readable in this table).
+    ephemeral: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
+        # A recipient's rows, to keep their order and hand them out one recipient at a time.
+        Index("ix_outbox_recipient", "channel", "recipient", "priority", "status"),
         Index("ix_outbox_provider", "provider_message_id"),
         Index("ix_outbox_batch", "batch"),
     )

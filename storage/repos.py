@@ -16,8 +16,11 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    case,
     delete,
+    exists,
     func,
+    literal,
     or_,
     select,
     text,
@@ -27,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     AuditEntry,
@@ -53,7 +57,7 @@ def _sql(sql: str, **types: Any) -> TextClause:
 _REMEMBER = _sql(
     "INSERT INTO processed_inbound (channel, message_id, received_at) "
     "VALUES (:channel, :message_id, :received_at) "
-    "ON CONFLICT (channel, message_id) DO NOTHING",
+    "ON CONFLICT (channel, message_id) DO NOTHING RETURNING message_id",
     received_at=UTCDateTime(),
 )
 _NEW_CONTACT = _sql(
@@ -79,19 +83,23 @@ _SAVE_SESSION = _sql(
 )
 _ENQUEUE = _sql(
     "INSERT INTO outbox (contact_id, channel, recipient, priority, payload, status, attempts, "
-    "next_attempt_at, batch, dedupe_key, created_at) VALUES (:contact_id, :channel, "
-    ":recipient, :priority, :payload, 'pending', 0, :next_attempt_at, :batch, :dedupe_key, "
-    ":created_at) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    "next_attempt_at, batch, dedupe_key, created_at, ephemeral) VALUES (:contact_id, "
+    ":channel, :recipient, :priority, :payload, 'pending', 0, :next_attempt_at, :batch, "
+    ":dedupe_key, :created_at, :ephemeral) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
     payload=JSON(),
     next_attempt_at=UTCDateTime(),
     created_at=UTCDateTime(),
+    ephemeral=Boolean(),
 )
 
 
+# An ephemeral row's body goes as soon as it is delivered.
 _MARK_SENT = _sql(
     "UPDATE outbox SET status = 'sent', sent_at = :sent_at, lease_until = NULL, "
-    "provider_message_id = :provider_message_id, error = NULL WHERE id = :row_id",
+    "provider_message_id = :provider_message_id, error = NULL, "
+    "payload = CASE WHEN ephemeral THEN :redacted ELSE payload END WHERE id = :row_id",
     sent_at=UTCDateTime(),
+    redacted=JSON(),
 )
 
 
@@ -112,6 +120,8 @@ class _Compiled:
 
 
 _COMPILED: dict[TextClause, _Compiled] = {}
+# Result column names of hot statements, learnt on their first run.
+_NAMES: dict[TextClause, list[str]] = {}
 
 
 def _compile(stmt: TextClause, dialect: Dialect) -> _Compiled:
@@ -126,39 +136,47 @@ def _compile(stmt: TextClause, dialect: Dialect) -> _Compiled:
 
 
 class _Hot:
-    """Runs the webhook hot path's statements straight on SQLite's DB-API connection.
+    """Runs the webhook hot path's statements straight on the aiosqlite connection.
 
     Why: per statement, SQLAlchemy's execution path (ORM session, execution context, the
-    aiosqlite adapter's greenlet switches, result metadata) costs 50-170 µs; the SQLite
-    statement itself ~10 µs. Intake runs five per message: py-spy on ``bench/intake.py``
-    put SQL at ~45 % of the service's CPU, most of it this overhead. The SQL text and
-    the parameter/result conversions stay SQLAlchemy's (compiled once per statement,
-    types' public bind/result processors); only the per-call machinery is skipped.
-    PostgreSQL keeps the ordinary path: there the round trip to the server dominates.
+    aiosqlite adapter's four trips to the driver's thread: cursor, execute, fetch, close)
+    costs far more than the SQLite statement itself. Here each statement is one trip
+    (aiosqlite's public ``execute_fetchall``) on the transaction's own connection. The
+    SQL text and the parameter/result conversions stay SQLAlchemy's (compiled once per
+    statement, types' public bind/result processors); only the per-call machinery is
+    skipped. PostgreSQL keeps the ordinary path: there the round trip to the server
+    dominates.
     """
 
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
         self.sqlite = session.bind.dialect.name == "sqlite"
-        self._raw: sqlite3.Connection | None = None
+        self._raw: Any = None
 
-    async def _connection(self) -> sqlite3.Connection:
+    async def _connection(self) -> Any:
         # Keep autoflush's ordering: ORM changes not yet written go before our statement,
         # as Session.execute would send them.
         if self.s.new or self.s.dirty or self.s.deleted:
             await self.s.flush()
         if self._raw is None:
             # The transaction's own connection (one session = one connection per
-            # transaction, so it is kept for the life of this Repos).
+            # transaction, so it is kept for the life of this Repos): an
+            # ``aiosqlite.Connection``, SQLAlchemy's public ``driver_connection``.
             connection = await self.s.connection()
             fairy = await connection.get_raw_connection()
-            self._raw = fairy.driver_connection.sqlite  # type: ignore[union-attr]
+            self._raw = fairy.driver_connection
         return self._raw
 
-    async def execute(self, stmt: TextClause, params: Mapping[str, Any]) -> sqlite3.Cursor:
+    def _compiled(self, stmt: TextClause) -> _Compiled:
         compiled = _COMPILED.get(stmt)
         if compiled is None:
             compiled = _COMPILED[stmt] = _compile(stmt, self.s.bind.dialect)
+        return compiled
+
+    async def rows(self, stmt: TextClause, params: Mapping[str, Any]
+                   ) -> tuple[list[str], list[Any]]:
+        """Run one statement; (column names, raw rows)."""
+        compiled = self._compiled(stmt)
         # A parameter used twice (``:now``) is converted once.
         converted: dict[str, Any] = {}
         for name, convert in compiled.binds:
@@ -168,33 +186,43 @@ class _Hot:
         args = [converted[name] for name, _ in compiled.binds]
         raw = await self._connection()
         try:
-            return raw.execute(compiled.sql, args)
+            names = _NAMES.get(stmt)
+            if names is not None:
+                return names, list(await raw.execute_fetchall(compiled.sql, args))
+            # First run of this statement: learn its column names from the cursor.
+            cursor = await raw.execute(compiled.sql, args)
+            try:
+                names = [d[0] for d in cursor.description or ()]
+                found = list(await cursor.fetchall())
+            finally:
+                await cursor.close()
+            _NAMES[stmt] = names
+            return names, found
         except sqlite3.Error as err:
             # The same exception SQLAlchemy would raise (the 503 middleware knows it).
             raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
                                       hide_parameters=True) from err
 
+    async def execute(self, stmt: TextClause, params: Mapping[str, Any]) -> None:
+        """Run a statement whose rows, if any, are not needed."""
+        await self.rows(stmt, params)
+
     async def all(self, stmt: TextClause, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row, as dicts of converted values."""
-        cursor = await self.execute(stmt, params)
-        rows = cursor.fetchall()
-        names = [d[0] for d in cursor.description]
-        cursor.close()
+        names, found = await self.rows(stmt, params)
         results = _COMPILED[stmt].results
         converters = [results.get(name) for name in names]
         return [{name: value if convert is None else convert(value)
                  for name, convert, value in zip(names, converters, row, strict=True)}
-                for row in rows]
+                for row in found]
 
     async def executemany(self, stmt: TextClause, many: Sequence[Mapping[str, Any]]) -> None:
-        compiled = _COMPILED.get(stmt)
-        if compiled is None:
-            compiled = _COMPILED[stmt] = _compile(stmt, self.s.bind.dialect)
+        compiled = self._compiled(stmt)
         args = [[params[name] if convert is None else convert(params[name])
                  for name, convert in compiled.binds] for params in many]
         raw = await self._connection()
         try:
-            raw.executemany(compiled.sql, args).close()
+            await (await raw.executemany(compiled.sql, args)).close()
         except sqlite3.Error as err:
             raise DBAPIError.instance(compiled.sql, args, err, sqlite3.Error,
                                       hide_parameters=True) from err
@@ -202,19 +230,8 @@ class _Hot:
     async def first(self, stmt: TextClause, params: Mapping[str, Any]
                     ) -> dict[str, Any] | None:
         """The first row as a dict of converted values (None when there is none)."""
-        cursor = await self.execute(stmt, params)
-        row = cursor.fetchone()
-        if row is None:
-            cursor.close()
-            return None
-        results = _COMPILED[stmt].results
-        names = [d[0] for d in cursor.description]
-        cursor.close()
-        out: dict[str, Any] = {}
-        for name, value in zip(names, row, strict=True):
-            convert = results.get(name)
-            out[name] = value if convert is None else convert(value)
-        return out
+        found = await self.all(stmt, params)
+        return found[0] if found else None
 
 
 class Repos:
@@ -374,7 +391,7 @@ class ContactRepo:
 
     async def _execute(self, stmt: TextClause, params: dict[str, Any]) -> None:
         if self.hot.sqlite:
-            (await self.hot.execute(stmt, params)).close()
+            await self.hot.execute(stmt, params)
         else:
             await self.s.execute(stmt, params)
 
@@ -522,7 +539,7 @@ class SessionRepo:
                   "flow_version": flow_version, "step": step, "status": status,
                   "expires_at": expires_at, "updated_at": now}
         if self.hot.sqlite:
-            (await self.hot.execute(_SAVE_SESSION, params)).close()
+            await self.hot.execute(_SAVE_SESSION, params)
         else:
             await self.s.execute(_SAVE_SESSION, params)
 
@@ -552,11 +569,8 @@ class InboundRepo:
         """Record an inbound id; False when it was seen before (a re-delivery)."""
         params = {"channel": channel, "message_id": message_id, "received_at": now}
         if self.hot.sqlite:
-            cursor = await self.hot.execute(_REMEMBER, params)
-            cursor.close()
-            return bool(cursor.rowcount)
-        result = await self.s.execute(_REMEMBER, params)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            return await self.hot.first(_REMEMBER, params) is not None
+        return (await self.s.execute(_REMEMBER, params)).first() is not None
 
     async def seen(self, channel: str, message_id: str) -> bool:
         stmt = select(ProcessedInbound.message_id).where(
@@ -664,35 +678,62 @@ _CLAIMED_CONTACTS = _sql(
     last_inbound_at=UTCDateTime(),
 )
 
+# Rows still to be sent (or being sent): they hold back a recipient's later rows.
+_OPEN = ("pending", "sending")
+# What a final row's body becomes when it must not stay readable (``ephemeral``) or when
+# the housekeeping purges old bodies.
+REDACTED: dict[str, Any] = {"text": "", "redacted": True}
+_FINAL = ("sent", "delivered", "read", "failed", "skipped", "blocked")
+
+
+def _sqlite_head(alias: str) -> str:
+    """No older row of the same recipient and priority is still open: a recipient's rows
+    go out in order, one at a time (and one replica's crash cannot reorder them)."""
+    return (f" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = {alias}.channel "
+            f"AND p.recipient = {alias}.recipient AND p.priority = {alias}.priority "
+            f"AND p.status IN ('pending', 'sending') AND p.id < {alias}.id)")
+
 
 @functools.cache
-def _sqlite_claim(by_channel: bool, exclude: bool) -> TextClause:
+def _sqlite_claim(by_channel: bool, exclude: bool, heads: bool, max_priority: bool
+                  ) -> TextClause:
     """The outbox claim for SQLite (one writer: no row locks needed), run on the raw
     connection like the intake statements (lists go in as JSON: ``json_each``).
 
     "Pending and due, or leased and expired, in priority order" as one WHERE makes
-    SQLite collect every due row and sort them: O(backlog) per claim, 14 ms with 20,000
-    rows queued (a broadcast, or an intake burst above the send rate). Each half alone
+    SQLite collect every due row and sort them: O(backlog) per claim. Each half alone
     walks ix_outbox_due (status, priority, next_attempt_at) in order and stops at the
     limit; the union of the two is then at most twice the limit.
     """
-    extra = (" AND channel IN (SELECT value FROM json_each(:channels))" if by_channel
-             else "") + (" AND id NOT IN (SELECT value FROM json_each(:exclude))"
-                         if exclude else "")
-    half = ("SELECT id, priority, next_attempt_at FROM (SELECT id, priority, next_attempt_at "
-            "FROM outbox WHERE {due}" + extra + " ORDER BY priority, next_attempt_at, id "
-            "LIMIT :limit)")
+    extra = (" AND o.channel IN (SELECT value FROM json_each(:channels))" if by_channel
+             else "") + (" AND o.id NOT IN (SELECT value FROM json_each(:exclude))"
+                         if exclude else "") + (
+        " AND o.priority <= :max_priority" if max_priority else "") + (
+        _sqlite_head("o") if heads else "")
+    half = ("SELECT id, priority, next_attempt_at FROM (SELECT o.id, o.priority, "
+            "o.next_attempt_at FROM outbox o WHERE {due}" + extra
+            + " ORDER BY o.priority, o.next_attempt_at, o.id LIMIT :limit)")
     return _sql(
         "UPDATE outbox SET status = 'sending', lease_until = :lease_until, "
         "attempts = attempts + 1 WHERE id IN (SELECT id FROM ("
-        + half.format(due="status = 'pending' AND next_attempt_at <= :now")
+        + half.format(due="o.status = 'pending' AND o.next_attempt_at <= :now")
         + " UNION ALL "
-        + half.format(due="status = 'sending' AND lease_until < :now")
+        + half.format(due="o.status = 'sending' AND o.lease_until < :now")
         + ") ORDER BY priority, next_attempt_at, id LIMIT :limit) "
         "RETURNING id, contact_id, channel, recipient, priority, payload, attempts, "
-        "next_attempt_at",
+        "next_attempt_at, ephemeral, EXISTS (SELECT 1 FROM outbox n WHERE "
+        "n.channel = outbox.channel AND n.recipient = outbox.recipient "
+        "AND n.status = 'pending' AND n.id > outbox.id) AS more",
         now=UTCDateTime(), lease_until=UTCDateTime(),
-    ).columns(payload=JSON(), next_attempt_at=UTCDateTime())
+    ).columns(payload=JSON(), next_attempt_at=UTCDateTime(), ephemeral=Boolean(),
+              more=Boolean())
+
+
+_RENEW = _sql(
+    "UPDATE outbox SET lease_until = :lease_until WHERE status IN ('sending', 'posting') "
+    "AND id IN (SELECT value FROM json_each(:ids)) RETURNING id, attempts",
+    lease_until=UTCDateTime(),
+)
 
 
 @dataclass
@@ -711,6 +752,9 @@ class ClaimedMessage:
     last_inbound_at: datetime | None
     window_closed: bool
     due_at: datetime
+    ephemeral: bool = False
+    # The recipient has later rows waiting (claimed one at a time, in order).
+    more: bool = False
 
 
 class OutboxRepo:
@@ -730,12 +774,26 @@ class OutboxRepo:
         batch: str | None = None,
         dedupe_key: str | None = None,
         not_before: datetime | None = None,
+        ephemeral: bool = False,
     ) -> int | None:
-        """Queue a message; with a dedupe key, queueing the same thing twice is a no-op."""
+        """Queue a message; with a dedupe key, queueing the same thing twice is a no-op.
+
+        ``priority``: 0 for a reply someone is waiting for, higher for bulk (bulk leaves
+        room for replies and goes at most once: a bulk row cut off mid-send by a crash
+        is not sent again). A recipient's rows of one priority go out in the order they
+        were queued, one at a time.
+
+        ``ephemeral=True`` for a body that must not stay readable in this table — a
+        dashboard login link, an identity number read back to its owner: once the row
+        is final (sent, failed, skipped) its payload is replaced by ``REDACTED``
+        (``{"text": "", "redacted": true}``); delivery receipts and counts still work.
+        Other bodies are purged the same way after ``WARGA_OUTBOX_BODY_DAYS`` days by
+        the housekeeping job (``purge_bodies``).
+        """
         params = {"contact_id": contact_id, "channel": channel, "recipient": recipient,
                   "payload": payload, "priority": priority,
                   "next_attempt_at": not_before or now, "batch": batch,
-                  "dedupe_key": dedupe_key, "created_at": now}
+                  "dedupe_key": dedupe_key, "created_at": now, "ephemeral": ephemeral}
         if self.hot.sqlite:
             found = await self.hot.first(_ENQUEUE, params)
             return int(found["id"]) if found else None
@@ -750,13 +808,21 @@ class OutboxRepo:
         lease: timedelta,
         channels: Sequence[str] | None = None,
         exclude: Sequence[int] = (),
+        heads: bool = False,
+        max_priority: int | None = None,
     ) -> list[ClaimedMessage]:
         """Take due rows under a lease; replies (lower priority number) first.
 
         Rows left in ``sending`` by a process that died are taken again once the
         lease runs out. On PostgreSQL several replicas claim in parallel without
         waiting on each other (SKIP LOCKED); on SQLite BEGIN IMMEDIATE serialises.
-        One statement claims the rows; one more reads their contacts.
+        With ``heads``, only a recipient's oldest open row of each priority is taken
+        (the sender's fairness and order: a backlog for one recipient never fills a
+        claim, and a later row never overtakes an earlier one, even across replicas);
+        ``more`` then says whether that recipient has later rows waiting.
+        ``max_priority`` takes only rows up to that priority (replies while the sender
+        already holds all the bulk it wants). One statement claims the rows; one more
+        reads their contacts.
         """
         if self.hot.sqlite:
             # A fixed statement run on the raw connection (see _Hot, _sqlite_claim):
@@ -768,37 +834,14 @@ class OutboxRepo:
                 params["channels"] = json.dumps(list(channels))
             if exclude:
                 params["exclude"] = json.dumps(list(exclude))
-            stmt = _sqlite_claim(channels is not None, bool(exclude))
+            if max_priority is not None:
+                params["max_priority"] = max_priority
+            stmt = _sqlite_claim(channels is not None, bool(exclude), heads,
+                                 max_priority is not None)
             rows: Sequence[Any] = [_Row(r) for r in await self.hot.all(stmt, params)]
         else:
-            filters = []
-            if channels is not None:
-                filters.append(OutboxMessage.channel.in_(channels))
-            if exclude:
-                filters.append(OutboxMessage.id.not_in(exclude))
-            due = or_(
-                and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-                and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
-            )
-            pick = (
-                select(OutboxMessage.id).where(due, *filters)
-                .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at,
-                          OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            claim = (
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(pick.scalar_subquery()))
-                .values(status="sending", lease_until=now + lease,
-                        attempts=OutboxMessage.attempts + 1)
-                .returning(OutboxMessage.id, OutboxMessage.contact_id, OutboxMessage.channel,
-                           OutboxMessage.recipient, OutboxMessage.priority,
-                           OutboxMessage.payload, OutboxMessage.attempts,
-                           OutboxMessage.next_attempt_at)
-                .execution_options(synchronize_session=False)
-            )
-            rows = (await self.s.execute(claim)).all()
+            rows = await self._claim_postgres(now, limit, lease, channels, exclude, heads,
+                                              max_priority)
         contact_ids = {r.contact_id for r in rows if r.contact_id is not None}
         contacts: dict[int, Any] = {}
         if contact_ids and self.hot.sqlite:
@@ -819,9 +862,69 @@ class OutboxRepo:
                 opted_out=bool(c and c.opted_out), stopped=bool(c and c.stopped),
                 last_inbound_at=c.last_inbound_at if c else None,
                 window_closed=bool(c and c.window_closed), due_at=r.next_attempt_at,
+                ephemeral=bool(r.ephemeral), more=bool(r.more),
             ))
         claimed.sort(key=lambda m: (m.priority, m.due_at, m.id))
         return claimed
+
+    async def _claim_postgres(
+        self, now: datetime, limit: int, lease: timedelta, channels: Sequence[str] | None,
+        exclude: Sequence[int], heads: bool, max_priority: int | None,
+    ) -> Sequence[Any]:
+        o = OutboxMessage
+        filters = []
+        if channels is not None:
+            filters.append(o.channel.in_(channels))
+        if exclude:
+            filters.append(o.id.not_in(exclude))
+        if max_priority is not None:
+            filters.append(o.priority <= max_priority)
+        if heads:
+            older = aliased(OutboxMessage)
+            filters.append(~exists().where(
+                older.channel == o.channel, older.recipient == o.recipient,
+                older.priority == o.priority, older.status.in_(_OPEN), older.id < o.id))
+        due = or_(
+            and_(o.status == "pending", o.next_attempt_at <= now),
+            and_(o.status == "sending", o.lease_until < now),
+        )
+        pick = (
+            select(o.id).where(due, *filters)
+            .order_by(o.priority, o.next_attempt_at, o.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        later = aliased(OutboxMessage)
+        more = exists().where(later.channel == o.channel, later.recipient == o.recipient,
+                              later.status == "pending", later.id > o.id)
+        claim = (
+            update(o)
+            .where(o.id.in_(pick.scalar_subquery()))
+            .values(status="sending", lease_until=now + lease, attempts=o.attempts + 1)
+            .returning(o.id, o.contact_id, o.channel, o.recipient, o.priority, o.payload,
+                       o.attempts, o.next_attempt_at, o.ephemeral, more.label("more"))
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.s.execute(claim)).all()
+
+    async def renew(self, held: Mapping[int, int], until: datetime) -> set[int]:
+        """Extend the lease of rows this sender holds ({row id: attempts}); returns the
+        ids that are still ours (a row re-claimed by another replica has more attempts)."""
+        if not held:
+            return set()
+        if self.hot.sqlite:
+            found = await self.hot.all(_RENEW, {"ids": json.dumps(sorted(held)),
+                                                "lease_until": until})
+            return {r["id"] for r in found if held.get(r["id"]) == r["attempts"]}
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(held)),
+                   OutboxMessage.status.in_(("sending", "posting")))
+            .values(lease_until=until)
+            .returning(OutboxMessage.id, OutboxMessage.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        return {row_id for row_id, attempts in result.all() if held.get(row_id) == attempts}
 
     async def mark_posting(self, row_id: int, attempts: int) -> bool:
         """A claimed row is handed to the platform now; False if it is no longer ours."""
@@ -842,25 +945,27 @@ class OutboxRepo:
                     attempts=OutboxMessage.attempts - 1)
         )
 
-    async def mark_sent(self, row_id: int, now: datetime, provider_message_id: str | None) -> None:
-        await self.s.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
-            .values(
-                status="sent",
-                sent_at=now,
-                lease_until=None,
-                provider_message_id=provider_message_id,
-                error=None,
+    async def release(self, held: Mapping[int, int]) -> None:
+        """Give back rows claimed but not sent ({row id: attempts}), at once, for another
+        sender (a clean shutdown: nobody waits for the lease to run out)."""
+        for row_id, attempts in held.items():
+            await self.s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == "sending",
+                       OutboxMessage.attempts == attempts)
+                .values(status="pending", lease_until=None,
+                        attempts=OutboxMessage.attempts - 1)
             )
-        )
+
+    async def mark_sent(self, row_id: int, now: datetime, provider_message_id: str | None) -> None:
+        await self.mark_sent_many([(row_id, provider_message_id)], now)
 
     async def mark_sent_many(self, sent: Sequence[tuple[int, str | None]], now: datetime) -> None:
         """Record many deliveries in one statement (the sender batches them)."""
         if not sent:
             return
-        many = [{"row_id": row_id, "provider_message_id": pid, "sent_at": now}
-                for row_id, pid in sent]
+        many = [{"row_id": row_id, "provider_message_id": pid, "sent_at": now,
+                 "redacted": REDACTED} for row_id, pid in sent]
         if self.hot.sqlite:
             await self.hot.executemany(_MARK_SENT, many)
         else:
@@ -877,8 +982,26 @@ class OutboxRepo:
         await self.s.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row_id)
-            .values(status=status, lease_until=None, error=error[:300])
+            .values(status=status, lease_until=None, error=error[:300],
+                    payload=case((OutboxMessage.ephemeral, literal(REDACTED, JSON())),
+                                 else_=OutboxMessage.payload))
         )
+
+    async def purge_bodies(self, before: datetime, *, limit: int = 500) -> int:
+        """Replace the bodies of at most ``limit`` final rows queued before ``before`` with
+        ``REDACTED`` (the housekeeping job; the rows stay for delivery counts and
+        receipts, marked ``ephemeral`` once blank). Returns how many."""
+        pick = (select(OutboxMessage.id)
+                .where(OutboxMessage.status.in_(_FINAL), OutboxMessage.created_at < before,
+                       OutboxMessage.ephemeral.is_(False))
+                .limit(limit))
+        result = await self.s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(pick.scalar_subquery()))
+            .values(payload=REDACTED, ephemeral=True)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def update_delivery(
         self, provider_message_id: str, status: str, error: str | None = None

@@ -3,8 +3,16 @@
 
 from __future__ import annotations
 
-from storage import models, models_activities, models_forms, models_tickets, models_volunteers
+from storage import (
+    models,
+    models_activities,
+    models_forms,
+    models_pacing,
+    models_tickets,
+    models_volunteers,
+)
 from storage.base import Base
 
-MODULES = (models, models_activities, models_forms, models_tickets, models_volunteers)
+MODULES = (models, models_activities, models_forms, models_pacing, models_tickets,
+           models_volunteers)
 METADATA = Base.metadata

@@ -34,7 +34,7 @@ from bot.settings import Secret, Settings
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramPlugin
 from conversations.messages import Pacing
 from handlers.whatsapp import SIGNATURE_HEADER, sign
-from storage import sqlite_inloop
+from storage import db as storage_db
 from storage.db import Database
 from storage.models import Complaint, Contact, OutboxMessage, ProcessedInbound
 from tests.fakes.tcp_proxy import TcpProxy
@@ -394,7 +394,7 @@ async def test_locked_sqlite_answers_503_until_free(
     if not database_url.startswith("sqlite"):
         pytest.skip("the SQLite variant of the outage test (PostgreSQL runs the proxy one)")
     # In production a writer waits up to 30 s for the lock; the test waits half a second.
-    monkeypatch.setattr(sqlite_inloop, "WRITE_LOCK_WAIT_S", 0.5)
+    monkeypatch.setattr(storage_db, "SQLITE_BUSY_TIMEOUT_S", 0.5)
     fake = await FakeBotAPI().start()
     # A one-second lease: a delivery whose record the lock refused is sent again soon.
     settings = Settings(database_url=database_url, data_dir=tmp_path,
@@ -417,13 +417,16 @@ async def test_locked_sqlite_answers_503_until_free(
                 assert await post(update) == 200
             path = make_url(database_url).database
             assert path is not None
-            holder = sqlite3.connect(path, isolation_level=None)
+            # The other process's connection, on a thread of its own: waiting for the
+            # lock on the event loop's thread would stall the service under test too.
+            holder = await asyncio.to_thread(sqlite3.connect, path, isolation_level=None,
+                                             check_same_thread=False)
             try:
-                holder.execute("BEGIN IMMEDIATE")  # the write lock, held elsewhere
+                await asyncio.to_thread(holder.execute, "BEGIN IMMEDIATE")  # the write lock
                 assert await post(script[3]) == 503
             finally:
-                holder.execute("ROLLBACK")
-                holder.close()
+                await asyncio.to_thread(holder.execute, "ROLLBACK")
+                await asyncio.to_thread(holder.close)
             for update in script[3:]:
                 assert await post(update) == 200
             db = Database(database_url)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-from datetime import timedelta
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.outbox import OutboxSender, Pacer
+from bot.outbox import OutboxSender
 from conversations.messages import (
     ChannelUnavailable,
     Outbound,
@@ -21,6 +23,7 @@ from conversations.messages import (
 )
 from storage.db import Database
 from storage.models import Contact, OutboxMessage
+from storage.repos import REDACTED
 from tests.harness import Clock
 
 pytestmark = [pytest.mark.storage]
@@ -161,21 +164,203 @@ async def test_a_send_interrupted_by_a_crash_is_taken_again_after_the_lease(db: 
     assert channel.delivered == ["hello"]
 
 
-def test_pacer_keeps_the_overall_and_per_recipient_limits() -> None:
-    now = [100.0]
-    pacer = Pacer(Pacing(rate=30.0, per_recipient_interval=1.0, burst=1), lambda: now[0])
-    slots = [pacer.reserve(f"chat{n}") for n in range(60)]
-    gaps = [b - a for a, b in itertools.pairwise(slots)]
-    assert all(gap == pytest.approx(1 / 30) for gap in gaps)  # 30 per second, no faster
-    assert slots[-1] - slots[0] == pytest.approx(59 / 30)
-    same = [pacer.reserve("chat0") for _ in range(3)]
-    assert same[1] - same[0] == pytest.approx(1.0) and same[2] - same[1] == pytest.approx(1.0)
+# -- fairness, order, crashes ----------------------------------------------------------------
 
 
-def test_pacer_burst_allows_a_few_quick_messages_then_paces() -> None:
-    now = [0.0]
-    pacer = Pacer(Pacing(rate=80.0, per_recipient_interval=6.0, burst=3), lambda: now[0])
-    slots = [pacer.reserve("628123") for _ in range(5)]
-    assert slots[2] - slots[0] < 0.1  # three back to back
-    assert slots[3] == pytest.approx(slots[0] + 6.0)
-    assert slots[4] == pytest.approx(slots[1] + 6.0)
+class GatedChannel(ScriptedChannel):
+    """Delivers one message each time the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Semaphore(0)
+        self.order: list[str] = []
+
+    async def send(self, message: Outbound) -> SendResult:
+        await self.gate.acquire()
+        self.order.append(message.text)
+        return await super().send(message)
+
+
+async def test_one_contacts_backlog_does_not_delay_anothers_reply(db: Database) -> None:
+    clock = Clock()
+    channel = ScriptedChannel()
+    for n in range(200):
+        await enqueue(db, clock, "flooder", f"flood {n}")
+    clock.advance(seconds=1)
+    for name in ("siti", "budi", "ani"):
+        await enqueue(db, clock, name, f"reply to {name}")
+    sender = OutboxSender(db, {"test": channel}, clock=clock, max_in_flight=1)
+    await sender.drain()
+    # Every other reply went out among the flooder's first few, not after all 200.
+    firsts = {text: n for n, text in enumerate(channel.delivered)}
+    assert all(firsts[f"reply to {name}"] < 6 for name in ("siti", "budi", "ani"))
+    # The flooder loses nothing, and keeps their order.
+    assert [t for t in channel.delivered if t.startswith("flood")] == [
+        f"flood {n}" for n in range(200)]
+
+
+async def test_a_recipients_messages_keep_their_order_across_senders(db: Database) -> None:
+    clock = Clock()
+    first = await enqueue(db, clock, "siti", "first")
+    async with db.transaction() as tx:  # a sender claims the first one, then dies
+        [claimed] = await tx.outbox.claim_due(clock(), limit=10, lease=timedelta(seconds=10),
+                                              heads=True)
+        assert claimed.id == first
+    await enqueue(db, clock, "siti", "second")
+    channel = ScriptedChannel()
+    sender = OutboxSender(db, {"test": channel}, clock=clock)
+    await sender.drain()
+    assert channel.delivered == []  # "second" waits for "first", still leased
+    clock.advance(seconds=11)
+    await sender.drain()
+    assert channel.delivered == ["first", "second"]
+
+
+async def test_a_reply_overtakes_queued_bulk_at_the_next_send(db: Database) -> None:
+    clock = Clock()
+    channel = GatedChannel()
+    for n in range(50):
+        await enqueue(db, clock, f"r{n}", f"bulk {n}", priority=10)
+    sender = OutboxSender(db, {"test": channel}, clock=clock, max_in_flight=1)
+    running = asyncio.create_task(sender.run())
+    try:
+        for _ in range(3):
+            channel.gate.release()
+        await wait_until(lambda: len(channel.order) == 3)
+        await enqueue(db, clock, "waiting", "reply")
+        sender.wake()
+        # The send already under way finishes; the very next one is the reply.
+        for _ in range(3):
+            channel.gate.release()
+        await wait_until(lambda: len(channel.order) == 6)
+        assert channel.order[4] == "reply"
+    finally:
+        for _ in range(100):
+            channel.gate.release()
+        await sender.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_bulk_claimed_by_a_sender_that_died_before_posting_it_is_sent(
+        db: Database) -> None:
+    clock = Clock()
+    ids = [await enqueue(db, clock, f"r{n}", f"bulk {n}", priority=10) for n in range(5)]
+    async with db.transaction() as tx:  # claimed, then the process dies before posting
+        claimed = await tx.outbox.claim_due(clock(), limit=10, lease=timedelta(seconds=10))
+        assert sorted(c.id for c in claimed) == ids
+    channel = ScriptedChannel()
+    sender = OutboxSender(db, {"test": channel}, clock=clock)
+    clock.advance(seconds=11)  # one short lease later, not a minute
+    await sender.drain()
+    assert sorted(channel.delivered) == [f"bulk {n}" for n in range(5)]
+    async with db.transaction() as tx:
+        assert await tx.outbox.counts() == {"sent": 5}
+
+
+async def test_a_sender_at_work_keeps_its_rows_and_a_dead_ones_are_taken_over(
+        db: Database) -> None:
+    """The lease is short and renewed while the sender holds the rows."""
+    channel = GatedChannel()
+    for n in range(3):
+        await enqueue(db, utc_clock, f"r{n}", f"m{n}")
+    alive = OutboxSender(db, {"test": channel}, clock=utc_clock,
+                         lease=timedelta(seconds=0.3))
+    running = asyncio.create_task(alive.run())
+    try:
+        await wait_until(lambda: len(alive._held) == 3)
+        await asyncio.sleep(1.0)  # three leases: renewed meanwhile
+        async with db.transaction() as tx:
+            stolen = await tx.outbox.claim_due(utc_clock(), limit=10,
+                                               lease=timedelta(seconds=1))
+        assert stolen == []
+        for _ in range(3):
+            channel.gate.release()
+        await wait_until(lambda: len(channel.delivered) == 3)
+    finally:
+        await alive.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert sorted(channel.delivered) == ["m0", "m1", "m2"]
+
+
+async def test_a_clean_stop_gives_back_what_it_did_not_send(db: Database) -> None:
+    clock = Clock()
+    channel = GatedChannel()
+    for n in range(3):
+        await enqueue(db, clock, f"r{n}", f"m{n}")
+    sender = OutboxSender(db, {"test": channel}, clock=clock, max_in_flight=1)
+    running = asyncio.create_task(sender.run())
+    channel.gate.release()
+    await wait_until(lambda: len(channel.delivered) == 1)
+    await asyncio.sleep(0.05)
+    channel.gate.release()  # the one under way may finish
+    await sender.stop()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    async with db.transaction() as tx:
+        counts = await tx.outbox.counts()
+    # Nothing is left leased to a sender that is gone: another takes it at once.
+    assert "sending" not in counts
+    assert counts.get("sent", 0) + counts.get("pending", 0) == 3
+
+
+# -- ephemeral bodies ----------------------------------------------------------------------
+
+
+async def test_an_ephemeral_body_is_gone_once_delivered(db: Database) -> None:
+    clock = Clock()
+    async with db.transaction() as tx:
+        secret = await tx.outbox.enqueue(
+            channel="test", recipient="siti", now=clock(), ephemeral=True,
+            payload=Outbound("test", "siti", "Tautan masuk: https://x/masuk/abc").as_dict())
+        plain = await tx.outbox.enqueue(
+            channel="test", recipient="budi", now=clock(),
+            payload=Outbound("test", "budi", "Laporan diterima").as_dict())
+        failing = await tx.outbox.enqueue(
+            channel="test", recipient="ani", now=clock(), ephemeral=True,
+            payload=Outbound("test", "ani", "NIK 3172********0001").as_dict())
+    assert secret and plain and failing
+    channel = ScriptedChannel()
+    channel.failures["ani"] = [PermanentFailure("bad request")]
+    await OutboxSender(db, {"test": channel}, clock=clock).drain()
+    assert "Tautan masuk: https://x/masuk/abc" in channel.delivered  # it did go out
+    sent, kept, failed = (await row(db, secret)), (await row(db, plain)), (await row(db, failing))
+    assert (sent.status, sent.payload) == ("sent", REDACTED)
+    assert (failed.status, failed.payload) == ("failed", REDACTED)
+    assert kept.payload["text"] == "Laporan diterima"
+
+
+async def test_housekeeping_blanks_old_bodies_but_keeps_the_rows(db: Database) -> None:
+    clock = Clock()
+    old = await enqueue(db, clock, "siti", "lama")
+    waiting = await enqueue(db, clock, "budi", "belum terkirim", priority=10)
+    async with db.transaction() as tx:
+        [claimed] = await tx.outbox.claim_due(clock(), limit=1, lease=timedelta(seconds=10))
+        await tx.outbox.mark_sent(claimed.id, clock(), "p-1")
+    clock.advance(days=8)
+    recent = await enqueue(db, clock, "ani", "baru")
+    async with db.transaction() as tx:
+        [claimed] = await tx.outbox.claim_due(clock(), limit=1, lease=timedelta(seconds=10))
+        assert claimed.id == recent
+        await tx.outbox.mark_sent(recent, clock(), "p-2")
+    async with db.transaction() as tx:
+        assert await tx.outbox.purge_bodies(clock() - timedelta(days=7)) == 1
+        assert await tx.outbox.purge_bodies(clock() - timedelta(days=7)) == 0
+    assert (await row(db, old)).payload == REDACTED
+    assert (await row(db, old)).provider_message_id == "p-1"
+    assert (await row(db, recent)).payload["text"] == "baru"
+    assert (await row(db, waiting)).payload["text"] == "belum terkirim"
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):  # bounded only to fail a hung test
+        while not predicate():  # noqa: ASYNC110 - the sender has no event to wait on
+            await asyncio.sleep(0.005)

@@ -30,6 +30,8 @@ from conversations.messages import (
 )
 from handlers.telegram import PACING, TelegramChannel, split_text, to_html, utf16_len
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeBotAPI
+from tests.fakes.telegram_limits import TOKEN as LIMITS_TOKEN
+from tests.fakes.telegram_limits import LimitedBotAPI
 
 CHAT = 681234567
 GROUP = -1001987654321
@@ -246,7 +248,8 @@ async def test_messages_telegram_would_refuse_fail_for_good(
 
 
 def test_default_pacing_is_telegrams() -> None:
-    assert TelegramChannel(Bot(TOKEN)).pacing == PACING == Pacing(30.0, 1.0, 1)
+    # 30 a second per bot; a chat gets three at once after a quiet spell, then one a second.
+    assert TelegramChannel(Bot(TOKEN)).pacing == PACING == Pacing(30.0, 1.0, 3)
 
 
 class Clock:
@@ -266,13 +269,33 @@ def test_a_group_gets_at_most_twenty_messages_a_minute() -> None:
     assert channel._group_delay(GROUP) == 0.0
 
 
-def test_every_part_of_a_split_message_keeps_to_the_bot_wide_rate() -> None:
-    clock = Clock()
-    channel = TelegramChannel(Bot(TOKEN), clock=clock)
-    delays = [channel._rate_delay() for _ in range(4)]
-    assert delays == pytest.approx([0.0, 1 / 30, 2 / 30, 3 / 30])
-    clock.now += 1
-    assert channel._rate_delay() == 0.0
+@pytest.mark.parametrize(("message", "messages"), [
+    (out("Halo"), 1),
+    (out("x" * 5000), 2),
+    (out(("kata " * 700 + "\n\n") * 3), 3),
+    (out("Di kelurahan mana?", choices=YES_NO, remove_keyboard=True), 2),
+    (out("Terima kasih.", remove_keyboard=True), 1),
+])
+def test_the_outbox_is_told_how_many_messages_telegram_counts(message: Outbound,
+                                                                messages: int) -> None:
+    """A split text is several messages to Telegram's limits; the outbox books them all."""
+    assert TelegramChannel(Bot(TOKEN)).cost(message) == messages
+
+
+async def test_parts_beyond_the_chats_burst_keep_to_its_limit() -> None:
+    """A text split in three, to a chat that takes two at once: the third part waits its
+    turn instead of drawing a 429 (a strict fake counts arrivals)."""
+    limits = await LimitedBotAPI(per_chat_interval=0.2, per_chat_burst=2).start()
+    bot = Bot(LIMITS_TOKEN, base_url=f"{limits.url}/bot")
+    await bot.initialize()
+    try:
+        channel = TelegramChannel(bot, pacing=Pacing(30.0, 0.2, 2))
+        await channel.send(out(("kata " * 700 + "\n\n") * 3))
+    finally:
+        await bot.shutdown()
+        await limits.close()
+    assert limits.refused == []
+    assert len(limits.texts(CHAT)) == 3
 
 
 # -- acknowledging a tap -------------------------------------------------------------------

@@ -33,6 +33,7 @@ from bot.broadcast import SIMPLE_AUDIENCES as BROADCAST_AUDIENCES
 from bot.broadcast import audience_counts_text, send_free_form
 from bot.dashboard.charts import daily_bars
 from bot.edge import ascii_or_none
+from bot.exports import export
 from bot.features.activities import ActivitiesFeature
 from bot.features.tickets import (
     KELURAHAN_NAMES,
@@ -58,7 +59,6 @@ from conversations.tickets_flow import (
     next_statuses,
 )
 from storage import dashboard_sources
-from storage.export import export_complaints
 from storage.repos_activities import ActivityRepo
 from storage.repos_tickets import TicketFilter, TicketRepo
 
@@ -814,12 +814,13 @@ class Dashboard:
         folder = Path(tempfile.mkdtemp(prefix="warga-export-"))
         path = folder / name
         try:
-            if name.startswith("asesmen."):
-                count = await self._export_assessments(services, path, fmt)
-                action = "export.assessments"
-            else:
-                count = await export_complaints(services.db, path, fmt)  # type: ignore[arg-type]
-                action = "export.complaints"
+            # The one export path (bot.exports): streamed, in a child process. NIK / KK
+            # stay masked here (the full numbers are for the command line only); CSV
+            # gives the households file (the XLSX holds all three sheets).
+            what = "assessments" if name.startswith("asesmen.") else "complaints"
+            count = (await export(services.db, what, fmt, path,  # type: ignore[arg-type]
+                                  tz=self.feature.tz, in_process=False)).rows
+            action = f"export.{what}"
             async with services.db.transaction() as tx:
                 await tx.audit.add(user.actor.label, action, services.clock(),
                                    details={"format": fmt, "rows": count, "via": "dashboard"})
@@ -836,19 +837,6 @@ class Dashboard:
             return response
         finally:
             shutil.rmtree(folder, ignore_errors=True)  # the CSV export writes three files
-
-    async def _export_assessments(self, services: Services, path: Path, fmt: str) -> int:
-        """The assessments export with NIK / KK masked (the full numbers stay CLI-only).
-        CSV: the households file (the CSV export's members and codebook files are left
-        out; the XLSX holds all three sheets)."""
-        from bot.features.volunteers import export_columns
-        from storage.export_assessments import export_assessments
-
-        households, members = export_columns()
-        result = await export_assessments(
-            services.db, path, fmt,  # type: ignore[arg-type]
-            households=households, members=members, reveal=None, tz=self.feature.tz)
-        return result.households
 
     @page
     async def media(self, request: web.Request, user: User) -> web.StreamResponse:

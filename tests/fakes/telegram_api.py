@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from tests.fakes.telegram_limits import FloodLimits
 
 TOKEN = "123456789:AAH-fake-token_for-tests"
 BOT_ID = 123456789
@@ -83,6 +86,10 @@ class FakeBotAPI:
     webhook: dict[str, Any] | None = None
     # Called with every successful call and its result (benchmarks follow replies here).
     on_call: Callable[[Call, Any], None] | None = None
+    # Telegram's flood limits on sendMessage / sendPhoto (429 with retry_after), off
+    # unless given; ``throttled`` counts the refusals.
+    limits: FloodLimits | None = None
+    throttled: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
@@ -250,7 +257,19 @@ class FakeBotAPI:
         limit = int(params.get("limit") or 100)
         return self._updates[:limit]
 
+    def _flood_check(self, params: dict[str, Any]) -> None:
+        chat_id = params.get("chat_id")
+        if self.limits is None or not isinstance(chat_id, int):
+            return
+        refused = self.limits.check(chat_id, time.monotonic())
+        if refused is not None:
+            self.throttled += 1
+            retry_after = max(1, math.ceil(refused[0]))
+            raise BotAPIError(429, f"Too Many Requests: retry after {retry_after}",
+                              {"retry_after": retry_after})
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._flood_check(params)
         text, entities = _parse_text(params.get("text"), params.get("parse_mode"))
         if not text.strip():
             raise BotAPIError(400, "Bad Request: message text is empty")
@@ -262,6 +281,7 @@ class FakeBotAPI:
         return self._keep(message, params)
 
     async def _m_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._flood_check(params)
         photo = params.get("photo")
         if not photo:
             raise BotAPIError(400, "Bad Request: there is no photo in the request")

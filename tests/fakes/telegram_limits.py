@@ -1,10 +1,12 @@
 """A fake Telegram Bot API that enforces Telegram's flood limits, on a loopback port.
 
 Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
-no more than ``rate`` messages in any ``window`` seconds across all chats (30 per second),
-and no two messages to one chat less than ``per_chat_interval`` apart (one a second).
-A message over either limit is refused as Telegram does: HTTP 429 with
-``parameters.retry_after`` (whole seconds), and is not delivered.
+no more than ``rate`` messages in any ``window`` seconds across all chats (30 per second,
+a strict sliding window over arrival times), and per chat a bucket of
+``per_chat_burst`` messages refilled one per ``per_chat_interval`` (Telegram: about one a
+second, "short bursts" tolerated; with the default burst of 1, no two messages to one
+chat less than a second apart). A message over either limit is refused as Telegram
+does: HTTP 429 with ``parameters.retry_after`` (whole seconds), and is not delivered.
 
 It answers what ``warga serve`` asks at start-up and while polling (getMe, setMyCommands,
 deleteWebhook, getUpdates held for its timeout), records every delivered message with its
@@ -36,6 +38,35 @@ WINDOW = 1.0
 PER_CHAT_INTERVAL = 1.0
 
 
+@dataclass
+class FloodLimits:
+    """Telegram's flood limits over arrival times: a strict sliding window for the bot, a
+    bucket per chat. ``check`` says how long to wait, or None and counts the message."""
+
+    rate: int = RATE
+    window: float = WINDOW
+    per_chat_interval: float = PER_CHAT_INTERVAL
+    per_chat_burst: int = 1
+    _recent: deque[float] = field(default_factory=deque)
+    # chat → the bucket's theoretical arrival time (GCRA)
+    _tat: dict[int, float] = field(default_factory=dict)
+
+    def check(self, chat_id: int, now: float) -> tuple[float, str] | None:
+        """(seconds to wait, "chat" or "rate") when refused; None: accepted, counted."""
+        # Telegram forgets what is older than the window.
+        while self._recent and now - self._recent[0] >= self.window:
+            self._recent.popleft()
+        tat = self._tat.get(chat_id, now)
+        early = tat - (self.per_chat_burst - 1) * self.per_chat_interval - now
+        if early > 0:
+            return early, "chat"
+        if len(self._recent) >= self.rate:
+            return self.window - (now - self._recent[0]), "rate"
+        self._recent.append(now)
+        self._tat[chat_id] = max(tat, now) + self.per_chat_interval
+        return None
+
+
 @dataclass(frozen=True)
 class Delivered:
     chat_id: int
@@ -57,6 +88,7 @@ class LimitedBotAPI:
     rate: int = RATE
     window: float = WINDOW
     per_chat_interval: float = PER_CHAT_INTERVAL
+    per_chat_burst: int = 1
     token: str = TOKEN
     clock: Callable[[], float] = time.monotonic
     delivered: list[Delivered] = field(default_factory=list)
@@ -64,8 +96,7 @@ class LimitedBotAPI:
     problems: list[str] = field(default_factory=list)
     # Called with each delivery before the answer goes back (e.g. to kill the bot).
     on_delivery: Callable[[Delivered], None] | None = None
-    _recent: deque[float] = field(default_factory=deque)
-    _last_by_chat: dict[int, float] = field(default_factory=dict)
+    _limits: FloodLimits | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -139,16 +170,12 @@ class LimitedBotAPI:
             self.problems.append(f"malformed sendMessage {sorted(params)}")
             return _error(400, "Bad Request: chat_id and text are required")
         now = self.clock()
-        # Telegram forgets what is older than the window.
-        while self._recent and now - self._recent[0] >= self.window:
-            self._recent.popleft()
-        last = self._last_by_chat.get(chat_id)
-        if last is not None and now - last < self.per_chat_interval:
-            return self._refuse(chat_id, now, self.per_chat_interval - (now - last), "chat")
-        if len(self._recent) >= self.rate:
-            return self._refuse(chat_id, now, self.window - (now - self._recent[0]), "rate")
-        self._recent.append(now)
-        self._last_by_chat[chat_id] = now
+        if self._limits is None:
+            self._limits = FloodLimits(self.rate, self.window, self.per_chat_interval,
+                                       self.per_chat_burst)
+        refused = self._limits.check(chat_id, now)
+        if refused is not None:
+            return self._refuse(chat_id, now, *refused)
         markup = params.get("reply_markup") or {}
         buttons = tuple(b.get("callback_data", "") for row in markup.get("inline_keyboard", ())
                         for b in row)
