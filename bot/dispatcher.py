@@ -691,6 +691,7 @@ class Dispatcher:
                 contact_id=ctx.contact.id,
                 priority=REPLY,
                 dedupe_key=f"reply:{ctx.inbound.channel}:{ctx.inbound.message_id}",
+                ephemeral=any(p.ephemeral for p in ctx.replies),
             )
 
     def render(self, contact: ContactState, prompts: Sequence[Prompt], *,

@@ -87,8 +87,11 @@ class Context:
     def lang(self) -> str:
         return self.contact.language or "id"
 
-    def say(self, *texts: T, choices: list[tuple[str, T | str]] | None = None) -> None:
-        self.replies.append(Prompt(texts=list(texts), choices=list(choices or [])))
+    def say(self, *texts: T, choices: list[tuple[str, T | str]] | None = None,
+            ephemeral: bool = False) -> None:
+        """Add to this turn's reply; ``ephemeral``: its body is blanked once delivered."""
+        self.replies.append(Prompt(texts=list(texts), choices=list(choices or []),
+                                   ephemeral=ephemeral))
 
     async def start_flow(self, flow_id: str, extra: dict[str, Any] | None = None,
                          intro: list[T] | None = None) -> None:

@@ -811,6 +811,7 @@ class Engine:
         line = qtypes.get(step.type).readback(step, value)
         if line is not None:
             prompt.texts.append(line)
+            prompt.ephemeral = True
         prompt.choices = [(f"{step.name}:__ok", T("flow.check_yes")),
                           (f"{step.name}:__retry", T("flow.check_no"))]
         return prompt

@@ -15,3 +15,6 @@ class Prompt:
     choices: list[tuple[str, T | str]] = field(default_factory=list)
     request_location: bool = False
     request_contact: bool = False
+    # Says something that must not stay readable once delivered (a login link, a read-back
+    # of an identity number): the outbox blanks the message's body after delivery.
+    ephemeral: bool = False

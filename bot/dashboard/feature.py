@@ -44,4 +44,5 @@ class DashboardFeature:
         """/dasbor: a one-time link to the dashboard, valid for 10 minutes."""
         url = await issue_login_link(ctx.tx, self.settings, ctx.contact.id, ctx.now)
         await ctx.tx.audit.add(Actor.of(ctx.contact).label, "dashboard.link", ctx.now)
-        ctx.say(T("ticket.dashboard_link", url=url, minutes=int(LOGIN_TTL.total_seconds() // 60)))
+        ctx.say(T("ticket.dashboard_link", url=url, minutes=int(LOGIN_TTL.total_seconds() // 60)),
+                ephemeral=True)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from conversations import parsing
 from conversations.i18n import JAKARTA, T
+from conversations.privacy import ID_PLACEHOLDER, identity_label
 from conversations.qtypes import Answer, Case, Display, QuestionType, register
 
 if TYPE_CHECKING:
@@ -21,10 +22,11 @@ def sealed(answer: Answer, kind: str, digits: str) -> dict[str, str]:
 
 
 def masked(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("masked", "****"))
-    text = str(value)
-    return text[:4] + "*" * max(0, len(text) - 8) + text[-4:] if len(text) > 8 else "****"
+    """How an identity answer shows in summaries and lists, under its question's label:
+    its keyed reference ('#KQXM-PRTA'), which links records without giving away a digit.
+    Only the read-back right after typing (an ephemeral message) shows part of the
+    number."""
+    return identity_label(value) or ID_PLACEHOLDER
 
 
 @register
