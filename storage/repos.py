@@ -826,9 +826,9 @@ class OutboxRepo:
         """
         if self.hot.sqlite:
             # A fixed statement run on the raw connection (see _Hot, _sqlite_claim):
-            # composing the ORM statement below, keying it for the compiled cache and
-            # executing it cost ~2 ms per claim, and the sender claims after every send
-            # that frees a slot.
+            # composing the ORM statement below and keying it for the compiled cache on
+            # every claim showed in the profile (docs/performance.md), and the sender
+            # claims after every send that frees a slot.
             params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
             if channels is not None:
                 params["channels"] = json.dumps(list(channels))
