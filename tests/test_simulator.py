@@ -150,9 +150,8 @@ async def test_report_verified_by_the_coordinator_pane_reaches_the_resident_pane
     verify = next(c["id"] for m in now["coordinator"] for c in m["choices"]
                   if c["label"] == "Verifikasi")
     await say(browser, csrf, "coordinator", "choice", verify)
-    await say(browser, csrf, "coordinator", "text", "Dicek petugas besok pagi")
     now = await wait_for(browser, "resident", lambda m: "*Diverifikasi*" in m["text"])
     notice = next(m["text"] for m in now["resident"] if "*Diverifikasi*" in m["text"])
-    assert notice.startswith(f"Kabar laporan *{ticket}*")
+    assert notice == f"Kabar laporan *{ticket}*: statusnya sekarang *Diverifikasi*."
     assert not any(ticket in m["text"] and "Kabar laporan" in m["text"]
                    for m in now["coordinator"])
