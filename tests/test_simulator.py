@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from bot.app import SERVICES, Services, create_app
 from bot.dashboard.feature import DashboardFeature
-from bot.dashboard.simulator import CHANNEL
+from bot.dashboard.simulator import CHANNEL, SAMPLE_LOCATION, SimulatorChannel
 from bot.features.complaints import ComplaintsFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
+from conversations.messages import Choice, InboundKind, Location, Outbound
 from storage.models import Contact, OutboxMessage
 from tests.dashboard_helpers import DashClient, add_contact, dashboard_settings
 from tests.harness import Clock
@@ -155,3 +156,26 @@ async def test_report_verified_by_the_coordinator_pane_reaches_the_resident_pane
     assert notice == f"Kabar laporan *{ticket}*: statusnya sekarang *Diverifikasi*."
     assert not any(ticket in m["text"] and "Kabar laporan" in m["text"]
                    for m in now["coordinator"])
+
+
+async def test_the_channel_parses_locations_and_masks_identity_numbers() -> None:
+    channel = SimulatorChannel()
+    [sample] = channel.parse(("resident-1", "/lokasi", None))
+    assert (sample.kind, sample.location) == (InboundKind.LOCATION, SAMPLE_LOCATION)
+    [there] = channel.parse(("resident-1", "/lokasi -6.2, 106.8", None))
+    assert there.location == Location(-6.2, 106.8)
+    [typed] = channel.parse(("resident-1", "/lokasi di rumah", None))
+    assert (typed.kind, typed.text) == (InboundKind.TEXT, "/lokasi di rumah")
+    [clicked] = channel.parse(("resident-1", "", "jenis:air"))
+    assert (clicked.kind, clicked.choice_id, clicked.channel) == (
+        InboundKind.CHOICE, "jenis:air", CHANNEL)
+    await channel.send(Outbound(channel=CHANNEL, user_id="volunteer-1",
+                                text="NIK 3172041234567890 benar?",
+                                choices=(Choice("confirm:yes", "Ya"),),
+                                request_location=True))
+    [shown] = channel.since("volunteer-1", 0)
+    assert "3172041234567890" not in shown["text"]
+    assert shown["choices"] == [{"id": "confirm:yes", "label": "Ya"}]
+    assert shown["location"] is True
+    assert channel.since("volunteer-1", shown["seq"]) == []
+    assert channel.since("resident-1", 0) == []

@@ -54,6 +54,17 @@ def contact_id_of(persona: str, coordinator_id: int) -> str:
     return f"{persona}-{coordinator_id}"
 
 
+def _location(args: str) -> Location | None:
+    """'' → the sample location; 'LAT,LON' → that place; anything else → None."""
+    if not args.strip():
+        return SAMPLE_LOCATION
+    try:
+        lat, lon = (float(x) for x in args.replace(" ", "").split(","))
+    except ValueError:
+        return None
+    return Location(lat, lon) if -90 <= lat <= 90 and -180 <= lon <= 180 else None
+
+
 @dataclass
 class _Pane:
     messages: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
@@ -78,14 +89,17 @@ class SimulatorChannel:
         return [m for m in pane.messages if m["seq"] > after] if pane else []
 
     def parse(self, raw: tuple[str, str, str | None]) -> list[Inbound]:
-        """(user id, typed text, clicked choice id) → one inbound."""
+        """(user id, typed text, clicked choice id) → one inbound; ``/lokasi`` shares the
+        sample location, ``/lokasi LAT,LON`` another."""
         user_id, text, choice = raw
         base: dict[str, Any] = {"channel": CHANNEL, "user_id": user_id,
                                 "message_id": uuid.uuid4().hex}
         if choice:
             return [Inbound(kind=InboundKind.CHOICE, choice_id=choice, **base)]
-        if text == "/lokasi":
-            return [Inbound(kind=InboundKind.LOCATION, location=SAMPLE_LOCATION, **base)]
+        if text.lower().startswith("/lokasi"):
+            place = _location(text[len("/lokasi"):])
+            if place is not None:
+                return [Inbound(kind=InboundKind.LOCATION, location=place, **base)]
         return [Inbound(kind=InboundKind.TEXT, text=text, **base)]
 
     async def send(self, message: Outbound) -> SendResult:
