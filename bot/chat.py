@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,8 +24,6 @@ from bot.settings import Settings
 from handlers.console import CHANNEL, ConsoleChannel, ConsoleLine
 from storage.models import OutboxMessage
 from storage.repos import ClaimedMessage, Repos
-
-ROLES = ("resident", "volunteer", "coordinator")
 
 
 class RecipientSender(OutboxSender):
@@ -101,8 +98,7 @@ def who_text(services: Services, role: str, user_id: str) -> str:
                                command=f"warga chat --as {other} --user 2")
 
 
-async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | None,
-                   write: Callable[[str], None] | None = None) -> int:
+async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | None) -> int:
     interactive = sys.stdin.isatty()
 
     def out(text: str) -> None:
@@ -114,7 +110,7 @@ async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | N
         sys.stdout.flush()
 
     services = await build_services(settings)
-    console = ConsoleChannel(write or out)
+    console = ConsoleChannel(out)
     services.attach(console)
     sender = recipient_sender(services, CHANNEL, frozenset({user_id}))
     runner: asyncio.Task[None] | None = None
