@@ -179,3 +179,19 @@ async def test_the_channel_parses_locations_and_masks_identity_numbers() -> None
     assert shown["location"] is True
     assert channel.since("volunteer-1", shown["seq"]) == []
     assert channel.since("resident-1", 0) == []
+
+
+async def test_a_broadcast_queued_for_a_simulated_contact_reaches_its_pane(sim: Sim) -> None:
+    browser, _ = await sim.signed_in()
+    resident = f"resident-{sim.coordinator}"
+    async with sim.services.db.transaction() as tx:
+        contact = await tx.contacts.upsert(CHANNEL, resident, sim.clock(), inbound=False)
+        await tx.outbox.enqueue(
+            channel=CHANNEL, recipient=resident, now=sim.clock(), priority=10,
+            contact_id=contact.id, batch="siaran-1",
+            payload=Outbound(channel=CHANNEL, user_id=resident,
+                             text="Besok pagi air PAM mati.").as_dict())
+    for wake in sim.services.dispatcher.on_enqueued:
+        wake()
+    now = await wait_for(browser, "resident", lambda m: m["text"] == "Besok pagi air PAM mati.")
+    assert now["coordinator"] == [] and now["volunteer"] == []
