@@ -1,25 +1,119 @@
-"""`warga chat`: a terminal conversation through the real dispatcher, engine and database."""
+"""`warga chat`: a terminal conversation through the real dispatcher, engine and database.
+
+Each terminal is one person. Several terminals may run on one database at once (a
+resident in one, the coordinator in another): each sends only the console messages of
+its own person, and leaves everyone else's queued for their own terminal. The features'
+timers run here too, so reminders and broadcasts arrive without ``warga serve``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
 
 from bot.app import build_services
+from bot.outbox import OutboxSender
+from bot.scheduler import Scheduler, add_timers, create_scheduler
+from bot.services import Services
 from bot.settings import Settings
 from handlers.console import CHANNEL, ConsoleChannel, ConsoleLine
+from storage.models import OutboxMessage
+from storage.repos import ClaimedMessage, Repos
 
 
-def _write(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+class RecipientSender(OutboxSender):
+    """An outbox sender that claims only the rows of some recipients on its channels.
+
+    The other terminals' rows are left alone: they stay ``pending`` for the terminal of
+    the person they are for (or for ``warga serve``).
+    """
+
+    def __init__(self, *args: Any, recipients: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recipients = recipients
+
+    async def _claim_in(self, tx: Repos, now: datetime, need: int, max_priority: int | None,
+                        jobs: list[Any]) -> list[ClaimedMessage]:
+        o = OutboxMessage
+        others = list((await tx.session.execute(
+            select(o.id).where(o.channel.in_(list(self.lanes)), o.recipient.not_in(
+                self.recipients), o.status.in_(("pending", "sending"))))).scalars())
+        rows = await tx.outbox.claim_due(
+            now, limit=need, lease=self.lease, channels=list(self.lanes), heads=True,
+            max_priority=max_priority, exclude=others)
+        # A row queued for someone else between the two statements (PostgreSQL reads
+        # committed) goes back at once, its attempt uncounted.
+        strays = {r.id: r.attempts for r in rows if r.recipient not in self.recipients}
+        if strays:
+            await tx.outbox.release(strays)
+        mine = [r for r in rows if r.recipient in self.recipients]
+        for row in mine:
+            if row.priority > 0 and (row.opted_out or row.stopped):
+                reason = "opted_out" if row.opted_out else "blocked"
+                await tx.outbox.mark_failed(row.id, reason, status="skipped")
+                self.metrics.outbound.labels(row.channel, reason).inc()
+                self._claim_wanted |= row.more
+                continue
+            jobs.append(self._job(row))
+        return mine
+
+
+def recipient_sender(services: Services, channel_name: str,
+                     recipients: frozenset[str]) -> RecipientSender:
+    """A sender for ``recipients`` on one attached channel, woken by every new row."""
+    settings = services.settings
+    lease = min(settings.lease_seconds, settings.outbox_lease_seconds)
+    sender = RecipientSender(
+        services.db, {channel_name: services.channels[channel_name]}, clock=services.clock,
+        metrics=services.metrics, recipients=recipients, lease=timedelta(seconds=lease))
+    services.dispatcher.on_enqueued.append(sender.wake)
+    return sender
+
+
+async def start_timers(services: Services) -> Scheduler:
+    """The features' timers (reminders, deadlines, broadcasts), rebuilt from the database
+    as ``warga serve`` does."""
+    scheduler = create_scheduler(services.settings.timezone)
+    add_timers(scheduler, services.dispatcher.timers, services.clock)
+    for spec in services.dispatcher.specs:
+        if spec.startup is not None:
+            await spec.startup(scheduler)
+    scheduler.start()
+    services.scheduler = scheduler
+    return scheduler
+
+
+def who_text(services: Services, role: str, user_id: str) -> str:
+    """Who this terminal is, and how to play someone else."""
+    other = "coordinator" if role != "coordinator" else "resident"
+    return services.translator(services.settings.locale, "console.whoami",
+                               role=services.translator(services.settings.locale,
+                                                        f"console.role.{role}"),
+                               address=f"{CHANNEL}:{user_id}",
+                               command=f"warga chat --as {other} --user 2")
 
 
 async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | None) -> int:
+    interactive = sys.stdin.isatty()
+
+    def out(text: str) -> None:
+        if interactive:
+            # A message may arrive while the prompt waits: print it above a fresh prompt.
+            sys.stdout.write("\r" + text + "\n> ")
+        else:
+            sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
     services = await build_services(settings)
-    console = ConsoleChannel(_write)
+    console = ConsoleChannel(out)
     services.attach(console)
-    sender = services.start_sender()
+    sender = recipient_sender(services, CHANNEL, frozenset({user_id}))
+    runner: asyncio.Task[None] | None = None
     try:
         async with services.db.transaction() as tx:
             contact = await tx.contacts.upsert(CHANNEL, user_id, services.clock(), name=name,
@@ -28,9 +122,19 @@ async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | N
                 contact.role = role
                 await tx.audit.add("cli", f"role.{role}", services.clock(),
                                    subject=f"{CHANNEL}:{contact.id}")
-        interactive = sys.stdin.isatty()
+        await start_timers(services)
+        who = who_text(services, role, user_id)
         if interactive:
-            _write(services.translator(settings.locale, "console.banner"))
+            sys.stdout.write(services.translator(settings.locale, "console.banner") + "\n"
+                             + who + "\n")
+            sys.stdout.flush()
+            # Typed in a terminal: messages come whenever they are sent, reminders and
+            # other people's doings included.
+            runner = asyncio.create_task(sender.run(), name="outbox")
+        else:
+            print(who, file=sys.stderr)
+            # Piped: what was queued before this terminal started, then one reply per line.
+            await sender.drain()
         while True:
             if interactive:
                 sys.stdout.write("> ")
@@ -41,11 +145,18 @@ async def run_chat(settings: Settings, *, role: str, user_id: str, name: str | N
             if not line.strip():
                 continue
             if not interactive:
-                _write(f"> {line.rstrip()}")
+                sys.stdout.write(f"> {line.rstrip()}\n")
+                sys.stdout.flush()
             for inbound in console.parse(ConsoleLine(line.rstrip("\n"), user_id, name)):
                 await services.dispatcher.handle(inbound)
-            await sender.drain()
+            if runner is None:
+                await sender.drain()
     finally:
+        await sender.stop()
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
         await services.close()
     return 0
 

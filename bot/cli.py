@@ -254,11 +254,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warga", description="Warga chat-bot intake service")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the service (HTTP, channels, scheduler, outbox)")
-    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, as one person "
+                                       "(one terminal per person on one database)")
     chat.add_argument("--as", dest="role", choices=("resident", "volunteer", "coordinator"),
-                      default="resident")
+                      default="resident", help="the role this person has")
     chat.add_argument("--user", default=os.environ.get("USER", "terminal"),
-                      help="who you are in the bot's records (default: your login name)")
+                      help="who you are in the bot's records (default: your login name); "
+                           "this terminal shows only this person's messages")
     chat.add_argument("--name", default=None, help="your display name")
     export = sub.add_parser("export", help="export records")
     export.add_argument("what", choices=("complaints", "assessments"))

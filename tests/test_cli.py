@@ -10,8 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from bot.chat import RecipientSender
+from conversations.messages import Outbound
 from conversations.tickets import TICKET_RE
+from handlers.console import CHANNEL
+from storage.db import Database
+from storage.models import OutboxMessage
+from tests.harness import Clock, RecordingChannel
 
 pytestmark = [pytest.mark.e2e]
 
@@ -86,3 +93,62 @@ def test_bad_configuration_is_refused_with_the_reason(env: dict[str, str]) -> No
     assert result.returncode == 2
     assert "WARGA_LOCALE" in result.stderr and "WARGA_PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.storage
+async def test_a_terminal_sends_only_its_own_persons_console_messages(db: Database) -> None:
+    clock = Clock()
+
+    async def queue(recipient: str, text: str, priority: int = 0) -> None:
+        async with db.transaction() as tx:
+            await tx.outbox.enqueue(
+                channel=CHANNEL, recipient=recipient, now=clock(), priority=priority,
+                payload=Outbound(channel=CHANNEL, user_id=recipient, text=text).as_dict())
+
+    await queue("siti", "balasan untuk Siti")
+    await queue("koor", "Setujui/Tolak untuk koordinator")
+    await queue("siti", "siaran untuk Siti", priority=10)
+    await queue("koor", "siaran untuk koordinator", priority=10)
+
+    async def terminal(user: str) -> list[str]:
+        channel = RecordingChannel(CHANNEL)
+        sender = RecipientSender(db, {CHANNEL: channel}, clock=clock,
+                                 recipients=frozenset({user}))
+        try:
+            await sender.drain()
+        finally:
+            await sender.stop()
+        return [m.text for m in channel.sent]
+
+    assert sorted(await terminal("siti")) == ["balasan untuk Siti", "siaran untuk Siti"]
+    async with db.session() as session:
+        left = {(r.recipient, r.status, r.attempts) for r in (await session.execute(
+            select(OutboxMessage).where(OutboxMessage.recipient == "koor"))).scalars()}
+    assert left == {("koor", "pending", 0)}
+    assert sorted(await terminal("koor")) == ["Setujui/Tolak untuk koordinator",
+                                              "siaran untuk koordinator"]
+    assert await terminal("siti") == []
+
+
+def test_two_terminals_on_one_database_each_see_their_own_messages(
+        env: dict[str, str]) -> None:
+    report = warga(["chat", "--user", "bu-siti", "--name", "Siti"], env, SCRIPT)
+    assert report.returncode == 0, report.stderr
+    assert "console:bu-siti" in report.stderr
+    assert "warga chat --as coordinator --user 2" in report.stderr
+    [ticket] = re.findall(r"Nomor laporan: \*([A-Z]{3}-[0-9A-Z]{5})\*", report.stdout)
+
+    # The coordinator verifies it in a terminal of their own.
+    koor = warga(["chat", "--as", "coordinator", "--user", "koor"], env,
+                 f"/tiket {ticket}\n1\n")
+    assert koor.returncode == 0, koor.stderr
+    assert "*koordinator* (console:koor)" in koor.stderr
+    assert f"Status {ticket} sekarang *Diverifikasi*" in koor.stdout
+    assert "Kabar laporan" not in koor.stdout
+    notice = f"Kabar laporan *{ticket}*: statusnya sekarang *Diverifikasi*."
+
+    # The resident's notice waited for the resident's terminal: it comes first there.
+    again = warga(["chat", "--user", "bu-siti"], env, "menu\n")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(notice), again.stdout
+    assert "Ubah status" not in again.stdout

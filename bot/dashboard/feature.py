@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.dashboard.auth import LOGIN_TTL, issue_login_link
+from bot.dashboard.simulator import SimulatorPage
 from bot.dashboard.views import Dashboard
 from bot.feature import Command, Context, FeatureContext, FeatureSpec, Page
 from bot.features.tickets import COORDINATOR, Actor, TicketsFeature
@@ -28,7 +29,7 @@ class DashboardFeature:
             name=self.name,
             commands=(Command(("dasbor", "dashboard"), self._cmd_dashboard,
                               roles=frozenset({COORDINATOR}), menu_text="cmd.dasbor"),),
-            pages=(Page(self.add_routes),),
+            pages=(Page(self.add_routes), Page(SimulatorPage(self.tickets).add_routes)),
         )
 
     def bind(self, app: FeatureContext) -> None:
