@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.settings import Settings
-from conversations.messages import T
+from conversations.i18n import T
 from storage.db import Database
 from storage.export import JAKARTA, AnswerColumn, ComplaintSpec
 from storage.xlsx_stream import csv_delimiter

@@ -182,7 +182,7 @@ def _local_iso(value: datetime | None, tz: tzinfo) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(tz).replace(tzinfo=None).isoformat(timespec="seconds")
+    return value.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
 
 
 def answer_headers(spec: ComplaintSpec) -> list[tuple[str, str]]:
