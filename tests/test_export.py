@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 
 import storage.export as export_module
-from storage.db import Database
 from bot.exports import complaint_spec
+from storage.db import Database
 from storage.export import FIXED_COLUMNS, export_complaints, flatten_answers, guard_formula
 from storage.models import MediaFile
 
