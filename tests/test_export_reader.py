@@ -200,3 +200,27 @@ def test_writer_date_cells_and_sheet_continuation(tmp_path: Path) -> None:
         assert [second.column_dimensions[x].width for x in "ABC"] == [20, 12, 8]
     finally:
         wb.close()
+
+
+def test_cli_delimiter_option() -> None:
+    from bot.cli import parser
+
+    args = parser().parse_args(["export", "complaints", "--out", "x.csv", "--delimiter", ","])
+    assert (args.what, args.format, args.delimiter) == ("complaints", "csv", ",")
+    assert parser().parse_args(["export", "complaints", "--out", "x.csv"]).delimiter is None
+
+
+async def test_warga_export_assessments_takes_the_delimiter(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.exports import run_export
+    from bot.settings import Settings
+    from tests.volunteers_harness import SECRET
+
+    # Set (not deleted) so that the run's own setting is undone after the test.
+    monkeypatch.setenv("WARGA_CSV_DELIMITER", ";")
+    await seed_assessment(db)
+    settings = Settings(database_url=str(db.url), data_dir=tmp_path, secret_key=SECRET)
+    out = tmp_path / "asesmen.csv"
+    assert await run_export(settings, "assessments", "csv", out, delimiter=",") == 0
+    assert csv_rows(out, ",")[1][0] == "RTA-23456"
