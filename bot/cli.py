@@ -81,7 +81,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _logging("WARNING")
     return asyncio.run(run_export(settings, args.what, args.format, Path(args.out),
                                   full_ids=args.full_ids, requested_by=args.requested_by,
-                                  reason=args.reason))
+                                  reason=args.reason, delimiter=args.delimiter))
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -272,6 +272,9 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--requested-by", metavar="CHANNEL:ID",
                         help="the coordinator asking for the full numbers")
     export.add_argument("--reason", help="why the full numbers are needed (audit log)")
+    export.add_argument("--delimiter", default=None, metavar="CHAR",
+                        help="CSV delimiter (default ';' for Excel set to Indonesian, "
+                             "or WARGA_CSV_DELIMITER); e.g. --delimiter ,")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=("upgrade",))
     coord = sub.add_parser("coordinator", help="manage coordinators")

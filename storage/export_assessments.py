@@ -23,7 +23,6 @@ knows rows and cells, not flows or catalogs.
 
 from __future__ import annotations
 
-import csv
 import os
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,7 +35,7 @@ from typing import Any, Literal
 from storage.db import Database
 from storage.export import JAKARTA, guard_formula, on_loop
 from storage.repos_volunteers import VolunteerRepo
-from storage.xlsx_stream import StreamingWorkbook
+from storage.xlsx_stream import StreamingWorkbook, csv_writer
 
 Cell = str | int | float | None
 PAGE_SIZE = 1000
@@ -225,6 +224,7 @@ async def export_assessments(
     progress: Callable[[int], None] | None = None,
     tz: tzinfo = JAKARTA,
     page_size: int = PAGE_SIZE,
+    delimiter: str | None = None,
 ) -> ExportResult:
     """Write every assessment; files appear complete or not at all (renamed at the end).
 
@@ -236,7 +236,8 @@ async def export_assessments(
 
     async def work(own: Database) -> ExportResult:
         return await _export(own, Path(out), fmt, households=households, members=members,
-                             reveal=reveal, progress=report, tz=tz, page_size=page_size)
+                             reveal=reveal, progress=report, tz=tz, page_size=page_size,
+                             delimiter=delimiter)
 
     return await db.in_worker(work)
 
@@ -252,6 +253,7 @@ async def _export(
     progress: Callable[[int], None] | None,
     tz: tzinfo,
     page_size: int,
+    delimiter: str | None = None,
 ) -> ExportResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     targets = [out] if fmt == "xlsx" else list(csv_paths(out))
@@ -278,7 +280,7 @@ async def _export(
             with ExitStack() as stack:
                 files = [stack.enter_context(p.open("w", encoding="utf-8-sig", newline=""))
                          for p in partials]
-                house_w, member_w, book_w = (csv.writer(f) for f in files)
+                house_w, member_w, book_w = (csv_writer(f, delimiter) for f in files)
                 house_w.writerow([c.name for c in households])
                 member_w.writerow([c.name for c in members])
                 book_w.writerows([CODEBOOK_HEADER, *_codebook([*households, *members])])

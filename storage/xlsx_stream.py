@@ -6,25 +6,36 @@ element tree (≈20 µs a cell), which makes a 100,000-household export take min
 writing the SpreadsheetML by hand costs about a microsecond a cell. openpyxl still reads
 these files back in the tests, so the format is checked by an independent reader.
 
-Strings are written inline (``t="inlineStr"``: no shared-string table to keep in memory),
-numbers as numbers, ``None`` as an absent cell. A sheet that reaches Excel's row limit
-continues in a new sheet named ``"<name> (2)"`` with the same header.
+Strings are written inline (``t="inlineStr"``: no shared-string table to keep in memory)
+with the text number format ``@``, so a phone, an RT ``005`` or an ID stays text when a
+coordinator edits the cell; numbers as numbers; ``datetime`` and ``date`` as real date
+cells (a serial number with a ``yyyy-mm-dd hh:mm`` / ``yyyy-mm-dd`` format: give them in
+local time, without a zone); ``None`` as an absent cell. The header row is bold and
+frozen; column widths are set once, from the header or the caller's widths. A sheet that
+reaches Excel's row limit continues in a new sheet named ``"<name> (2)"`` with the same
+header.
+
+CSV shares the same options (``csv_writer``, ``csv_text``): UTF-8 with a BOM so Excel
+reads accents, ``;`` as the default delimiter (what Excel set to Indonesian expects;
+``WARGA_CSV_DELIMITER`` or the caller can change it), dates in ISO 8601.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
-Cell = str | int | float | None
+Cell = str | int | float | bool | datetime | date | None
 MAX_ROWS = 1_048_576
 MAX_CELL_CHARS = 32_767
 _NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
@@ -33,12 +44,14 @@ _SHEET_HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     f'<worksheet {_NS} xmlns:r="{_REL_NS}"><sheetViews><sheetView workbookViewId="0">'
     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
-    "</sheetView></sheetViews><sheetData>"
+    "</sheetView></sheetViews>"
 )
 _SHEET_TAIL = "</sheetData></worksheet>"
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     f"<styleSheet {_NS}>"
+    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm"/>'
+    '<numFmt numFmtId="165" formatCode="yyyy-mm-dd"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
@@ -46,11 +59,36 @@ _STYLES = (
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
     "</cellStyleXfs>"
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="49" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyNumberFormat="1"/>'
+    '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+
+
+# Style indexes of _STYLES' cellXfs.
+HEADER, TEXT, DATETIME, DATE = 1, 2, 3, 4
+_EPOCH = datetime(1899, 12, 30)
+MIN_WIDTH, MAX_WIDTH = 8, 60
+DEFAULT_DELIMITER = ";"
+
+
+def _serial(value: datetime | date) -> float | int:
+    """Excel's day number (1900 system): days since 1899-12-30, time as a fraction."""
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=None)
+        return round((value - _EPOCH).total_seconds() / 86400, 10)
+    return (value - _EPOCH.date()).days
+
+
+def header_widths(header: Sequence[str]) -> list[float]:
+    """A column as wide as its header, within bounds (values are not known yet)."""
+    return [float(min(MAX_WIDTH, max(MIN_WIDTH, len(name) + 2))) for name in header]
 
 
 def _text(value: str) -> str:
@@ -60,12 +98,16 @@ def _text(value: str) -> str:
 
 
 class _Sheet:
-    def __init__(self, name: str, header: Sequence[str], folder: Path, index: int) -> None:
+    def __init__(self, name: str, header: Sequence[str], folder: Path, index: int,
+                 widths: Sequence[float] | None = None) -> None:
         self.name = name
         self.header = list(header)
+        self.widths = list(widths) if widths is not None else header_widths(header)
         self.path = folder / f"sheet{index}.xml"
         self.file: IO[str] = self.path.open("w", encoding="utf-8")
-        self.file.write(_SHEET_HEAD)
+        cols = "".join(f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+                       for i, w in enumerate(self.widths, start=1))
+        self.file.write(_SHEET_HEAD + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
         self.rows = 0
         self.letters = [get_column_letter(i + 1) for i in range(max(1, len(header)))]
 
@@ -73,12 +115,12 @@ class _Sheet:
         while len(self.letters) < width:
             self.letters.append(get_column_letter(len(self.letters) + 1))
 
-    def write(self, values: Sequence[Cell], style: int = 0) -> None:
+    def write(self, values: Sequence[Cell], header: bool = False) -> None:
         self.rows += 1
         n = self.rows
         if len(values) > len(self.letters):
             self._grow(len(values))
-        s = f' s="{style}"' if style else ""
+        text = f' s="{HEADER if header else TEXT}"'
         parts = [f'<row r="{n}">']
         letters = self.letters
         for i, value in enumerate(values):
@@ -86,11 +128,15 @@ class _Sheet:
                 continue
             ref = f"{letters[i]}{n}"
             if isinstance(value, bool):
-                parts.append(f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>')
+                parts.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
             elif isinstance(value, int | float):
-                parts.append(f'<c r="{ref}"{s}><v>{value!r}</v></c>')
+                parts.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+            elif isinstance(value, datetime):
+                parts.append(f'<c r="{ref}" s="{DATETIME}"><v>{_serial(value)!r}</v></c>')
+            elif isinstance(value, date):
+                parts.append(f'<c r="{ref}" s="{DATE}"><v>{_serial(value)}</v></c>')
             else:
-                parts.append(f'<c r="{ref}"{s} t="inlineStr">{_text(str(value))}</c>')
+                parts.append(f'<c r="{ref}"{text} t="inlineStr">{_text(str(value))}</c>')
         parts.append("</row>")
         self.file.write("".join(parts))
 
@@ -110,13 +156,16 @@ class StreamingWorkbook:
         self._current: dict[str, _Sheet] = {}
         self._parts: dict[str, int] = {}
 
-    def sheet(self, name: str, header: Sequence[str]) -> None:
-        self._open(name, name, header)
+    def sheet(self, name: str, header: Sequence[str],
+              widths: Sequence[float] | None = None) -> None:
+        """A new sheet; ``widths`` in characters, one per column (default: the header's)."""
+        self._open(name, name, header, widths)
 
-    def _open(self, key: str, title: str, header: Sequence[str]) -> _Sheet:
+    def _open(self, key: str, title: str, header: Sequence[str],
+              widths: Sequence[float] | None = None) -> _Sheet:
         self._parts[key] = self._parts.get(key, 0) + 1
-        sheet = _Sheet(title[:31], header, self.folder, len(self._sheets) + 1)
-        sheet.write(list(header), style=1)
+        sheet = _Sheet(title[:31], header, self.folder, len(self._sheets) + 1, widths)
+        sheet.write(list(header), header=True)
         self._sheets.append(sheet)
         self._current[key] = sheet
         return sheet
@@ -125,7 +174,8 @@ class StreamingWorkbook:
         sheet = self._current[name]
         if sheet.rows >= self.max_rows:
             # Excel stops at 1,048,576 rows: the table goes on in a new sheet.
-            sheet = self._open(name, f"{name} ({self._parts[name] + 1})", sheet.header)
+            sheet = self._open(name, f"{name} ({self._parts[name] + 1})", sheet.header,
+                               sheet.widths)
         sheet.write(row)
 
     def save(self, path: Path) -> None:
@@ -179,3 +229,33 @@ class StreamingWorkbook:
             if not sheet.file.closed:
                 sheet.file.close()
         self._tmp.cleanup()
+
+
+def csv_delimiter(delimiter: str | None = None) -> str:
+    """The delimiter asked for, else ``WARGA_CSV_DELIMITER``, else ``;``."""
+    chosen = delimiter if delimiter is not None else (
+        os.environ.get("WARGA_CSV_DELIMITER") or DEFAULT_DELIMITER)
+    if chosen == "\\t":
+        chosen = "\t"
+    if len(chosen) != 1 or chosen in ('"', "\r", "\n") or chosen.isalnum():
+        raise ValueError(f"CSV delimiter must be one character such as ; or , (got {chosen!r})")
+    return chosen
+
+
+def csv_writer(file: IO[str], delimiter: str | None = None) -> Any:
+    """A ``csv.writer`` with the export's delimiter. Open ``file`` with
+    ``encoding="utf-8-sig", newline=""``: the BOM tells Excel the file is UTF-8."""
+    return csv.writer(file, delimiter=csv_delimiter(delimiter))
+
+
+def csv_text(value: Cell) -> str:
+    """A cell as CSV text: dates in ISO 8601 (``2026-12-05 07:30:00``), booleans 1/0."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

@@ -45,7 +45,7 @@ async def two_households(db: Database) -> None:
 
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as f:
-        return list(csv.DictReader(f))
+        return list(csv.DictReader(f, delimiter=";"))
 
 
 def read_sheet(path: Path, name: str) -> list[dict[str, Any]]:

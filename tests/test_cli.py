@@ -58,17 +58,17 @@ def test_piped_chat_ends_with_a_ticket_that_the_export_shows(env: dict[str, str]
     export = warga(["export", "complaints", "--format", "csv", "--out", str(out)], env)
     assert export.returncode == 0, export.stderr
     with out.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh, delimiter=";"))
     [row] = rows
-    assert row["ticket"] == ticket
-    assert row["category"] == "keruh"
-    assert row["description"] == "Air keruh kecoklatan"
-    assert (row["kelurahan_code"], row["rw"], row["rt"]) == ("31.72.04.1004", "003", "005")
-    assert row["sejak"] == "2026-11-26" or re.match(r"\d{4}-\d{2}-\d{2}", row["sejak"])
-    assert row["jumlah_kk"] == "15"
-    assert row["patokan"] == "pos ronda"
-    assert row["telepon"] == "+6281234567890"
-    assert row["tempat.landmark"] == "pos ronda"  # the place, typed in one line
+    assert row["No. tiket"] == ticket
+    assert (row["Kategori (kode)"], row["Kategori"]) == ("keruh", "Air keruh / kotor / berwarna")
+    assert row["Isi laporan"] == "Air keruh kecoklatan"
+    assert (row["Kode kelurahan"], row["RW"], row["RT"]) == ("31.72.04.1004", "003", "005")
+    assert re.match(r"\d{4}-\d{2}-\d{2}$", row["Sejak"])
+    assert row["Rumah yang kena"] == "15"
+    assert row["Patokan"] == "pos ronda"
+    assert row["No. HP pelapor (jika setuju dihubungi)"] == "+6281234567890"
+    assert row["Tempat"] == "pos ronda"  # the place, typed in one line
 
 
 def test_the_conversation_survives_a_new_process(env: dict[str, str]) -> None:

@@ -86,7 +86,7 @@ async def dump(db: Database, *, skip: tuple[str, ...] = ()) -> dict[str, list[st
 
 def cells(path: Path) -> list[str]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [cell for row in csv.reader(fh) for cell in row]
+        return [cell for row in csv.reader(fh, delimiter=";") for cell in row]
 
 
 async def test_the_database_without_the_key_narrows_no_number(db: Database,

@@ -819,7 +819,8 @@ class Dashboard:
             # gives the households file (the XLSX holds all three sheets).
             what = "assessments" if name.startswith("asesmen.") else "complaints"
             count = (await export(services.db, what, fmt, path,  # type: ignore[arg-type]
-                                  tz=self.feature.tz, in_process=False)).rows
+                                  tz=self.feature.tz, in_process=False,
+                                  public_url=self.settings.public_url)).rows
             action = f"export.{what}"
             async with services.db.transaction() as tx:
                 await tx.audit.add(user.actor.label, action, services.clock(),
