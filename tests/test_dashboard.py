@@ -387,3 +387,51 @@ async def test_activities_and_assessments_pages_show_their_tables(site: Site) ->
     assert "Bapak Rahmat" in html and "NIK #JRCM-KMZC" in html and "Pak Relawan" in html
     assert "3172" not in html
     assert NIK not in html and 'id="not-available"' not in html
+
+
+async def test_ticket_page_shows_every_answer_the_pin_and_who_changed_what(site: Site) -> None:
+    db = site.services.db
+    now = site.clock()
+    shared = await add_contact(db, "warga2", now, name="Budi")
+    hidden = await add_contact(db, "warga3", now, name="Wati")
+    tickets = {}
+    for contact, consent in ((shared, "yes"), (hidden, "no")):
+        async with db.transaction() as tx:
+            person = await tx.contacts.get(contact)
+            assert person is not None
+            person.phone = "+6281234567890"
+        complaint = await add_complaint(db, contact, now, rw="007", rt="002")
+        async with db.transaction() as tx:
+            row = await TicketRepo(tx.session).get(complaint.id)
+            assert row is not None
+            row.answers = {**row.answers, "sejak": "2026-11-27", "jumlah_kk": 12,
+                           "kelurahan": {"code": "1004", "name": "Kalibaru"},
+                           "rt_rw": {"rt": "002", "rw": "007"}, "patokan": "dekat masjid",
+                           "foto": {"ref": "photo-9"}, "boleh_dihubungi": consent,
+                           "telepon": "+6281234567890"}
+        tickets[consent] = complaint.ticket
+    browser, _ = await site.signed_in()
+    _, html, _ = await browser.get(f"/tiket/{tickets['yes']}")
+    answers = html[html.index('id="ticket-answers"'):]
+    answers = answers[:answers.index("</dl>")]
+    for title, value in (("Sejak", "Jumat, 27 November 2026"), ("Rumah yang kena", "12"),
+                         ("Kelurahan", "Kalibaru"), ("RT/RW", "RT 002 / RW 007"),
+                         ("Patokan", "dekat masjid")):
+        assert f"<dt>{title}</dt><dd>{value}</dd>" in answers, (title, answers)
+    assert '<dd id="ticket-phone">+6281234567890</dd>' in html
+    assert 'href="https://www.openstreetmap.org/?mlat=-6.10110&amp;mlon=106.92640"' in html
+    assert 'id="ticket-photo-pending"' in html and 'id="ticket-photo"' not in html
+    assert "oleh pelapor" in html
+    for target in ("diverifikasi", "diproses", "selesai", "ditolak"):
+        assert f'id="form-{target}"' in html
+
+    # Without consent the number stays hidden; a change names who made it.
+    _, html, _ = await browser.get(f"/tiket/{tickets['no']}")
+    assert "+6281234567890" not in html and "tidak dibagikan" in html
+    csrf = browser.csrf(html)
+    status, _, _ = await browser.post(f"/tiket/{tickets['no']}/status",
+                                      {"csrf": csrf, "status": "diverifikasi",
+                                       "expected": "diterima"})
+    assert status == 303
+    _, html, _ = await browser.get(f"/tiket/{tickets['no']}")
+    assert "oleh Bu Koordinator" in html

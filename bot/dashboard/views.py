@@ -41,15 +41,19 @@ from bot.features.tickets import (
     Proof,
     TicketError,
     TicketsFeature,
+    actor_names,
+    answer_lines,
     deadline_day,
+    map_link,
+    photo_ref,
     place_label,
+    reporter_phone,
 )
 from bot.services import SERVICES, Services
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
 from conversations.privacy import has_id, identity_label, mask_ids
-from conversations.qtypes.yes_no import is_yes
 from conversations.roles import COORDINATOR, VOLUNTEER
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
@@ -513,18 +517,27 @@ class Dashboard:
             volunteers = [v for v in await repo.people(VOLUNTEER)
                           if v.id not in {a.id for a in assignees}]
             closures = list(await repo.closures(complaint.id))
-            photo = None
-            foto = (complaint.answers or {}).get("foto")
-            if isinstance(foto, dict) and foto.get("ref") and reporter is not None:
-                photo = await repo.media(reporter.channel, str(foto["ref"]))
+            ref = photo_ref(complaint)
+            photo = await repo.media(reporter.channel, ref) if ref and reporter else None
+            history = histories[complaint.id]
+            names = await actor_names(repo, history, complaint.contact_id)
         sla = self.feature.sla(primary, histories[primary.id])
-        consented = is_yes((complaint.answers or {}).get("boleh_dihubungi"))
+        lang = self.lang(request)
+        tr = services.translator
+        located = complaint.latitude is not None and complaint.longitude is not None
         return {
             "complaint": complaint, "primary": primary, "group": group,
-            "history": histories[complaint.id], "reporter": reporter,
-            "reporter_phone": reporter.phone if reporter is not None and consented else None,
+            "history": history, "reporter": reporter,
+            "who": {label: tr(lang, name) if not isinstance(name, str) else name
+                    for label, name in names.items()},
+            "answers": [(tr.value(lang, line.params["title"]), tr.value(lang, line.params["value"]))
+                        for line in answer_lines(complaint)],
+            "reporter_phone": reporter_phone(complaint, reporter),
             "assignees": assignees, "volunteers": volunteers, "closures": closures,
-            "photo": photo, "sla": sla, "sla_day": deadline_day(sla, self.feature.tz),
+            "photo": photo, "photo_pending": ref is not None and photo is None,
+            "map_url": map_link(complaint.latitude, complaint.longitude)  # type: ignore[arg-type]
+            if located else None,
+            "sla": sla, "sla_day": deadline_day(sla, self.feature.tz),
             "overdue": sla.overdue(services.clock()),
             "actions": next_statuses(primary.status, COORDINATOR),
             "kelurahan": KELURAHAN_NAMES,

@@ -145,8 +145,7 @@ def place_label(complaint: Complaint) -> str:
 
 def map_link(latitude: float, longitude: float) -> str:
     """The reported pin on openstreetmap.org (opens in any browser, no account)."""
-    return (f"https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}"
-            f"#map=18/{latitude:.5f}/{longitude:.5f}")
+    return f"https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}"
 
 
 def answer_lines(complaint: Complaint) -> list[T]:
