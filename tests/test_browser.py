@@ -288,3 +288,48 @@ async def test_a_report_by_chat_is_read_and_verified_in_chromium(server: Server,
             .order_by(OutboxMessage.id))).scalars()]
     assert after[len(before):] == [
         f"Kabar laporan *{ticket}*: statusnya sekarang *Diverifikasi*."]
+
+
+async def test_the_map_clusters_many_pins_and_keeps_a_legend_and_list(server: Server,
+                                                                       driver: Any) -> None:
+    db = server.services.db
+    now = server.clock()
+    coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Ani")
+    resident = await add_contact(db, "warga", now, name="Siti")
+    # Thirty reports around one gang and one across the kelurahan.
+    for i in range(30):
+        await add_complaint(db, resident, now, category="mati" if i % 2 else "keruh",
+                            latitude=-6.1000 - i * 0.00001, longitude=106.9300 + i * 0.00001)
+    await add_complaint(db, resident, now, category="bocor", latitude=-6.1200,
+                        longitude=106.9100)
+    page = Page(driver)
+    async with db.transaction() as tx:
+        link = await issue_login_link(tx, server.settings, coordinator, now)
+    await page.open(server.url + "/" + link.split("/", 3)[3])
+    await page.run((await page.find("#login-button")).click)
+    await page.find("#water-chart")
+
+    await page.open(server.url + "/peta")
+    await page.find('#map[data-ready="31"]')
+    clusters = await page.all("#map .map-cluster[data-count]")
+    counts = [int(await page.run(c.get_attribute, "data-count")) for c in clusters]
+    singles = await page.all("#map path[data-ticket]")
+    assert counts == [30] and len(singles) == 1
+    assert await page.run(singles[0].get_attribute, "data-category") == "bocor"
+    legend = await page.text("#map-legend")
+    for part in ("Warna isi: masalah", "Air tidak mengalir / mati", "Warna tepi: status",
+                 "Diterima", "Lingkaran berangka"):
+        assert part in legend, (part, legend)
+    # No tile server: lines of latitude and longitude, and the list with coordinates.
+    assert await page.all(".leaflet-tile") == []
+    assert len(await page.all("#map path.graticule")) >= 4
+    rows = await page.all("#map-list tbody tr[data-ticket]")
+    assert len(rows) == 31
+    assert "-6.12000, 106.91000" in await page.text("#map-list")
+    await page.shot("08-map-clustered")
+
+    # Clicking the circle zooms in until the pins stand apart.
+    await page.run(clusters[0].click)
+    await page.find("#map path[data-ticket][data-category=mati]")
+    assert len(await page.all("#map path[data-ticket]")) > 1
+    await page.shot("09-map-zoomed")

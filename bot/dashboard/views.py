@@ -692,7 +692,10 @@ class Dashboard:
              "category": c.category if c.category in CATEGORY_COLOURS else "other",
              "what": tr(lang, f"complaint.kategori.{c.category}") if c.category
              else tr(lang, f"complaint.jenis.{c.report_type}"),
-             "lat": c.latitude, "lon": c.longitude, "url": f"/tiket/{c.ticket}",
+             # Rounded (about 10 cm): a float's long tail would read as an identity
+             # number to the page's masking and break the embedded JSON.
+             "lat": round(c.latitude, 6), "lon": round(c.longitude, 6),  # type: ignore[arg-type]
+             "url": f"/tiket/{c.ticket}",
              "place": place_label(c), "coords": f"{c.latitude:.5f}, {c.longitude:.5f}"}
             for c in rows
         ]
