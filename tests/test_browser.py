@@ -10,10 +10,12 @@ browser fails the run. Waits are bounded only so that a hung page fails the test
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +63,13 @@ class Server:
 
 @pytest.fixture
 async def server(database_url: str, tmp_path: Path) -> AsyncIterator[Server]:
+    async with serve(dashboard_settings(database_url, tmp_path / "data")) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Server]:
     clock = Clock()
-    settings = dashboard_settings(database_url, tmp_path / "data")
     tickets = TicketsFeature(settings)
     app = create_app(settings, clock=clock, plugins=[],
                      features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
@@ -333,3 +340,29 @@ async def test_the_map_clusters_many_pins_and_keeps_a_legend_and_list(server: Se
     await page.find("#map path[data-ticket][data-category=mati]")
     assert len(await page.all("#map path[data-ticket]")) > 1
     await page.shot("09-map-zoomed")
+
+
+async def test_the_map_falls_back_when_the_tile_server_cannot_be_reached(
+        database_url: str, tmp_path: Path, driver: Any) -> None:
+    # Port 1 on loopback: nothing listens, every tile fails at once.
+    settings = dataclasses.replace(dashboard_settings(database_url, tmp_path / "data"),
+                                   map_tile_url="http://127.0.0.1:1/{z}/{x}/{y}.png")
+    async with serve(settings) as server:
+        db = server.services.db
+        now = server.clock()
+        coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Ani")
+        resident = await add_contact(db, "warga", now, name="Siti")
+        await add_complaint(db, resident, now)
+        page = Page(driver)
+        async with db.transaction() as tx:
+            link = await issue_login_link(tx, server.settings, coordinator, now)
+        await page.open(server.url + "/" + link.split("/", 3)[3])
+        await page.run((await page.find("#login-button")).click)
+        await page.find("#water-chart")
+        await page.open(server.url + "/peta")
+        await page.find('#map[data-plain="1"]')
+        assert "Tanpa peta dasar" in await page.text("#map-offline")
+        assert await page.run((await page.find("#map-list")).get_attribute, "open") == "true"
+        assert len(await page.all("#map path.graticule")) >= 2
+        assert len(await page.all("#map path[data-ticket]")) == 1
+        await page.shot("10-map-tiles-unreachable")

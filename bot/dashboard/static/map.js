@@ -13,9 +13,10 @@
   var map = L.map(el, { attributionControl: true, maxZoom: 19 }).setView(data.center, 14);
   map.attributionControl.setPrefix(false);
   L.control.scale({ imperial: false }).addTo(map);
+  var tiles = null;
   if (data.tiles) {
     // Tile URL from WARGA_MAP_TILE_URL; empty means no base map (offline, tests).
-    L.tileLayer(data.tiles, { maxZoom: 19, attribution: data.attribution }).addTo(map);
+    tiles = L.tileLayer(data.tiles, { maxZoom: 19, attribution: data.attribution }).addTo(map);
   }
   var colours = data.colours;
   var layer = L.layerGroup().addTo(map);
@@ -142,10 +143,22 @@
   else if (bounds.length === 1) { map.setView(bounds[0], 16, { animate: false }); }
   draw();
   map.on("zoomend", draw);
-  if (!data.tiles) {
+  // No base map, or its server cannot be reached: the plain background, the lines, the
+  // note saying so, and the list of pins open.
+  var plain = false;
+  function withoutTiles() {
+    if (plain) { return; }
+    plain = true;
+    el.classList.add("plain");
+    el.setAttribute("data-plain", "1");
+    var note = document.getElementById("map-offline");
+    if (note) { note.hidden = false; }
+    var list = document.getElementById("map-list");
+    if (list) { list.open = true; }
     graticule();
     map.on("moveend", graticule);
   }
+  if (tiles) { tiles.on("tileerror", withoutTiles); } else { withoutTiles(); }
   legend();
   el.setAttribute("data-ready", String(data.points.length));
 })();
