@@ -5,6 +5,7 @@ page, status changes reaching the reporter (as outbox rows), downloads, and no f
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -435,3 +436,26 @@ async def test_ticket_page_shows_every_answer_the_pin_and_who_changed_what(site:
     assert status == 303
     _, html, _ = await browser.get(f"/tiket/{tickets['no']}")
     assert "oleh Bu Koordinator" in html
+
+
+async def test_map_page_lists_every_pin_with_its_coordinates_and_sends_the_legend(
+        site: Site) -> None:
+    browser, _ = await site.signed_in()
+    async with site.services.db.transaction() as tx:
+        row = await TicketRepo(tx.session).by_ticket(site.ticket)
+        assert row is not None
+        # A GPS fix as phones send it: a long tail that must not reach the page.
+        row.latitude, row.longitude = -6.101100000000001, 106.92640000000002
+    status, html, _ = await browser.get("/peta")
+    assert status == 200
+    listing = html[html.index('id="map-list"'):html.index("</details>")]
+    assert f'<tr data-ticket="{site.ticket}">' in listing
+    assert "<td>-6.10110, 106.92640</td>" in listing
+    opening = '<script id="map-data" type="application/json">'
+    raw = html[html.index(opening) + len(opening):]
+    data = json.loads(raw[:raw.index("</script>")])
+    [point] = data["points"]
+    assert (point["lat"], point["lon"], point["category"]) == (-6.1011, 106.9264, "keruh")
+    assert data["colours"]["category"]["keruh"] and data["colours"]["status"]["diterima"]
+    assert [label for label, _ in data["legend"]["status"]] == [
+        "Diterima", "Diverifikasi", "Diproses", "Selesai", "Ditolak"]
