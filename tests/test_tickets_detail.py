@@ -90,3 +90,18 @@ async def test_no_phone_without_consent_and_linked_reports_are_listed(town: Town
     linked = await town.to("koor", f"/tiket {second}")
     assert linked.text.startswith(f"Tiket {second} mengikuti tiket utama {first}:")
     assert "• Kelurahan: Kalibaru\n• RT/RW: RT 005 / RW 003" in linked.text
+
+
+async def test_the_detail_reads_in_english_too(town: Town) -> None:
+    ticket = await file_report(town, "warga", report("tidak usah", pin=True))
+    await town.to("koor", "/start")
+    async with town.db.transaction() as tx:
+        koor = await tx.contacts.upsert("console", "koor", town.clock(), inbound=False)
+        koor.language = "en"
+    view = await town.to("koor", f"/tiket {ticket}")
+    for line in ("• Since: Friday, 27 November 2026", "• Households affected: 12",
+                 "• Landmark: dekat masjid Al Hidayah", "• Reporter's phone: not shared",
+                 "• Photo: 📷 received, still downloading",
+                 "• Pin: https://www.openstreetmap.org/?mlat=-6.10110&mlon=106.92640",
+                 "History:\n\n• Saturday, 28 November 2026 at 10:00 WIB: Received — reporter"):
+        assert line in view.text, (line, view.text)
