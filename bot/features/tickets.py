@@ -140,6 +140,8 @@ class Proof:
 
 def place_label(complaint: Complaint) -> str:
     kel = KELURAHAN_NAMES.get(complaint.kelurahan_code or "", complaint.kelurahan_code or "-")
+    if complaint.rw is None and complaint.rt is None:
+        return kel  # a pin was shared instead: no RT/RW was asked
     return f"{kel} RW {complaint.rw or '-'} / RT {complaint.rt or '-'}"
 
 
