@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.features.tickets import map_link
+from bot.features.tickets import answer_lines, map_link
 from storage.db import Database
+from storage.models import Complaint
 from tests.harness import Button, Photo, Pin, check_golden
 from tests.test_tickets import Town
 
@@ -105,3 +106,9 @@ async def test_the_detail_reads_in_english_too(town: Town) -> None:
                  "• Pin: https://www.openstreetmap.org/?mlat=-6.10110&mlon=106.92640",
                  "History:\n\n• Saturday, 28 November 2026 at 10:00 WIB: Received — reporter"):
         assert line in view.text, (line, view.text)
+
+
+def test_an_answer_of_another_shape_is_shown_as_stored() -> None:
+    complaint = Complaint(answers={"sejak": "minggu lalu", "jumlah_kk": 12})
+    lines = answer_lines(complaint)
+    assert [line.params["value"] for line in lines] == ["minggu lalu", 12]

@@ -159,8 +159,12 @@ def answer_lines(complaint: Complaint) -> list[T]:
         if value is None or value == "":
             continue
         step = COMPLAINT.step(name)
-        lines.append(T("flow.summary_line", title=T(step.title),
-                       value=qtypes.get(step.type).display(step, value)))
+        try:
+            shown: qtypes.Display = qtypes.get(step.type).display(step, value)
+        except (TypeError, ValueError, KeyError):
+            # Saved by an older form whose answer had another shape: as it was stored.
+            shown = mask_ids(str(value))[:200]
+        lines.append(T("flow.summary_line", title=T(step.title), value=shown))
     return lines
 
 
