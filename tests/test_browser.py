@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``,
 driven by Selenium; no browser download): sign-in by link, the ticket list, a status
-change, the map and the chart. Screenshots go to ``test-artifacts/screenshots/``.
+change, the map and the chart; a report by chat read and verified on its ticket page.
+Screenshots go to ``test-artifacts/screenshots/``.
 
 Skipped only when Chromium is not installed *outside* CI; in CI (``CI=true``) a missing
 browser fails the run. Waits are bounded only so that a hung page fails the test.
@@ -9,8 +10,12 @@ browser fails the run. Waits are bounded only so that a hung page fails the test
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,8 @@ from bot.dashboard.feature import DashboardFeature
 from bot.features.complaints import ComplaintsFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
-from storage.models import OutboxMessage
+from conversations.messages import Inbound, InboundKind, Location
+from storage.models import Contact, OutboxMessage
 from tests.dashboard_helpers import NIK, add_complaint, add_contact, dashboard_settings
 from tests.harness import Clock
 
@@ -57,8 +63,13 @@ class Server:
 
 @pytest.fixture
 async def server(database_url: str, tmp_path: Path) -> AsyncIterator[Server]:
+    async with serve(dashboard_settings(database_url, tmp_path / "data")) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[Server]:
     clock = Clock()
-    settings = dashboard_settings(database_url, tmp_path / "data")
     tickets = TicketsFeature(settings)
     app = create_app(settings, clock=clock, plugins=[],
                      features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
@@ -219,3 +230,139 @@ async def test_dashboard_in_chromium(server: Server, driver: Any) -> None:
     await page.find("#login-notice")
     await page.open(server.url + "/")
     await page.find("#login-notice")
+
+
+async def test_a_report_by_chat_is_read_and_verified_in_chromium(server: Server,
+                                                                 driver: Any) -> None:
+    db = server.services.db
+    dispatcher = server.services.dispatcher
+    now = server.clock()
+    coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Ani")
+
+    # The resident reports through the dispatcher, as any channel would deliver it.
+    async def say(kind: InboundKind, **what: Any) -> None:
+        await dispatcher.handle(Inbound(kind=kind, channel="console", user_id="warga-b",
+                                        message_id=uuid.uuid4().hex, contact_name="Siti",
+                                        timestamp=server.clock(), **what))
+
+    for text in ("/start", "lapor"):
+        await say(InboundKind.TEXT, text=text)
+    for choice in ("jenis:air", "kategori:keruh"):
+        await say(InboundKind.CHOICE, choice_id=choice)
+    for text in ("Air keruh kecoklatan sejak pipa diperbaiki", "kemarin", "12"):
+        await say(InboundKind.TEXT, text=text)
+    await say(InboundKind.LOCATION, location=Location(-6.1011, 106.9264))
+    await say(InboundKind.CHOICE, choice_id="kelurahan:1004")
+    await say(InboundKind.TEXT, text="dekat masjid Al Hidayah")
+    await say(InboundKind.TEXT, text="0812-3456-7890")
+    await say(InboundKind.CHOICE, choice_id="confirm:yes")
+    async with db.session() as session:
+        resident = (await session.execute(
+            select(Contact.id).where(Contact.external_id == "warga-b"))).scalar_one()
+        before = [r.payload["text"] for r in (await session.execute(
+            select(OutboxMessage).where(OutboxMessage.contact_id == resident)
+            .order_by(OutboxMessage.id))).scalars()]
+    found = re.search(r"AIR-[0-9A-Z]{5}", before[-1])
+    assert found is not None, before[-1]
+    ticket = found.group(0)
+
+    page = Page(driver)
+    async with db.transaction() as tx:
+        link = await issue_login_link(tx, server.settings, coordinator, now)
+    await page.open(server.url + "/" + link.split("/", 3)[3])
+    await page.run((await page.find("#login-button")).click)
+    await page.find("#water-chart")
+
+    await page.open(f"{server.url}/tiket/{ticket}")
+    answers = await page.text("#ticket-answers")
+    for part in ("Sejak", "Jumat, 27 November 2026", "Rumah yang kena", "12",
+                 "Kelurahan", "Kalibaru", "Patokan", "dekat masjid Al Hidayah"):
+        assert part in answers, (part, answers)
+    assert await page.text("#ticket-phone") == "+6281234567890"
+    map_link = await page.find("#ticket-map-link")
+    assert await page.run(map_link.get_attribute, "href") == (
+        "https://www.openstreetmap.org/?mlat=-6.10110&mlon=106.92640")
+    await page.shot("06-ticket-answers")
+
+    await page.run((await page.find("#form-diverifikasi button[type=submit]")).click)
+    await page.find("#ticket-ok")
+    assert "Diverifikasi" in await page.text("#ticket-status")
+    assert "oleh Bu Ani" in await page.text("#history")
+    await page.shot("07-ticket-verified")
+    async with db.session() as session:
+        after = [r.payload["text"] for r in (await session.execute(
+            select(OutboxMessage).where(OutboxMessage.contact_id == resident)
+            .order_by(OutboxMessage.id))).scalars()]
+    assert after[len(before):] == [
+        f"Kabar laporan *{ticket}*: statusnya sekarang *Diverifikasi*."]
+
+
+async def test_the_map_clusters_many_pins_and_keeps_a_legend_and_list(server: Server,
+                                                                       driver: Any) -> None:
+    db = server.services.db
+    now = server.clock()
+    coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Ani")
+    resident = await add_contact(db, "warga", now, name="Siti")
+    # Thirty reports around one gang and one across the kelurahan.
+    for i in range(30):
+        await add_complaint(db, resident, now, category="mati" if i % 2 else "keruh",
+                            latitude=-6.1000 - i * 0.00001, longitude=106.9300 + i * 0.00001)
+    await add_complaint(db, resident, now, category="bocor", latitude=-6.1200,
+                        longitude=106.9100)
+    page = Page(driver)
+    async with db.transaction() as tx:
+        link = await issue_login_link(tx, server.settings, coordinator, now)
+    await page.open(server.url + "/" + link.split("/", 3)[3])
+    await page.run((await page.find("#login-button")).click)
+    await page.find("#water-chart")
+
+    await page.open(server.url + "/peta")
+    await page.find('#map[data-ready="31"]')
+    clusters = await page.all("#map .map-cluster[data-count]")
+    counts = [int(await page.run(c.get_attribute, "data-count")) for c in clusters]
+    singles = await page.all("#map path[data-ticket]")
+    assert counts == [30] and len(singles) == 1
+    assert await page.run(singles[0].get_attribute, "data-category") == "bocor"
+    legend = await page.text("#map-legend")
+    for part in ("Warna isi: masalah", "Air tidak mengalir / mati", "Warna tepi: status",
+                 "Diterima", "Lingkaran berangka"):
+        assert part in legend, (part, legend)
+    # No tile server: lines of latitude and longitude, and the list with coordinates.
+    assert await page.all(".leaflet-tile") == []
+    assert len(await page.all("#map path.graticule")) >= 4
+    rows = await page.all("#map-list tbody tr[data-ticket]")
+    assert len(rows) == 31
+    assert "-6.12000, 106.91000" in await page.text("#map-list")
+    await page.shot("08-map-clustered")
+
+    # Clicking the circle zooms in until the pins stand apart.
+    await page.run(clusters[0].click)
+    await page.find("#map path[data-ticket][data-category=mati]")
+    assert len(await page.all("#map path[data-ticket]")) > 1
+    await page.shot("09-map-zoomed")
+
+
+async def test_the_map_falls_back_when_the_tile_server_cannot_be_reached(
+        database_url: str, tmp_path: Path, driver: Any) -> None:
+    # Port 1 on loopback: nothing listens, every tile fails at once.
+    settings = dataclasses.replace(dashboard_settings(database_url, tmp_path / "data"),
+                                   map_tile_url="http://127.0.0.1:1/{z}/{x}/{y}.png")
+    async with serve(settings) as server:
+        db = server.services.db
+        now = server.clock()
+        coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Ani")
+        resident = await add_contact(db, "warga", now, name="Siti")
+        await add_complaint(db, resident, now)
+        page = Page(driver)
+        async with db.transaction() as tx:
+            link = await issue_login_link(tx, server.settings, coordinator, now)
+        await page.open(server.url + "/" + link.split("/", 3)[3])
+        await page.run((await page.find("#login-button")).click)
+        await page.find("#water-chart")
+        await page.open(server.url + "/peta")
+        await page.find('#map[data-plain="1"]')
+        assert "Tanpa peta dasar" in await page.text("#map-offline")
+        assert await page.run((await page.find("#map-list")).get_attribute, "open") == "true"
+        assert len(await page.all("#map path.graticule")) >= 2
+        assert len(await page.all("#map path[data-ticket]")) == 1
+        await page.shot("10-map-tiles-unreachable")

@@ -5,6 +5,7 @@ page, status changes reaching the reporter (as outbox rows), downloads, and no f
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -387,3 +388,74 @@ async def test_activities_and_assessments_pages_show_their_tables(site: Site) ->
     assert "Bapak Rahmat" in html and "NIK #JRCM-KMZC" in html and "Pak Relawan" in html
     assert "3172" not in html
     assert NIK not in html and 'id="not-available"' not in html
+
+
+async def test_ticket_page_shows_every_answer_the_pin_and_who_changed_what(site: Site) -> None:
+    db = site.services.db
+    now = site.clock()
+    shared = await add_contact(db, "warga2", now, name="Budi")
+    hidden = await add_contact(db, "warga3", now, name="Wati")
+    tickets = {}
+    for contact, consent in ((shared, "yes"), (hidden, "no")):
+        async with db.transaction() as tx:
+            person = await tx.contacts.get(contact)
+            assert person is not None
+            person.phone = "+6281234567890"
+        complaint = await add_complaint(db, contact, now, rw="007", rt="002")
+        async with db.transaction() as tx:
+            row = await TicketRepo(tx.session).get(complaint.id)
+            assert row is not None
+            row.answers = {**row.answers, "sejak": "2026-11-27", "jumlah_kk": 12,
+                           "kelurahan": {"code": "1004", "name": "Kalibaru"},
+                           "rt_rw": {"rt": "002", "rw": "007"}, "patokan": "dekat masjid",
+                           "foto": {"ref": "photo-9"}, "boleh_dihubungi": consent,
+                           "telepon": "+6281234567890"}
+        tickets[consent] = complaint.ticket
+    browser, _ = await site.signed_in()
+    _, html, _ = await browser.get(f"/tiket/{tickets['yes']}")
+    answers = html[html.index('id="ticket-answers"'):]
+    answers = answers[:answers.index("</dl>")]
+    for title, value in (("Sejak", "Jumat, 27 November 2026"), ("Rumah yang kena", "12"),
+                         ("Kelurahan", "Kalibaru"), ("RT/RW", "RT 002 / RW 007"),
+                         ("Patokan", "dekat masjid")):
+        assert f"<dt>{title}</dt><dd>{value}</dd>" in answers, (title, answers)
+    assert '<dd id="ticket-phone">+6281234567890</dd>' in html
+    assert 'href="https://www.openstreetmap.org/?mlat=-6.10110&amp;mlon=106.92640"' in html
+    assert 'id="ticket-photo-pending"' in html and 'id="ticket-photo"' not in html
+    assert "oleh pelapor" in html
+    for target in ("diverifikasi", "diproses", "selesai", "ditolak"):
+        assert f'id="form-{target}"' in html
+
+    # Without consent the number stays hidden; a change names who made it.
+    _, html, _ = await browser.get(f"/tiket/{tickets['no']}")
+    assert "+6281234567890" not in html and "tidak dibagikan" in html
+    csrf = browser.csrf(html)
+    status, _, _ = await browser.post(f"/tiket/{tickets['no']}/status",
+                                      {"csrf": csrf, "status": "diverifikasi",
+                                       "expected": "diterima"})
+    assert status == 303
+    _, html, _ = await browser.get(f"/tiket/{tickets['no']}")
+    assert "oleh Bu Koordinator" in html
+
+
+async def test_map_page_lists_every_pin_with_its_coordinates_and_sends_the_legend(
+        site: Site) -> None:
+    browser, _ = await site.signed_in()
+    async with site.services.db.transaction() as tx:
+        row = await TicketRepo(tx.session).by_ticket(site.ticket)
+        assert row is not None
+        # A GPS fix as phones send it: a long tail that must not reach the page.
+        row.latitude, row.longitude = -6.101100000000001, 106.92640000000002
+    status, html, _ = await browser.get("/peta")
+    assert status == 200
+    listing = html[html.index('id="map-list"'):html.index("</details>")]
+    assert f'<tr data-ticket="{site.ticket}">' in listing
+    assert "<td>-6.10110, 106.92640</td>" in listing
+    opening = '<script id="map-data" type="application/json">'
+    raw = html[html.index(opening) + len(opening):]
+    data = json.loads(raw[:raw.index("</script>")])
+    [point] = data["points"]
+    assert (point["lat"], point["lon"], point["category"]) == (-6.1011, 106.9264, "keruh")
+    assert data["colours"]["category"]["keruh"] and data["colours"]["status"]["diterima"]
+    assert [label for label, _ in data["legend"]["status"]] == [
+        "Diterima", "Diverifikasi", "Diproses", "Selesai", "Ditolak"]

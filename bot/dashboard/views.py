@@ -41,15 +41,19 @@ from bot.features.tickets import (
     Proof,
     TicketError,
     TicketsFeature,
+    actor_names,
+    answer_lines,
     deadline_day,
+    map_link,
+    photo_ref,
     place_label,
+    reporter_phone,
 )
 from bot.services import SERVICES, Services
 from conversations.activity import audience_text, broadcast_message
 from conversations.complaint import WATER_CATEGORIES
 from conversations.i18n import LANGUAGES, T, format_day, format_when
 from conversations.privacy import has_id, identity_label, mask_ids
-from conversations.qtypes.yes_no import is_yes
 from conversations.roles import COORDINATOR, VOLUNTEER
 from conversations.tickets import PREFIXES
 from conversations.tickets_flow import (
@@ -72,6 +76,18 @@ CHART_DAYS = 30
 # The composer's limits: those of the chat's /siaran message step.
 MIN_BROADCAST, MAX_BROADCAST = 3, 900
 IMAGE_TYPES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+# Map markers: the fill says the problem, the ring the status (one hue family each, so
+# the two read apart); "other" is every report that is not about water.
+CATEGORY_COLOURS = {
+    "mati": "#1f77b4", "debit": "#6baed6", "keruh": "#8c564b", "bau": "#9467bd",
+    "asin": "#17becf", "bocor": "#ff7f0e", "pompa": "#d62728", "kering": "#bcbd22",
+    "tangki": "#2ca02c", "harga": "#e377c2", "tagihan": "#7f7f7f", "rob": "#393b79",
+    "lainnya": "#c49c94", "other": "#000000",
+}
+STATUS_COLOURS = {"diterima": "#5f6b76", "diverifikasi": "#1d4ed8", "diproses": "#f2b705",
+                  "selesai": "#1b7f3b", "ditolak": "#b3261e"}
+# From this many pins on, pins close together on screen are drawn as one numbered circle.
+CLUSTER_FROM = 20
 Handler = Callable[["Dashboard", web.Request, "User"], Awaitable[web.StreamResponse]]
 
 
@@ -513,18 +529,27 @@ class Dashboard:
             volunteers = [v for v in await repo.people(VOLUNTEER)
                           if v.id not in {a.id for a in assignees}]
             closures = list(await repo.closures(complaint.id))
-            photo = None
-            foto = (complaint.answers or {}).get("foto")
-            if isinstance(foto, dict) and foto.get("ref") and reporter is not None:
-                photo = await repo.media(reporter.channel, str(foto["ref"]))
+            ref = photo_ref(complaint)
+            photo = await repo.media(reporter.channel, ref) if ref and reporter else None
+            history = histories[complaint.id]
+            names = await actor_names(repo, history, complaint.contact_id)
         sla = self.feature.sla(primary, histories[primary.id])
-        consented = is_yes((complaint.answers or {}).get("boleh_dihubungi"))
+        lang = self.lang(request)
+        tr = services.translator
+        located = complaint.latitude is not None and complaint.longitude is not None
         return {
             "complaint": complaint, "primary": primary, "group": group,
-            "history": histories[complaint.id], "reporter": reporter,
-            "reporter_phone": reporter.phone if reporter is not None and consented else None,
+            "history": history, "reporter": reporter,
+            "who": {label: tr(lang, name) if not isinstance(name, str) else name
+                    for label, name in names.items()},
+            "answers": [(tr.value(lang, line.params["title"]), tr.value(lang, line.params["value"]))
+                        for line in answer_lines(complaint)],
+            "reporter_phone": reporter_phone(complaint, reporter),
             "assignees": assignees, "volunteers": volunteers, "closures": closures,
-            "photo": photo, "sla": sla, "sla_day": deadline_day(sla, self.feature.tz),
+            "photo": photo, "photo_pending": ref is not None and photo is None,
+            "map_url": map_link(complaint.latitude, complaint.longitude)  # type: ignore[arg-type]
+            if located else None,
+            "sla": sla, "sla_day": deadline_day(sla, self.feature.tz),
             "overdue": sla.overdue(services.clock()),
             "actions": next_statuses(primary.status, COORDINATOR),
             "kelurahan": KELURAHAN_NAMES,
@@ -661,19 +686,35 @@ class Dashboard:
             rows = await TicketRepo(tx.session).with_location(f)
         lang = self.lang(request)
         tr = services.translator
+        other = tr(lang, "dash.map.other")
         points = [
             {"ticket": c.ticket, "status": c.status, "label": tr(lang, f"status.{c.status}"),
+             "category": c.category if c.category in CATEGORY_COLOURS else "other",
              "what": tr(lang, f"complaint.kategori.{c.category}") if c.category
              else tr(lang, f"complaint.jenis.{c.report_type}"),
-             "lat": c.latitude, "lon": c.longitude, "url": f"/tiket/{c.ticket}",
-             "place": place_label(c)}
+             # Rounded (about 10 cm): a float's long tail would read as an identity
+             # number to the page's masking and break the embedded JSON.
+             "lat": round(c.latitude, 6), "lon": round(c.longitude, 6),  # type: ignore[arg-type]
+             "url": f"/tiket/{c.ticket}",
+             "place": place_label(c), "coords": f"{c.latitude:.5f}, {c.longitude:.5f}"}
             for c in rows
         ]
+        legend = {
+            "category": [[tr(lang, o.label), CATEGORY_COLOURS[o.value]]
+                         for o in WATER_CATEGORIES if o.value in CATEGORY_COLOURS]
+            + [[other, CATEGORY_COLOURS["other"]]],
+            "status": [[tr(lang, f"status.{s}"), STATUS_COLOURS[s]] for s in STATUSES],
+            "titles": [tr(lang, "dash.map.legend_category"), tr(lang, "dash.map.legend_status"),
+                       tr(lang, "dash.map.legend_cluster")],
+        }
         data = {"tiles": self.settings.map_tile_url,
                 "attribution": tr(lang, "dash.map.attribution"),
-                "center": [-6.1045, 106.9286], "points": points}
+                "center": [-6.1045, 106.9286], "points": points,
+                "colours": {"category": CATEGORY_COLOURS, "status": STATUS_COLOURS},
+                "legend": legend, "cluster_from": CLUSTER_FROM}
         return self.render(request, "map.html", user, data=data, count=len(points),
-                           chosen=chosen, statuses=STATUSES, categories=WATER_CATEGORIES)
+                           points=points, chosen=chosen, statuses=STATUSES,
+                           categories=WATER_CATEGORIES)
 
     # -- other features' pages ------------------------------------------------------------
 

@@ -29,10 +29,13 @@ from bot.feature import (
 )
 from bot.features.complaints import CREATED
 from bot.settings import Settings
+from conversations import qtypes
 from conversations.buttons import Payload
+from conversations.complaint import COMPLAINT
 from conversations.i18n import T
 from conversations.places import KELURAHAN
 from conversations.privacy import mask_ids
+from conversations.qtypes.yes_no import is_yes
 from conversations.roles import COORDINATOR, OFFICERS, VOLUNTEER
 from conversations.tickets import find_ticket
 from conversations.tickets_flow import (
@@ -56,7 +59,7 @@ from conversations.tickets_flow import (
     sla_for,
 )
 from storage.db import Database
-from storage.models import Complaint, MediaFile
+from storage.models import Complaint, ComplaintStatus, Contact, MediaFile
 from storage.repos import Repos
 from storage.repos_tickets import TicketRepo
 
@@ -71,6 +74,11 @@ ESCALATION_LINES = 20
 # A proof photo that never arrives (download failed) stops being looked for after this.
 PHOTO_GIVE_UP = timedelta(days=1)
 KELURAHAN_NAMES = {k.code: k.name for k in KELURAHAN}
+# The resident's answers an officer reads on a ticket, in the form's order (the place line,
+# the description and the reporter's number are shown on their own).
+DETAIL_ANSWERS = ("sejak", "jumlah_kk", "kelurahan", "rt_rw", "patokan")
+# A phone screen holds this many history lines; the dashboard shows them all.
+CHAT_HISTORY = 6
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,67 @@ class Proof:
 
 def place_label(complaint: Complaint) -> str:
     kel = KELURAHAN_NAMES.get(complaint.kelurahan_code or "", complaint.kelurahan_code or "-")
+    if complaint.rw is None and complaint.rt is None:
+        return kel  # a pin was shared instead: no RT/RW was asked
     return f"{kel} RW {complaint.rw or '-'} / RT {complaint.rt or '-'}"
+
+
+def map_link(latitude: float, longitude: float) -> str:
+    """The reported pin on openstreetmap.org (opens in any browser, no account)."""
+    return f"https://www.openstreetmap.org/?mlat={latitude:.5f}&mlon={longitude:.5f}"
+
+
+def answer_lines(complaint: Complaint) -> list[T]:
+    """'• Sejak: …' lines for the answers the resident gave, as the form reads them back."""
+    answers = complaint.answers or {}
+    lines = []
+    for name in DETAIL_ANSWERS:
+        value = answers.get(name)
+        if value is None or value == "":
+            continue
+        step = COMPLAINT.step(name)
+        try:
+            shown: qtypes.Display = qtypes.get(step.type).display(step, value)
+        except (TypeError, ValueError, KeyError):
+            # Saved by an older form whose answer had another shape: as it was stored.
+            shown = mask_ids(str(value))[:200]
+        lines.append(T("flow.summary_line", title=T(step.title), value=shown))
+    return lines
+
+
+def reporter_phone(complaint: Complaint, reporter: Contact | None) -> str | None:
+    """The reporter's number, only when they agreed to be contacted."""
+    if reporter is None or not is_yes((complaint.answers or {}).get("boleh_dihubungi")):
+        return None
+    return reporter.phone or None
+
+
+def photo_ref(complaint: Complaint) -> str | None:
+    foto = (complaint.answers or {}).get("foto")
+    if isinstance(foto, dict) and foto.get("ref"):
+        return str(foto["ref"])
+    return None
+
+
+async def actor_names(repo: TicketRepo, history: Sequence[ComplaintStatus],
+                      reporter_id: int) -> dict[str, T | str]:
+    """Who made each change, as officers read it: a name, "pelapor" or "sistem"."""
+    out: dict[str, T | str] = {}
+    for step in history:
+        label = step.actor
+        if label in out:
+            continue
+        channel, _, raw_id = label.partition(":")
+        contact = await repo.contact(int(raw_id)) if raw_id.isdigit() else None
+        if contact is not None and contact.id == reporter_id:
+            out[label] = T("ticket.who.reporter")
+        elif contact is not None:
+            out[label] = contact.name or f"{contact.channel}:{contact.id}"
+        elif label == "system":
+            out[label] = T("ticket.who.system")
+        else:
+            out[label] = channel or "-"
+    return out
 
 
 def deadline_day(sla: Sla, tz: ZoneInfo) -> date | None:
@@ -475,6 +543,9 @@ class TicketsFeature:
         return T(f"complaint.jenis.{complaint.report_type}")
 
     async def _show(self, ctx: Context, repo: TicketRepo, complaint: Complaint) -> None:
+        """One ticket for an officer: what was reported, every answer, the reporter's
+        number when they agreed, the photo and the pin, linked reports, the history, and
+        the status buttons."""
         group = await repo.group(complaint.id)
         primary = group[0]
         actor = Actor.of(ctx.contact)
@@ -483,6 +554,7 @@ class TicketsFeature:
             return
         history = (await repo.histories([primary.id]))[primary.id]
         sla = self.sla(primary, history)
+        reporter = await repo.contact(primary.contact_id)
         texts = [T("ticket.officer.detail", ticket=primary.ticket,
                    status=T(f"status.{primary.status}"), what=self._what(primary),
                    place=place_label(primary), when=primary.created_at,
@@ -490,6 +562,22 @@ class TicketsFeature:
         if complaint.id != primary.id:
             texts.insert(0, T("ticket.officer.follows", ticket=complaint.ticket,
                               primary=primary.ticket))
+        facts = answer_lines(primary)
+        phone = reporter_phone(primary, reporter)
+        if phone:
+            facts.append(T("ticket.officer.phone", phone=phone))
+        else:
+            facts.append(T("ticket.officer.no_phone"))
+        ref = photo_ref(primary)
+        photo = await repo.media(reporter.channel, ref) if ref and reporter else None
+        if photo is not None:
+            facts.append(T("ticket.officer.photo_sent"))
+        elif ref:
+            facts.append(T("ticket.officer.photo_pending"))
+        if primary.latitude is not None and primary.longitude is not None:
+            facts.append(T("ticket.officer.pin",
+                           url=map_link(primary.latitude, primary.longitude)))
+        texts.extend(facts)
         if sla.kind:
             key = "ticket.officer.deadline_late" if sla.overdue(ctx.now) else (
                 "ticket.officer.deadline")
@@ -498,11 +586,22 @@ class TicketsFeature:
         if len(group) > 1:
             texts.append(T("ticket.officer.linked", count=len(group) - 1,
                            tickets=", ".join(c.ticket for c in group[1:6])))
+        names = await actor_names(repo, history, primary.contact_id)
+        texts.append(T("ticket.officer.history_title"))
+        for step in history[-CHAT_HISTORY:]:
+            texts.append(T("ticket.officer.history_line", when=step.at,
+                           status=T(f"status.{step.status}"), who=names[step.actor]))
         targets = next_statuses(primary.status, ctx.contact.role)
         if targets:
             texts.append(T("ticket.officer.actions"))
         ctx.say(*texts, choices=[(MoveTicket(primary.id, primary.status, t).pack(),
                                   T(f"ticket.action.{t}")) for t in targets])
+        if photo is not None:
+            # Once per officer: looking at the ticket again does not resend it.
+            await self.app.notify(ctx.tx, ctx.contact.id,
+                                  T("ticket.officer.photo", ticket=primary.ticket),
+                                  now=ctx.now, media_path=photo.path,
+                                  dedupe_key=f"ticket:photo:{primary.id}:{ctx.contact.id}")
 
     async def _on_view_button(self, ctx: Context, button: ViewTicket) -> None:
         repo = TicketRepo(ctx.tx.session)
