@@ -292,7 +292,7 @@ class Broadcaster:
             return Prompt(texts=texts.announcement(act), choices=texts.rsvp_choices(act.id))
         if broadcast.kind == "reminder":
             code = str(broadcast.params.get("code", "2jam"))
-            return Prompt(texts=texts.reminder(act, code, answer),
+            return Prompt(texts=texts.reminder(act, code, answer, due=broadcast.due_at),
                           choices=texts.rsvp_choices(act.id))
         if broadcast.kind == "cancel":
             return Prompt(texts=texts.cancelled(act, broadcast.params.get("reason")))

@@ -182,6 +182,18 @@ def reminder_times(starts_at: datetime, codes: Iterable[str],
     return [(code, due) for due, code in sorted(out.items())]
 
 
+def reminder_intro(code: str, starts_at: datetime, due: datetime | None) -> str:
+    """Which opening a reminder has: a "soon" reminder moved before quiet hours says
+    "tomorrow" or "today" instead, as it now comes hours ahead."""
+    if code not in ("2jam", "1jam", "30menit") or due is None:
+        return code
+    if local_date(due) < local_date(starts_at):
+        return "malam"
+    if starts_at - due > _BEFORE["2jam"] + timedelta(minutes=30):
+        return "pagi"
+    return code
+
+
 # -- what the bot says -------------------------------------------------------------------
 
 
@@ -287,8 +299,10 @@ def announcement(activity: ActivityView) -> list[T]:
             T("activity.announce.question"), T("broadcast.footer")]
 
 
-def reminder(activity: ActivityView, code: str, answer: str | None) -> list[T]:
-    texts = [T(f"activity.reminder.intro.{code}"), *details_lines(activity)]
+def reminder(activity: ActivityView, code: str, answer: str | None,
+             due: datetime | None = None) -> list[T]:
+    texts = [T(f"activity.reminder.intro.{reminder_intro(code, activity.starts_at, due)}"),
+             *details_lines(activity)]
     if answer in RSVP_ANSWERS:
         texts.append(T("activity.reminder.your_answer", answer=T(f"rsvp.answer.{answer}")))
     texts.append(T("activity.reminder.change"))

@@ -78,23 +78,30 @@ async def test_creating_an_activity_with_an_indonesian_date(db: Database) -> Non
     assert activity.starts_at.astimezone(JAKARTA) == datetime(2026, 12, 5, 7, 0, tzinfo=JAKARTA)
     assert activity.status == "published" and activity.reminders == ["malam", "2jam"]
     assert activity.audience["rw"] == "003"
-    # The announcement, then the evening-before (Friday 19.00) and 2-hours-before reminders.
+    # The announcement, then the evening-before (Friday 19.00) and 2-hours-before
+    # reminders; 05.00 is in quiet hours, so the latter goes before them, Friday 20.30.
     assert [(b.kind, b.due_at.astimezone(JAKARTA).strftime("%a %H:%M")) for b in sends] == [
-        ("announce", "Mon 09:00"), ("reminder", "Fri 19:00"), ("reminder", "Sat 05:00")]
+        ("announce", "Mon 09:00"), ("reminder", "Fri 19:00"), ("reminder", "Fri 20:30")]
     # Siti (by what she said) and Ani (by her report) live in RW 03; Budi does not.
     assert len(world.to("siti")) and world.to("ani")[-1].startswith("📣")
     assert not any(t.startswith("📣") for t in world.to("budi"))
 
 
 async def test_a_time_already_past_is_asked_again(db: Database) -> None:
+    """Refused at the question itself (yesterday; earlier today); and a time that passes
+    while the form is still being filled is caught when it is saved."""
     world = World(db, Clock(MONDAY))
     await meet(world)
-    script = [(COORDINATOR, a) for a in (
-        "/kegiatan", "Rapat warga bulanan", "rapat", "kemarin jam 7 malam", "Musala Al-Ikhlas",
-        "lewati", "1", "1", "3")]
-    script += [(COORDINATOR, "ya"), (COORDINATOR, "Rabu depan jam 19.30"),
+    script: list[tuple[str, str | Button | Later]] = [(COORDINATOR, a) for a in (
+        "/kegiatan", "Rapat warga bulanan", "rapat", "kemarin jam 7 malam",
+        "hari ini jam 8 pagi", "hari ini jam 10", "Musala Al-Ikhlas", "lewati", "1", "1",
+        "3")]
+    script += [(COORDINATOR, Later(2)), (COORDINATOR, "ya"),
+               (COORDINATOR, "tadi jam 9"), (COORDINATOR, "Rabu depan jam 19.30"),
                (COORDINATOR, "ya"), (COORDINATOR, Button("kegiatan:1:draf"))]
-    check_golden("activity_past_time", await world.run(script))
+    transcript = await world.run(script)
+    check_golden("activity_past_time", transcript)
+    assert transcript.count("Waktu itu sudah lewat") == 3
     async with db.session() as s:
         [activity] = (await s.execute(select(Activity))).scalars().all()
     assert activity.status == "draft" and activity.reminders == []
@@ -118,8 +125,8 @@ async def test_rsvp_its_change_and_the_reminders(db: Database) -> None:
         (COORDINATOR, Button("jadwal:1")),
         ("siti", Later(4 * 24 + 10)),  # Friday 19.00: the evening before
         ("siti", Button("rsvp:1:no")),
-        ("siti", Later(10)),  # Saturday 05.00: two hours before
-        ("ani", Later(3)),  # it has begun
+        ("siti", Later(1.5)),  # Friday 20.30: two hours before, moved out of quiet hours
+        ("ani", Later(11)),  # it has begun
         ("ani", Button("rsvp:1:no")),
     ]
     check_golden("activity_rsvp", await world.run(script))
