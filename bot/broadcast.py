@@ -325,7 +325,7 @@ class Broadcaster:
             # The status change decides which replica reports: exactly one does.
             if await repo.finish(broadcast.id, now) and coordinator is not None:
                 await self.app.notify(
-                    tx, coordinator, *texts.delivery_report(broadcast.id, counts), now=now,
+                    tx, coordinator, *texts.delivery_report(broadcast.number, counts), now=now,
                     priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:report")
             return
         last = broadcast.progress_at or broadcast.started_at or broadcast.created_at
@@ -333,7 +333,7 @@ class Broadcaster:
             return
         if await repo.note_progress(broadcast.id, broadcast.progress_at, now):
             await self.app.notify(
-                tx, coordinator, *texts.delivery_progress(broadcast.id, counts), now=now,
+                tx, coordinator, *texts.delivery_progress(broadcast.number, counts), now=now,
                 priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:progress:{now.isoformat()}")
 
     async def counts(self, tx: Repos, broadcast: Broadcast, now: datetime) -> DeliveryCounts:

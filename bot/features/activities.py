@@ -514,7 +514,7 @@ class ActivitiesFeature:
                                subject=f"activity:{activity.id}")
         self.kick_after_commit(ctx.tx)
         total, unreachable = await ActivityRepo(ctx.tx.session).audience_size(activity.audience)
-        ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.id),
+        ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.number),
                 *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
                 T("broadcast.report_promise"))
 
@@ -560,7 +560,7 @@ class ActivitiesFeature:
         self.kick_after_commit(ctx.tx)
         told = await self._coming(repo, activity.id)
         return [T("activity.moved_done", title=activity.title, when=starts_at, count=told,
-                  broadcast=notice.id if notice else "-")]
+                  broadcast=notice.number if notice else "-")]
 
     async def _activity_cancelled(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
         activity = await self._target(ctx, ACTIVITY_CANCEL.id)
@@ -590,7 +590,7 @@ class ActivitiesFeature:
         broadcast = await add_free_form(ctx.tx, body=answers["pesan"], audience=audience,
                                         requested_by=ctx.contact.id, now=ctx.now)
         total, unreachable = await repo.audience_size(audience)
-        ctx.say(T("broadcast.preview_intro", number=broadcast.id), T("broadcast.rule"),
+        ctx.say(T("broadcast.preview_intro", number=broadcast.number), T("broadcast.rule"),
                 *texts.broadcast_message(broadcast.body or ""), T("broadcast.rule"),
                 T("activity.audience_line", audience=texts.audience_text(audience)),
                 *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
@@ -611,17 +611,17 @@ class ActivitiesFeature:
         if broadcast is None or broadcast.kind != "siaran":
             ctx.say(T("rsvp.unknown"))
         elif broadcast.status != "draft":
-            ctx.say(T("broadcast.already", number=broadcast.id))
+            ctx.say(T("broadcast.already", number=broadcast.number))
         elif action == "kirim":
             await start_free_form(ctx.tx, broadcast, _actor(ctx), ctx.now, quiet=self.quiet)
             self.kick_after_commit(ctx.tx)
             total, unreachable = await repo.audience_size(broadcast.audience)
-            ctx.say(T("broadcast.sending", number=broadcast.id),
+            ctx.say(T("broadcast.sending", number=broadcast.number),
                     *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
                     T("broadcast.report_promise"))
         else:
             broadcast.status = "cancelled"
-            ctx.say(T("broadcast.discarded", number=broadcast.id))
+            ctx.say(T("broadcast.discarded", number=broadcast.number))
 
     async def _broadcast_status(self, ctx: Context) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -633,8 +633,9 @@ class ActivitiesFeature:
         for b in recent:
             counts = await self.broadcaster.counts(ctx.tx, b, ctx.now)
             state = T(f"broadcast.state.{b.status}")
-            lines.append(T("broadcast.status_line", number=b.id, kind=T(f"broadcast.kind.{b.kind}"),
-                           state=state, sent=counts.sent, total=counts.total,
+            lines.append(T("broadcast.status_line", number=b.number,
+                           kind=T(f"broadcast.kind.{b.kind}"), state=state, sent=counts.sent,
+                           total=counts.total,
                            failed=counts.failed, blocked=counts.blocked,
                            opted_out=counts.opted_out))
         ctx.say(T("broadcast.status_intro"), *lines)
