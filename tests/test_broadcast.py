@@ -287,3 +287,15 @@ async def test_a_broadcast_sent_in_quiet_hours_waits_for_their_end(db: Database)
     world.clock.now = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
     await world.settle()
     assert sum("Air bersih" in t for t in world.to("siti")) == 1
+
+
+async def test_reminders_are_numbered_apart_from_broadcasts(db: Database) -> None:
+    now = MONDAY
+    async with db.transaction() as tx:
+        repo = ActivityRepo(tx.session)
+        made = [await repo.add_broadcast(kind=kind, audience={"type": "all"},
+                                         status="scheduled", due_at=now, created_at=now)
+                for kind in ("announce", "reminder", "reminder", "siaran", "reminder", "cancel")]
+        numbers = [(b.kind, b.number) for b in made]
+    assert numbers == [("announce", 1), ("reminder", 1), ("reminder", 2), ("siaran", 2),
+                       ("reminder", 3), ("cancel", 3)]
