@@ -272,3 +272,35 @@ def test_the_flow_diagrams_in_the_docs_are_current() -> None:
         assert f"```mermaid\n{mermaid(flow)}```" in docs, (
             f"docs/activities.md is out of date for flow {flow.id!r}: regenerate it from "
             "conversations.flow.mermaid")
+
+
+async def test_cancelling_a_flow_names_what_was_cancelled(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    await create_and_publish(world)
+    said = {}
+    for start in ("/kegiatan", "/siaran"):
+        await world.send(COORDINATOR, start)
+        await world.send(COORDINATOR, "batal")
+        said[start] = world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button("kegiatan:1:pindah"))
+    await world.send(COORDINATOR, "batal")
+    said["pindah"] = world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button("kegiatan:1:batal"))
+    await world.send(COORDINATOR, "batal")
+    said["batal"] = world.to(COORDINATOR)[-1]
+    assert "kegiatan baru tidak jadi dibuat" in said["/kegiatan"]
+    assert "siaran dibatalkan" in said["/siaran"]
+    assert "waktu kegiatan tidak jadi diubah" in said["pindah"]
+    assert "kegiatan tidak jadi dibatalkan" in said["batal"]
+    assert not any("laporan" in text for text in said.values())
+
+
+async def test_rt_and_rw_read_the_same_for_residents_and_coordinators(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    assert any("tercatat: RT 002/RW 003, Kelurahan Kalibaru" in t for t in world.to("siti"))
+    for action in ("/siaran", "Rapat RT besok malam.", "satu rt", "kalibaru", "RT 2 RW 3"):
+        await world.send(COORDINATOR, action)
+    await world.send(COORDINATOR, "ya")
+    assert "Penerima: warga RT 002/RW 003 Kelurahan Kalibaru" in world.to(COORDINATOR)[-1]
