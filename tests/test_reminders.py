@@ -5,7 +5,7 @@ activities rolled to their next date with cron rules."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import cast
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.broadcast import Broadcaster, next_occurrence
 from bot.features.activities import ActivitiesFeature
 from bot.scheduler import create_scheduler
+from bot.settings import Settings, SettingsError
 from conversations.activity import (
     QUIET_HOURS,
     QuietHours,
@@ -23,6 +24,7 @@ from conversations.activity import (
     reminders_from_answers,
 )
 from conversations.i18n import JAKARTA
+from conversations.parsing import parse_when
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.models_activities import Activity, Broadcast
@@ -99,6 +101,23 @@ def test_reminders_are_in_time_order_and_never_at_or_after_the_start() -> None:
     assert [code for code, _ in reminder_times(wib(5, 6, 15), ["pagi", "2jam"])] == ["2jam"]
     # Two codes at one moment remind once; unknown codes are ignored.
     assert reminder_times(wib(5, 19), ["malam", "sehari", "kemarin"]) == [("malam", wib(4, 19))]
+
+
+def test_quiet_hours_are_set_by_the_environment() -> None:
+    assert Settings.from_env({}, dotenv=None).quiet_hours == "21:00-05:30"
+    late = Settings.from_env({"WARGA_QUIET_HOURS": "22:00-06:00"}, dotenv=None)
+    feature = ActivitiesFeature(late)
+    assert feature.quiet == QuietHours(time(22, 0), time(6, 0))
+    assert ActivitiesFeature(Settings.from_env({"WARGA_QUIET_HOURS": "off"},
+                                               dotenv=None)).quiet is None
+    for wrong in ("22:00", "22:00-22:00", "24:00-06:00", "malam"):
+        with pytest.raises(SettingsError, match="WARGA_QUIET_HOURS"):
+            Settings.from_env({"WARGA_QUIET_HOURS": wrong}, dotenv=None)
+
+
+def test_lusa_jam_8_malem_is_eight_in_the_evening() -> None:
+    when = parse_when("lusa jam 8 malem", wib(1, 9))
+    assert when is not None and (when.date, when.time) == (wib(3, 20).date(), time(20, 0))
 
 
 def test_reminder_choices_from_the_flow() -> None:
