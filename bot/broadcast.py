@@ -139,7 +139,8 @@ class Broadcaster:
         """One send per reminder still ahead; those already past are left out."""
         repo = ActivityRepo(tx.session)
         added = 0
-        for code, due in reminder_times(activity.starts_at, activity.reminders, self.quiet):
+        for code, due in reminder_times(activity.starts_at, activity.reminders, self.quiet,
+                                        now):
             if due <= now:
                 continue
             await repo.add_broadcast(

@@ -158,10 +158,11 @@ def reminders_from_answers(answers: Mapping[str, Any]) -> list[str]:
 
 
 def reminder_times(starts_at: datetime, codes: Iterable[str],
-                   quiet: QuietHours | None = QUIET_HOURS) -> list[tuple[str, datetime]]:
+                   quiet: QuietHours | None = QUIET_HOURS,
+                   now: datetime | None = None) -> list[tuple[str, datetime]]:
     """(code, due time) of each reminder, in time order, moved before quiet hours when
-    they would fall inside; none at or after the start, and one per moment when two
-    codes fall together."""
+    they would fall inside — or, when that is already past at ``now``, to their end; none
+    at or after the start, and one per moment when two codes fall together."""
     local = starts_at.astimezone(JAKARTA)
     out: dict[datetime, str] = {}
     for code in codes:
@@ -176,7 +177,8 @@ def reminder_times(starts_at: datetime, codes: Iterable[str],
         else:
             continue  # a code from a newer version: ignore rather than fail a reminder
         if quiet is not None:
-            due = quiet.earlier(due)
+            earlier = quiet.earlier(due)
+            due = quiet.later(due) if now is not None and earlier <= now else earlier
         if due < starts_at:
             out.setdefault(due, code)
     return [(code, due) for due, code in sorted(out.items())]

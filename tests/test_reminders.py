@@ -86,6 +86,9 @@ def test_a_reminder_whose_offset_lands_in_quiet_hours_goes_the_evening_before() 
     assert reminder_intro("30menit", wib(5, 22), wib(5, 20, 30)) == "30menit"
     assert reminder_intro("2jam", wib(5, 23, 59), wib(5, 20, 30)) == "pagi"
     assert reminder_intro("2jam", wib(5, 9), wib(5, 7)) == "2jam"
+    # Announced at 22.00 for 06.30: 20.30 has gone, so it goes when quiet hours end.
+    assert reminder_times(wib(5, 6, 30), ["2jam"], now=wib(4, 22)) == [("2jam", wib(5, 5, 30))]
+    assert reminder_intro("2jam", wib(5, 6, 30), wib(5, 5, 30)) == "2jam"
     # Another span, as WARGA_QUIET_HOURS may set it.
     late = QuietHours.parse("22:00-06:00")
     assert reminder_times(wib(5, 7), ["2jam"], late) == [("2jam", wib(4, 21, 30))]

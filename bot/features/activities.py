@@ -444,7 +444,7 @@ class ActivitiesFeature:
 
     def _reminder_lines(self, activity: Activity, now: datetime) -> list[T]:
         times = [(code, due) for code, due in
-                 texts.reminder_times(activity.starts_at, activity.reminders, self.quiet)
+                 texts.reminder_times(activity.starts_at, activity.reminders, self.quiet, now)
                  if due > now]
         if not times:
             return [T("activity.reminders_none")]
