@@ -286,6 +286,25 @@ class ManageActivity(Payload, prefix="kegiatan"):
 
 
 @dataclass(frozen=True)
+class MoveTo(Payload, prefix="pindah"):
+    """A new time picked after a time alone was typed (keep the day, or take the new)."""
+
+    activity: int
+    minute: int  # minutes since the epoch, UTC
+
+
+def kept_day(before: datetime, typed: datetime, now: datetime) -> datetime | None:
+    """A time alone ("jam 9") reads as its next coming, today or tomorrow; for a move that
+    may mean "same day, new hour". That moment, when it could be meant and is ahead."""
+    today = local_date(now)
+    new, old = typed.astimezone(JAKARTA), before.astimezone(JAKARTA)
+    if new.date() not in (today, today + timedelta(days=1)) or new.date() == old.date():
+        return None
+    kept = datetime.combine(old.date(), new.time(), tzinfo=JAKARTA)
+    return kept if kept > now else None
+
+
+@dataclass(frozen=True)
 class BroadcastAction(Payload, prefix="siaran"):
     broadcast: int
     action: Literal["kirim", "batal"]

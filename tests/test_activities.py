@@ -304,3 +304,32 @@ async def test_rt_and_rw_read_the_same_for_residents_and_coordinators(db: Databa
         await world.send(COORDINATOR, action)
     await world.send(COORDINATOR, "ya")
     assert "Penerima: warga RT 002/RW 003 Kelurahan Kalibaru" in world.to(COORDINATOR)[-1]
+
+
+async def test_a_time_alone_moves_the_hour_and_keeps_the_day(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    await create_and_publish(world)
+    await world.send("siti", Button("rsvp:1:yes"))
+    for action in (Button("kegiatan:1:pindah"), "jam 10", "ya"):
+        await world.send(COORDINATOR, action)
+    asked = world.channel.sent[-1]
+    assert "Tanggalnya tetap" in asked.text
+    assert "Sabtu, 5 Desember 2026 pukul 10.00 WIB" in asked.text
+    keep, new = (c.id for c in asked.choices)
+    await world.send(COORDINATOR, Button(keep))
+    assert "dipindah ke Sabtu, 5 Desember 2026 pukul 10.00 WIB" in world.to(COORDINATOR)[-1]
+    async with db.session() as s:
+        [activity] = (await s.execute(select(Activity))).scalars().all()
+    assert activity.starts_at.astimezone(JAKARTA) == datetime(2026, 12, 5, 10, 0, tzinfo=JAKARTA)
+    assert world.to("siti")[-1].startswith("🕒")
+    # The other button, pressed later, moves it to the typed day instead; pressed
+    # again, nothing changes twice.
+    await world.send(COORDINATOR, Button(new))
+    assert "dipindah ke Senin, 30 November 2026 pukul 10.00 WIB" in world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button(new))
+    assert "tidak ada yang diubah" in world.to(COORDINATOR)[-1]
+    # A date said in full is taken as it is, without the question.
+    for action in (Button("kegiatan:1:pindah"), "tgl 12 jam 8", "ya"):
+        await world.send(COORDINATOR, action)
+    assert "dipindah ke Sabtu, 12 Desember 2026 pukul 08.00 WIB" in world.to(COORDINATOR)[-1]

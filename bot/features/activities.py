@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
@@ -60,6 +60,7 @@ from conversations.activity import (
     QUIET_HOURS,
     BroadcastAction,
     ManageActivity,
+    MoveTo,
     QuietHours,
     Rsvp,
     ScheduleItem,
@@ -148,7 +149,8 @@ class ActivitiesFeature:
             buttons=(Button(Rsvp, self._on_rsvp, "rsvp.unknown"),
                      Button(ScheduleItem, self._on_jadwal, "rsvp.unknown"),
                      Button(ManageActivity, self._on_manage),
-                     Button(BroadcastAction, self._on_siaran)),
+                     Button(BroadcastAction, self._on_siaran),
+                     Button(MoveTo, self._on_move_to)),
             startup=self._startup,
         )
 
@@ -543,6 +545,42 @@ class ActivitiesFeature:
         if starts_at <= ctx.now:
             await self._ask_new_time(ctx, activity, T("activity.time_past", when=starts_at))
             return []
+        kept = texts.kept_day(activity.starts_at, starts_at, ctx.now)
+        if kept is not None:
+            ctx.say(T("activity_move.which_day"), T("activity_move.kept", when=kept),
+                    T("activity_move.new", when=starts_at),
+                    choices=[(MoveTo(activity.id, _minute(kept)).pack(),
+                              T("activity_move.button.keep")),
+                             (MoveTo(activity.id, _minute(starts_at)).pack(),
+                              T("activity_move.button.new"))])
+            return []
+        return await self._move(ctx, activity, starts_at)
+
+    async def _on_move_to(self, ctx: Context, button: MoveTo) -> None:
+        if ctx.contact.role not in COORDINATORS:
+            ctx.say(T("bot.not_allowed"))
+            return
+        activity = await ActivityRepo(ctx.tx.session).get(button.activity, for_update=True)
+        if activity is None or activity.status == "cancelled":
+            ctx.say(T("activity.gone"))
+            return
+        if activity.starts_at <= ctx.now:
+            ctx.say(T("activity.already_started", title=activity.title))
+            return
+        starts_at = datetime.fromtimestamp(button.minute * 60, UTC)
+        if starts_at == activity.starts_at:
+            ctx.say(T("activity.moved_same", title=activity.title, when=starts_at))
+            return
+        if starts_at <= ctx.now:
+            await self._ask_new_time(ctx, activity, T("activity.time_past", when=starts_at))
+            return
+        said = await self._move(ctx, activity, starts_at)
+        if said:
+            ctx.say(*said)
+
+    async def _move(self, ctx: Context, activity: Activity, starts_at: datetime) -> list[T]:
+        """The activity at its new time: a draft previewed again, a published one moved
+        with its reminders and those coming told."""
         repo = ActivityRepo(ctx.tx.session)
         if activity.status == "draft":
             activity.starts_at = starts_at
@@ -655,6 +693,10 @@ def _label(title: str) -> str:
     """A button label: WhatsApp list rows hold 24 characters. No number of its own:
     channels that number choices add theirs ("1. 1. Siti" otherwise)."""
     return title if len(title) <= 24 else title[:23] + "…"
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
 
 
 def _now(ctx: Context) -> dict[str, str]:
