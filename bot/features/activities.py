@@ -10,6 +10,9 @@
 - Buttons ``rsvp:<id>:yes|no|maybe`` (on announcements, reminders and /jadwal), and the
   words *hadir*, *mungkin*, *tidak bisa* typed instead.
 
+Quiet hours (``WARGA_QUIET_HOURS``): reminders due inside them go before, broadcasts
+after; previews say so.
+
 Timers: one APScheduler date job wakes at the next due moment read from the database
 (reminders, sends to take over, recurring activities to roll), and an interval job
 catches up and watches running sends. Which replica does the work is decided by the
