@@ -25,7 +25,14 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.feature import BULK, REPLY, FeatureContext
 from conversations import activity as texts
-from conversations.activity import COMING, ActivityView, DeliveryCounts, reminder_times
+from conversations.activity import (
+    COMING,
+    QUIET_HOURS,
+    ActivityView,
+    DeliveryCounts,
+    QuietHours,
+    reminder_times,
+)
 from conversations.engine import Prompt
 from conversations.i18n import JAKARTA, T
 from conversations.messages import Outbound
@@ -89,8 +96,10 @@ class Broadcaster:
         lease: timedelta = timedelta(seconds=60),
         chunk: int = CHUNK,
         progress_every: timedelta = timedelta(seconds=60),
+        quiet: QuietHours | None = QUIET_HOURS,
     ) -> None:
         self.db = db
+        self.quiet = quiet
         self.app = app
         self.clock = clock
         self.lease = lease
@@ -110,17 +119,28 @@ class Broadcaster:
         repo = ActivityRepo(tx.session)
         announce = await repo.add_broadcast(
             kind="announce", activity_id=activity.id, requested_by=requested_by,
-            audience=dict(activity.audience), status="scheduled", due_at=now,
+            audience=dict(activity.audience), status="scheduled", due_at=self.after_quiet(now),
             created_at=now,
         )
         await self.schedule_reminders(tx, activity, now)
         return announce
 
+    def after_quiet(self, moment: datetime) -> datetime:
+        """When a send due at ``moment`` goes: then, or when quiet hours end."""
+        return moment if self.quiet is None else self.quiet.later(moment)
+
+    def _notice_due(self, now: datetime, starts_at: datetime) -> datetime:
+        """A cancel/reschedule notice waits for the end of quiet hours, unless the
+        activity would begin first: then knowing beats sleeping."""
+        due = self.after_quiet(now)
+        return due if due < starts_at else now
+
     async def schedule_reminders(self, tx: Repos, activity: Activity, now: datetime) -> int:
         """One send per reminder still ahead; those already past are left out."""
         repo = ActivityRepo(tx.session)
         added = 0
-        for code, due in reminder_times(activity.starts_at, activity.reminders):
+        for code, due in reminder_times(activity.starts_at, activity.reminders, self.quiet,
+                                        now):
             if due <= now:
                 continue
             await repo.add_broadcast(
@@ -145,8 +165,8 @@ class Broadcaster:
         return await repo.add_broadcast(
             kind="cancel", activity_id=activity.id, requested_by=requested_by,
             audience={"type": "rsvp", "activity_id": activity.id, "answers": list(COMING)},
-            params={"reason": reason} if reason else {}, status="scheduled", due_at=now,
-            created_at=now,
+            params={"reason": reason} if reason else {}, status="scheduled",
+            due_at=self._notice_due(now, activity.starts_at), created_at=now,
         )
 
     async def reschedule(self, tx: Repos, activity: Activity, starts_at: datetime,
@@ -163,8 +183,8 @@ class Broadcaster:
         return await repo.add_broadcast(
             kind="reschedule", activity_id=activity.id, requested_by=requested_by,
             audience={"type": "rsvp", "activity_id": activity.id, "answers": list(COMING)},
-            params={"before": before.isoformat()}, status="scheduled", due_at=now,
-            created_at=now,
+            params={"before": before.isoformat()}, status="scheduled",
+            due_at=self._notice_due(now, min(before, starts_at)), created_at=now,
         )
 
     # -- carrying them out ---------------------------------------------------------------
@@ -273,7 +293,7 @@ class Broadcaster:
             return Prompt(texts=texts.announcement(act), choices=texts.rsvp_choices(act.id))
         if broadcast.kind == "reminder":
             code = str(broadcast.params.get("code", "2jam"))
-            return Prompt(texts=texts.reminder(act, code, answer),
+            return Prompt(texts=texts.reminder(act, code, answer, due=broadcast.due_at),
                           choices=texts.rsvp_choices(act.id))
         if broadcast.kind == "cancel":
             return Prompt(texts=texts.cancelled(act, broadcast.params.get("reason")))
@@ -306,7 +326,7 @@ class Broadcaster:
             # The status change decides which replica reports: exactly one does.
             if await repo.finish(broadcast.id, now) and coordinator is not None:
                 await self.app.notify(
-                    tx, coordinator, *texts.delivery_report(broadcast.id, counts), now=now,
+                    tx, coordinator, *texts.delivery_report(broadcast.number, counts), now=now,
                     priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:report")
             return
         last = broadcast.progress_at or broadcast.started_at or broadcast.created_at
@@ -314,7 +334,7 @@ class Broadcaster:
             return
         if await repo.note_progress(broadcast.id, broadcast.progress_at, now):
             await self.app.notify(
-                tx, coordinator, *texts.delivery_progress(broadcast.id, counts), now=now,
+                tx, coordinator, *texts.delivery_progress(broadcast.number, counts), now=now,
                 priority=REPLY, dedupe_key=f"{batch_of(broadcast)}:progress:{now.isoformat()}")
 
     async def counts(self, tx: Repos, broadcast: Broadcast, now: datetime) -> DeliveryCounts:
@@ -353,7 +373,8 @@ class Broadcaster:
                 await repo.add_broadcast(
                     kind="announce", activity_id=following.id, requested_by=None,
                     audience=dict(following.audience), status="scheduled",
-                    due_at=max(now, starts_at - ANNOUNCE_LEAD), created_at=now,
+                    due_at=self.after_quiet(max(now, starts_at - ANNOUNCE_LEAD)),
+                    created_at=now,
                 )
                 await self.schedule_reminders(tx, following, now)
                 rolled += 1
@@ -380,12 +401,13 @@ async def add_free_form(tx: Repos, *, body: str, audience: Mapping[str, Any],
 
 
 async def start_free_form(tx: Repos, broadcast: Broadcast, actor: str, now: datetime, *,
-                          details: Mapping[str, Any] | None = None) -> None:
-    """A confirmed draft is due at once, and audited. The fan-out starts when a
-    broadcaster next runs: kick it after the commit (``ActivitiesFeature.kick_after_commit``)
-    or it starts at the next timer tick."""
+                          details: Mapping[str, Any] | None = None,
+                          quiet: QuietHours | None = QUIET_HOURS) -> None:
+    """A confirmed draft is due at once (or when quiet hours end), and audited. The
+    fan-out starts when a broadcaster next runs: kick it after the commit
+    (``ActivitiesFeature.kick_after_commit``) or it starts at the next timer tick."""
     broadcast.status = "scheduled"
-    broadcast.due_at = now
+    broadcast.due_at = now if quiet is None else quiet.later(now)
     await tx.audit.add(actor, "broadcast.sent", now, subject=f"broadcast:{broadcast.id}",
                        details=dict(details) if details else None)
 

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,6 +73,9 @@ class Settings:
     # How long a replica holds claimed work (outbox rows, bulk fan-outs) before another
     # may take it over; after a crash, that work resumes this much later.
     lease_seconds: float = 60.0
+    # No bulk message goes out in these hours (Jakarta time): reminders go before,
+    # broadcasts after. "off" sends at any hour.
+    quiet_hours: str = "21:00-05:30"
     # The outbox's lease, renewed while a sender works: a crashed sender's messages are
     # taken over this soon (never longer than lease_seconds).
     outbox_lease_seconds: float = 10.0
@@ -195,6 +198,9 @@ class Settings:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             errors.append(f"WARGA_TIMEZONE {timezone!r} is not a known time zone")
+        quiet_hours = get("WARGA_QUIET_HOURS") or cls.quiet_hours
+        if not _quiet_hours_ok(quiet_hours):
+            errors.append(f"WARGA_QUIET_HOURS {quiet_hours!r} is not HH:MM-HH:MM or 'off'")
         locale = get("WARGA_LOCALE") or cls.locale
         if locale not in ("id", "en"):
             errors.append("WARGA_LOCALE must be 'id' or 'en'")
@@ -298,6 +304,7 @@ class Settings:
             whatsapp_template_language=get("WHATSAPP_TEMPLATE_LANGUAGE") or "id",
             log_level=(get("WARGA_LOG_LEVEL") or "INFO").upper(),
             lease_seconds=float(number("WARGA_LEASE_SECONDS", cls.lease_seconds, float)),
+            quiet_hours=quiet_hours,
             outbox_lease_seconds=float(number("WARGA_OUTBOX_LEASE_SECONDS",
                                               cls.outbox_lease_seconds, float)),
             send_limiter=limiter,
@@ -392,3 +399,17 @@ def _read_key(env: Mapping[str, str], name: str,
         errors.append(f"{name} is too short (at least {MIN_KEY_LENGTH} characters)")
         return None, None
     return (Secret(value) if value else None), path
+
+
+def _quiet_hours_ok(text: str) -> bool:
+    """``HH:MM-HH:MM`` with two different valid times, or ``off``."""
+    if text.strip().lower() in ("off", "none", "-"):
+        return True
+    match = re.fullmatch(r"\s*([0-2]\d:[0-5]\d)\s*-\s*([0-2]\d:[0-5]\d)\s*", text)
+    if match is None:
+        return False
+    try:
+        start, end = (datetime.strptime(t, "%H:%M").time() for t in match.groups())
+    except ValueError:
+        return False
+    return start != end

@@ -13,6 +13,11 @@ Flows:
 Reminder codes are relative to the activity's start, in Jakarta time: ``malam`` is 19.00
 the evening before, ``pagi`` 06.00 on the day, ``sehari`` 24 hours before, ``2jam``,
 ``1jam`` and ``30menit`` that long before. The default is ``malam`` + ``2jam``.
+
+Quiet hours (default 21.00–05.30 Jakarta time): nothing bulk goes out inside them. A
+reminder due inside them goes at 20.30, half an hour before they begin (a reminder is only
+useful before the activity, and people read it before they sleep); a broadcast or notice
+due inside them waits until they end.
 """
 
 from __future__ import annotations
@@ -48,6 +53,65 @@ _BEFORE: dict[str, timedelta] = {
 }
 EVENING = time(19, 0)
 MORNING = time(6, 0)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily span, in Jakarta time, in which no bulk message goes out; it may run
+    across midnight (``21:00-05:30``)."""
+
+    start: time
+    end: time
+    # A reminder that would fall inside goes this long before the span begins.
+    lead: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """``"21:00-05:30"`` (``"off"``: none); ValueError for anything else."""
+        text = text.strip()
+        if text.lower() in ("off", "none", "-"):
+            return None
+        first, sep, second = text.partition("-")
+        if not sep:
+            raise ValueError(f"quiet hours {text!r}: expected HH:MM-HH:MM")
+        start, end = time.fromisoformat(first.strip()), time.fromisoformat(second.strip())
+        if start == end:
+            raise ValueError(f"quiet hours {text!r}: start and end are the same")
+        return cls(start, end)
+
+    def _span(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        """(start, end) of the quiet span that holds ``moment``, or None."""
+        local = moment.astimezone(JAKARTA)
+        day, clock = local.date(), local.time()
+        if self.start < self.end:
+            if self.start <= clock < self.end:
+                return (_at(day, self.start), _at(day, self.end))
+            return None
+        if clock >= self.start:
+            return (_at(day, self.start), _at(day + timedelta(days=1), self.end))
+        if clock < self.end:
+            return (_at(day - timedelta(days=1), self.start), _at(day, self.end))
+        return None
+
+    def contains(self, moment: datetime) -> bool:
+        return self._span(moment) is not None
+
+    def earlier(self, moment: datetime) -> datetime:
+        """``moment``, or before the quiet span that holds it (for reminders)."""
+        span = self._span(moment)
+        return moment if span is None else span[0] - self.lead
+
+    def later(self, moment: datetime) -> datetime:
+        """``moment``, or the end of the quiet span that holds it (for broadcasts)."""
+        span = self._span(moment)
+        return moment if span is None else span[1]
+
+
+def _at(day: date, clock: time) -> datetime:
+    return datetime.combine(day, clock, tzinfo=JAKARTA)
+
+
+QUIET_HOURS = QuietHours(time(21, 0), time(5, 30))
 
 # -- flows -------------------------------------------------------------------------------
 
@@ -93,9 +157,12 @@ def reminders_from_answers(answers: Mapping[str, Any]) -> list[str]:
     return list(DEFAULT_REMINDERS)
 
 
-def reminder_times(starts_at: datetime, codes: Iterable[str]) -> list[tuple[str, datetime]]:
-    """(code, due time) of each reminder, in time order; none at or after the start, and
-    one per moment when two codes fall together."""
+def reminder_times(starts_at: datetime, codes: Iterable[str],
+                   quiet: QuietHours | None = QUIET_HOURS,
+                   now: datetime | None = None) -> list[tuple[str, datetime]]:
+    """(code, due time) of each reminder, in time order, moved before quiet hours when
+    they would fall inside — or, when that is already past at ``now``, to their end; none
+    at or after the start, and one per moment when two codes fall together."""
     local = starts_at.astimezone(JAKARTA)
     out: dict[datetime, str] = {}
     for code in codes:
@@ -109,9 +176,24 @@ def reminder_times(starts_at: datetime, codes: Iterable[str]) -> list[tuple[str,
             due = local - _BEFORE[code]
         else:
             continue  # a code from a newer version: ignore rather than fail a reminder
+        if quiet is not None:
+            earlier = quiet.earlier(due)
+            due = quiet.later(due) if now is not None and earlier <= now else earlier
         if due < starts_at:
             out.setdefault(due, code)
     return [(code, due) for due, code in sorted(out.items())]
+
+
+def reminder_intro(code: str, starts_at: datetime, due: datetime | None) -> str:
+    """Which opening a reminder has: a "soon" reminder moved before quiet hours says
+    "tomorrow" or "today" instead, as it now comes hours ahead."""
+    if code not in ("2jam", "1jam", "30menit") or due is None:
+        return code
+    if local_date(due) < local_date(starts_at):
+        return "malam"
+    if starts_at - due > _BEFORE["2jam"] + timedelta(minutes=30):
+        return "pagi"
+    return code
 
 
 # -- what the bot says -------------------------------------------------------------------
@@ -144,16 +226,21 @@ def audience_text(audience: Mapping[str, Any]) -> T:
         if kind == "kelurahan":
             return T("audience.text.kelurahan", kelurahan=name)
         if kind == "rw":
-            return T("audience.text.rw", rw=_short(audience.get("rw")), kelurahan=name)
-        return T("audience.text.rt", rt=_short(audience.get("rt")), rw=_short(audience.get("rw")),
+            return T("audience.text.rw", rw=_padded(audience.get("rw")), kelurahan=name)
+        return T("audience.text.rt", rt_rw=rt_rw_text(audience.get("rt"), audience.get("rw")),
                  kelurahan=name)
     return T("audience.text.all")
 
 
-def _short(number: object) -> str:
-    """RT/RW as people write them: "003" → "03"."""
+def rt_rw_text(rt: object, rw: object) -> T:
+    """RT and RW in the one order and form used everywhere: "RT 003/RW 004"."""
+    return T("place.rt_rw", rt=_padded(rt), rw=_padded(rw))
+
+
+def _padded(number: object) -> str:
+    """RT/RW as on official letters: "3" → "003"."""
     text = str(number or "")
-    return f"{int(text):02d}" if text.isdigit() else text
+    return f"{int(text):03d}" if text.isdigit() else text
 
 
 def _kelurahan_name(code: object) -> str:
@@ -199,6 +286,25 @@ class ManageActivity(Payload, prefix="kegiatan"):
 
 
 @dataclass(frozen=True)
+class MoveTo(Payload, prefix="pindah"):
+    """A new time picked after a time alone was typed (keep the day, or take the new)."""
+
+    activity: int
+    minute: int  # minutes since the epoch, UTC
+
+
+def kept_day(before: datetime, typed: datetime, now: datetime) -> datetime | None:
+    """A time alone ("jam 9") reads as its next coming, today or tomorrow; for a move that
+    may mean "same day, new hour". That moment, when it could be meant and is ahead."""
+    today = local_date(now)
+    new, old = typed.astimezone(JAKARTA), before.astimezone(JAKARTA)
+    if new.date() not in (today, today + timedelta(days=1)) or new.date() == old.date():
+        return None
+    kept = datetime.combine(old.date(), new.time(), tzinfo=JAKARTA)
+    return kept if kept > now else None
+
+
+@dataclass(frozen=True)
 class BroadcastAction(Payload, prefix="siaran"):
     broadcast: int
     action: Literal["kirim", "batal"]
@@ -214,8 +320,10 @@ def announcement(activity: ActivityView) -> list[T]:
             T("activity.announce.question"), T("broadcast.footer")]
 
 
-def reminder(activity: ActivityView, code: str, answer: str | None) -> list[T]:
-    texts = [T(f"activity.reminder.intro.{code}"), *details_lines(activity)]
+def reminder(activity: ActivityView, code: str, answer: str | None,
+             due: datetime | None = None) -> list[T]:
+    texts = [T(f"activity.reminder.intro.{reminder_intro(code, activity.starts_at, due)}"),
+             *details_lines(activity)]
     if answer in RSVP_ANSWERS:
         texts.append(T("activity.reminder.your_answer", answer=T(f"rsvp.answer.{answer}")))
     texts.append(T("activity.reminder.change"))

@@ -82,6 +82,10 @@ class Broadcast(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     # siaran (free-form), announce, reminder, cancel, reschedule
     kind: Mapped[str] = mapped_column(String(16))
+    # The number coordinators see ("Siaran #4"): reminders are counted apart
+    # ("reminder"), so that the sends they make by hand are numbered 1, 2, 3 …
+    series: Mapped[str] = mapped_column(String(8))
+    number: Mapped[int] = mapped_column(Integer)
     activity_id: Mapped[int | None] = mapped_column(
         ForeignKey("activities.id", ondelete="CASCADE"), default=None
     )
@@ -110,6 +114,7 @@ class Broadcast(Base):
     __table_args__ = (
         Index("ix_broadcasts_status_due", "status", "due_at"),
         Index("ix_broadcasts_activity", "activity_id"),
+        Index("ux_broadcasts_series_number", "series", "number", unique=True),
     )
 
 

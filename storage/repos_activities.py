@@ -51,6 +51,15 @@ class BatchCounts:
     pending: int
 
 
+# The advisory lock that makes broadcast numbering one at a time on PostgreSQL.
+NUMBERING_LOCK = 0x5741_5247
+
+
+def series_of(kind: str) -> str:
+    """Which numbering a kind of bulk send has: reminders apart from the rest."""
+    return "reminder" if kind == "reminder" else "siaran"
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     if session.bind.dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -256,7 +265,14 @@ class ActivityRepo:
         fields.setdefault("params", {})
         fields.setdefault("cursor", 0)
         fields.setdefault("enqueued", 0)
-        broadcast = Broadcast(**fields)
+        series = series_of(fields["kind"])
+        if self.s.bind.dialect.name == "postgresql":
+            # Two replicas numbering at once would take the same number: one at a time
+            # (SQLite writers are one at a time already).
+            await self.s.execute(select(func.pg_advisory_xact_lock(NUMBERING_LOCK)))
+        last = (await self.s.execute(select(func.max(Broadcast.number))
+                                     .where(Broadcast.series == series))).scalar_one()
+        broadcast = Broadcast(**fields, series=series, number=(last or 0) + 1)
         self.s.add(broadcast)
         await self.s.flush()
         return broadcast

@@ -78,23 +78,30 @@ async def test_creating_an_activity_with_an_indonesian_date(db: Database) -> Non
     assert activity.starts_at.astimezone(JAKARTA) == datetime(2026, 12, 5, 7, 0, tzinfo=JAKARTA)
     assert activity.status == "published" and activity.reminders == ["malam", "2jam"]
     assert activity.audience["rw"] == "003"
-    # The announcement, then the evening-before (Friday 19.00) and 2-hours-before reminders.
+    # The announcement, then the evening-before (Friday 19.00) and 2-hours-before
+    # reminders; 05.00 is in quiet hours, so the latter goes before them, Friday 20.30.
     assert [(b.kind, b.due_at.astimezone(JAKARTA).strftime("%a %H:%M")) for b in sends] == [
-        ("announce", "Mon 09:00"), ("reminder", "Fri 19:00"), ("reminder", "Sat 05:00")]
+        ("announce", "Mon 09:00"), ("reminder", "Fri 19:00"), ("reminder", "Fri 20:30")]
     # Siti (by what she said) and Ani (by her report) live in RW 03; Budi does not.
     assert len(world.to("siti")) and world.to("ani")[-1].startswith("📣")
     assert not any(t.startswith("📣") for t in world.to("budi"))
 
 
 async def test_a_time_already_past_is_asked_again(db: Database) -> None:
+    """Refused at the question itself (yesterday; earlier today); and a time that passes
+    while the form is still being filled is caught when it is saved."""
     world = World(db, Clock(MONDAY))
     await meet(world)
-    script = [(COORDINATOR, a) for a in (
-        "/kegiatan", "Rapat warga bulanan", "rapat", "kemarin jam 7 malam", "Musala Al-Ikhlas",
-        "lewati", "1", "1", "3")]
-    script += [(COORDINATOR, "ya"), (COORDINATOR, "Rabu depan jam 19.30"),
+    script: list[tuple[str, str | Button | Later]] = [(COORDINATOR, a) for a in (
+        "/kegiatan", "Rapat warga bulanan", "rapat", "kemarin jam 7 malam",
+        "hari ini jam 8 pagi", "hari ini jam 10", "Musala Al-Ikhlas", "lewati", "1", "1",
+        "3")]
+    script += [(COORDINATOR, Later(2)), (COORDINATOR, "ya"),
+               (COORDINATOR, "tadi jam 9"), (COORDINATOR, "Rabu depan jam 19.30"),
                (COORDINATOR, "ya"), (COORDINATOR, Button("kegiatan:1:draf"))]
-    check_golden("activity_past_time", await world.run(script))
+    transcript = await world.run(script)
+    check_golden("activity_past_time", transcript)
+    assert transcript.count("Waktu itu sudah lewat") == 3
     async with db.session() as s:
         [activity] = (await s.execute(select(Activity))).scalars().all()
     assert activity.status == "draft" and activity.reminders == []
@@ -118,8 +125,8 @@ async def test_rsvp_its_change_and_the_reminders(db: Database) -> None:
         (COORDINATOR, Button("jadwal:1")),
         ("siti", Later(4 * 24 + 10)),  # Friday 19.00: the evening before
         ("siti", Button("rsvp:1:no")),
-        ("siti", Later(10)),  # Saturday 05.00: two hours before
-        ("ani", Later(3)),  # it has begun
+        ("siti", Later(1.5)),  # Friday 20.30: two hours before, moved out of quiet hours
+        ("ani", Later(11)),  # it has begun
         ("ani", Button("rsvp:1:no")),
     ]
     check_golden("activity_rsvp", await world.run(script))
@@ -265,3 +272,64 @@ def test_the_flow_diagrams_in_the_docs_are_current() -> None:
         assert f"```mermaid\n{mermaid(flow)}```" in docs, (
             f"docs/activities.md is out of date for flow {flow.id!r}: regenerate it from "
             "conversations.flow.mermaid")
+
+
+async def test_cancelling_a_flow_names_what_was_cancelled(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    await create_and_publish(world)
+    said = {}
+    for start in ("/kegiatan", "/siaran"):
+        await world.send(COORDINATOR, start)
+        await world.send(COORDINATOR, "batal")
+        said[start] = world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button("kegiatan:1:pindah"))
+    await world.send(COORDINATOR, "batal")
+    said["pindah"] = world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button("kegiatan:1:batal"))
+    await world.send(COORDINATOR, "batal")
+    said["batal"] = world.to(COORDINATOR)[-1]
+    assert "kegiatan baru tidak jadi dibuat" in said["/kegiatan"]
+    assert "siaran dibatalkan" in said["/siaran"]
+    assert "waktu kegiatan tidak jadi diubah" in said["pindah"]
+    assert "kegiatan tidak jadi dibatalkan" in said["batal"]
+    assert not any("laporan" in text for text in said.values())
+
+
+async def test_rt_and_rw_read_the_same_for_residents_and_coordinators(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    assert any("tercatat: RT 002/RW 003, Kelurahan Kalibaru" in t for t in world.to("siti"))
+    for action in ("/siaran", "Rapat RT besok malam.", "satu rt", "kalibaru", "RT 2 RW 3"):
+        await world.send(COORDINATOR, action)
+    await world.send(COORDINATOR, "ya")
+    assert "Penerima: warga RT 002/RW 003 Kelurahan Kalibaru" in world.to(COORDINATOR)[-1]
+
+
+async def test_a_time_alone_moves_the_hour_and_keeps_the_day(db: Database) -> None:
+    world = World(db, Clock(MONDAY))
+    await meet(world)
+    await create_and_publish(world)
+    await world.send("siti", Button("rsvp:1:yes"))
+    for action in (Button("kegiatan:1:pindah"), "jam 10", "ya"):
+        await world.send(COORDINATOR, action)
+    asked = world.channel.sent[-1]
+    assert "Tanggalnya tetap" in asked.text
+    assert "Sabtu, 5 Desember 2026 pukul 10.00 WIB" in asked.text
+    keep, new = (c.id for c in asked.choices)
+    await world.send(COORDINATOR, Button(keep))
+    assert "dipindah ke Sabtu, 5 Desember 2026 pukul 10.00 WIB" in world.to(COORDINATOR)[-1]
+    async with db.session() as s:
+        [activity] = (await s.execute(select(Activity))).scalars().all()
+    assert activity.starts_at.astimezone(JAKARTA) == datetime(2026, 12, 5, 10, 0, tzinfo=JAKARTA)
+    assert world.to("siti")[-1].startswith("🕒")
+    # The other button, pressed later, moves it to the typed day instead; pressed
+    # again, nothing changes twice.
+    await world.send(COORDINATOR, Button(new))
+    assert "dipindah ke Senin, 30 November 2026 pukul 10.00 WIB" in world.to(COORDINATOR)[-1]
+    await world.send(COORDINATOR, Button(new))
+    assert "tidak ada yang diubah" in world.to(COORDINATOR)[-1]
+    # A date said in full is taken as it is, without the question.
+    for action in (Button("kegiatan:1:pindah"), "tgl 12 jam 8", "ya"):
+        await world.send(COORDINATOR, action)
+    assert "dipindah ke Sabtu, 12 Desember 2026 pukul 08.00 WIB" in world.to(COORDINATOR)[-1]

@@ -263,3 +263,39 @@ async def test_whatsapp_contacts_outside_the_window_get_the_template(db: Databas
         assert body["type"] == "template"
         [param] = body["template"]["components"][0]["parameters"]
         assert "Pembagian air" in param["text"] and "1. ✅ Hadir" in param["text"]
+
+
+async def test_a_broadcast_sent_in_quiet_hours_waits_for_their_end(db: Database) -> None:
+    # Monday 30 November, 22.00 WIB.
+    world = World(db, Clock(datetime(2026, 11, 30, 15, 0, tzinfo=UTC)))
+    for user in ("siti", COORDINATOR):
+        await world.send(user, "halo")
+    for action in ("/siaran", "Air bersih dibagikan besok pukul 08.00 di Balai RW 03.",
+                   "semua warga", "ya"):
+        await world.send(COORDINATOR, action)
+    preview = world.to(COORDINATOR)[-1]
+    assert "jam tenang (21.00–05.30)" in preview and "pukul 05.30" in preview
+    await world.send(COORDINATOR, Button("siaran:1:kirim"))
+    assert "jam tenang" in world.to(COORDINATOR)[-1]
+    assert not any("Air bersih" in t for t in world.to("siti"))
+    async with db.session() as s:
+        [sent] = (await s.execute(select(Broadcast))).scalars().all()
+    assert sent.due_at == datetime(2026, 11, 30, 22, 30, tzinfo=UTC)  # 05.30 WIB
+    world.clock.now = datetime(2026, 11, 30, 22, 29, tzinfo=UTC)
+    await world.settle()
+    assert not any("Air bersih" in t for t in world.to("siti"))
+    world.clock.now = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
+    await world.settle()
+    assert sum("Air bersih" in t for t in world.to("siti")) == 1
+
+
+async def test_reminders_are_numbered_apart_from_broadcasts(db: Database) -> None:
+    now = MONDAY
+    async with db.transaction() as tx:
+        repo = ActivityRepo(tx.session)
+        made = [await repo.add_broadcast(kind=kind, audience={"type": "all"},
+                                         status="scheduled", due_at=now, created_at=now)
+                for kind in ("announce", "reminder", "reminder", "siaran", "reminder", "cancel")]
+        numbers = [(b.kind, b.number) for b in made]
+    assert numbers == [("announce", 1), ("reminder", 1), ("reminder", 2), ("siaran", 2),
+                       ("reminder", 3), ("cancel", 3)]

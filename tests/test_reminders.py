@@ -5,7 +5,7 @@ activities rolled to their next date with cron rules."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import cast
 
 import pytest
@@ -15,8 +15,16 @@ from sqlalchemy import func, select
 from bot.broadcast import Broadcaster, next_occurrence
 from bot.features.activities import ActivitiesFeature
 from bot.scheduler import create_scheduler
-from conversations.activity import reminder_times, reminders_from_answers
+from bot.settings import Settings, SettingsError
+from conversations.activity import (
+    QUIET_HOURS,
+    QuietHours,
+    reminder_intro,
+    reminder_times,
+    reminders_from_answers,
+)
 from conversations.i18n import JAKARTA
+from conversations.parsing import parse_when
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.models_activities import Activity, Broadcast
@@ -36,8 +44,54 @@ def wib(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
 
 
 def test_the_default_reminders_are_the_evening_before_and_two_hours_before() -> None:
-    times = reminder_times(wib(5, 7), ["malam", "2jam"])
-    assert times == [("malam", wib(4, 19)), ("2jam", wib(5, 5))]
+    assert reminder_times(wib(5, 9), ["malam", "2jam"]) == [
+        ("malam", wib(4, 19)), ("2jam", wib(5, 7))]
+    # Without quiet hours, 07.00 less two hours is 05.00.
+    assert reminder_times(wib(5, 7), ["malam", "2jam"], None) == [
+        ("malam", wib(4, 19)), ("2jam", wib(5, 5))]
+
+
+def test_quiet_hours_run_across_midnight() -> None:
+    quiet = QuietHours.parse("21:00-05:30")
+    assert quiet == QUIET_HOURS
+    assert quiet is not None
+    inside = [wib(4, 21), wib(4, 23, 59), wib(5, 0), wib(5, 3), wib(5, 5, 29)]
+    outside = [wib(4, 20, 59), wib(5, 5, 30), wib(5, 12)]
+    assert all(quiet.contains(m) for m in inside)
+    assert not any(quiet.contains(m) for m in outside)
+    # Before midnight or after it, the span is the same night's: it began on the 4th.
+    assert {quiet.earlier(m) for m in inside} == {wib(4, 20, 30)}
+    assert {quiet.later(m) for m in inside} == {wib(5, 5, 30)}
+    assert [quiet.earlier(m) for m in outside] == outside
+    assert [quiet.later(m) for m in outside] == outside
+    # A span within one day, and no quiet hours at all.
+    siesta = QuietHours.parse("13:00-15:00")
+    assert siesta is not None and siesta.contains(wib(5, 14)) and not siesta.contains(wib(5, 23))
+    assert siesta.later(wib(5, 13)) == wib(5, 15)
+    assert QuietHours.parse("off") is None
+    for wrong in ("21:00", "21:00-21:00", "25:00-05:00", "malam"):
+        with pytest.raises(ValueError):
+            QuietHours.parse(wrong)
+
+
+def test_a_reminder_whose_offset_lands_in_quiet_hours_goes_the_evening_before() -> None:
+    # 06.30 less two hours is 04.30, inside quiet hours: it goes at 20.30 the evening
+    # before, after the 19.00 one, and says "tomorrow" rather than "soon".
+    times = reminder_times(wib(5, 6, 30), ["malam", "2jam"])
+    assert times == [("malam", wib(4, 19)), ("2jam", wib(4, 20, 30))]
+    assert reminder_intro("2jam", wib(5, 6, 30), wib(4, 20, 30)) == "malam"
+    # 22.00 less 30 minutes is 21.30: 20.30 the same day, still "soon"; one hour before
+    # falls on the same moment and reminds once.
+    assert reminder_times(wib(5, 22), ["30menit", "1jam"]) == [("30menit", wib(5, 20, 30))]
+    assert reminder_intro("30menit", wib(5, 22), wib(5, 20, 30)) == "30menit"
+    assert reminder_intro("2jam", wib(5, 23, 59), wib(5, 20, 30)) == "pagi"
+    assert reminder_intro("2jam", wib(5, 9), wib(5, 7)) == "2jam"
+    # Announced at 22.00 for 06.30: 20.30 has gone, so it goes when quiet hours end.
+    assert reminder_times(wib(5, 6, 30), ["2jam"], now=wib(4, 22)) == [("2jam", wib(5, 5, 30))]
+    assert reminder_intro("2jam", wib(5, 6, 30), wib(5, 5, 30)) == "2jam"
+    # Another span, as WARGA_QUIET_HOURS may set it.
+    late = QuietHours.parse("22:00-06:00")
+    assert reminder_times(wib(5, 7), ["2jam"], late) == [("2jam", wib(4, 21, 30))]
 
 
 def test_reminders_are_in_time_order_and_never_at_or_after_the_start() -> None:
@@ -50,6 +104,23 @@ def test_reminders_are_in_time_order_and_never_at_or_after_the_start() -> None:
     assert [code for code, _ in reminder_times(wib(5, 6, 15), ["pagi", "2jam"])] == ["2jam"]
     # Two codes at one moment remind once; unknown codes are ignored.
     assert reminder_times(wib(5, 19), ["malam", "sehari", "kemarin"]) == [("malam", wib(4, 19))]
+
+
+def test_quiet_hours_are_set_by_the_environment() -> None:
+    assert Settings.from_env({}, dotenv=None).quiet_hours == "21:00-05:30"
+    late = Settings.from_env({"WARGA_QUIET_HOURS": "22:00-06:00"}, dotenv=None)
+    feature = ActivitiesFeature(late)
+    assert feature.quiet == QuietHours(time(22, 0), time(6, 0))
+    assert ActivitiesFeature(Settings.from_env({"WARGA_QUIET_HOURS": "off"},
+                                               dotenv=None)).quiet is None
+    for wrong in ("22:00", "22:00-22:00", "24:00-06:00", "malam"):
+        with pytest.raises(SettingsError, match="WARGA_QUIET_HOURS"):
+            Settings.from_env({"WARGA_QUIET_HOURS": wrong}, dotenv=None)
+
+
+def test_lusa_jam_8_malem_is_eight_in_the_evening() -> None:
+    when = parse_when("lusa jam 8 malem", wib(1, 9))
+    assert when is not None and (when.date, when.time) == (wib(3, 20).date(), time(20, 0))
 
 
 def test_reminder_choices_from_the_flow() -> None:
@@ -245,7 +316,7 @@ async def test_a_weekly_activity_rolls_to_next_week_with_fresh_answers(db: Datab
     assert following.starts_at.astimezone(JAKARTA) == wib(12, 7)
     assert following.status == "published"
     assert [(b.kind, b.due_at.astimezone(JAKARTA)) for b in sends] == [
-        ("announce", wib(9, 7)), ("reminder", wib(12, 5))]
+        ("announce", wib(9, 7)), ("reminder", wib(11, 20, 30))]
     before = len([m for m in world.to("siti") if m.startswith("📣")])
     world.clock.now = wib(9, 7)
     await world.settle()

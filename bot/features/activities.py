@@ -10,6 +10,9 @@
 - Buttons ``rsvp:<id>:yes|no|maybe`` (on announcements, reminders and /jadwal), and the
   words *hadir*, *mungkin*, *tidak bisa* typed instead.
 
+Quiet hours (``WARGA_QUIET_HOURS``): reminders due inside them go before, broadcasts
+after; previews say so.
+
 Timers: one APScheduler date job wakes at the next due moment read from the database
 (reminders, sends to take over, recurring activities to roll), and an interval job
 catches up and watches running sends. Which replica does the work is decided by the
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
@@ -57,14 +60,17 @@ from conversations.activity import (
     BROADCAST,
     COMING,
     PLACE,
+    QUIET_HOURS,
     BroadcastAction,
     ManageActivity,
+    MoveTo,
+    QuietHours,
     Rsvp,
     ScheduleItem,
     audience_from_answers,
     reminders_from_answers,
 )
-from conversations.i18n import T
+from conversations.i18n import JAKARTA, T
 from conversations.matching import normalize
 from conversations.roles import COORDINATORS
 from storage.models_activities import Activity
@@ -94,6 +100,7 @@ class ActivitiesFeature:
     def __init__(self, settings: Settings | None = None, *,
                  progress_every: timedelta = timedelta(seconds=60)) -> None:
         self.lease = timedelta(seconds=settings.lease_seconds if settings else 60.0)
+        self.quiet = QuietHours.parse(settings.quiet_hours) if settings else QUIET_HOURS
         self.progress_every = progress_every
         self.scheduler: AsyncIOScheduler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -145,14 +152,16 @@ class ActivitiesFeature:
             buttons=(Button(Rsvp, self._on_rsvp, "rsvp.unknown"),
                      Button(ScheduleItem, self._on_jadwal, "rsvp.unknown"),
                      Button(ManageActivity, self._on_manage),
-                     Button(BroadcastAction, self._on_siaran)),
+                     Button(BroadcastAction, self._on_siaran),
+                     Button(MoveTo, self._on_move_to)),
             startup=self._startup,
         )
 
     def bind(self, app: FeatureContext) -> None:
         self._app = app
         self._broadcaster = Broadcaster(app.db, app, clock=app.clock, lease=self.lease,
-                                        progress_every=self.progress_every)
+                                        progress_every=self.progress_every,
+                                        quiet=self.quiet)
 
     async def _startup(self, scheduler: AsyncIOScheduler) -> None:
         """Rebuild the timers from the database rows (start-up)."""
@@ -240,7 +249,7 @@ class ActivitiesFeature:
     # -- commands and menu ---------------------------------------------------------------
 
     async def _cmd_kegiatan(self, ctx: Context, args: str) -> None:
-        await ctx.start_or_offer(ACTIVITY.id)
+        await ctx.start_or_offer(ACTIVITY.id, _now(ctx))
 
     async def _menu_kegiatan(self, ctx: Context) -> None:
         await self._cmd_kegiatan(ctx, "")
@@ -296,8 +305,7 @@ class ActivitiesFeature:
                                place=a.place, answer=mine))
             intro, hint = T("jadwal.intro"), T("jadwal.hint")
         ctx.say(intro, *lines, hint,
-                choices=[(ScheduleItem(a.id).pack(), _label(n, a.title))
-                         for n, a in enumerate(found, start=1)])
+                choices=[(ScheduleItem(a.id).pack(), _label(a.title)) for a in found])
 
     async def _visible(self, ctx: Context, repo: ActivityRepo) -> list[Activity]:
         """Upcoming published activities meant for this person, or that they answered."""
@@ -432,23 +440,42 @@ class ActivitiesFeature:
         ctx.say(intro, T("activity.preview_intro"), T("broadcast.rule"),
                 *texts.announcement(view(activity)), T("broadcast.rule"),
                 T("activity.audience_line", audience=texts.audience_text(activity.audience)),
-                *audience_counts_text(total, unreachable), *self._reminder_lines(activity),
+                *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
+                *self._reminder_lines(activity, ctx.now),
                 T("activity.publish_question"),
                 choices=[(ManageActivity(activity.id, "umumkan").pack(),
                           T("activity.button.publish")),
                          (ManageActivity(activity.id, "draf").pack(), T("activity.button.draft"))])
 
-    @staticmethod
-    def _reminder_lines(activity: Activity) -> list[T]:
-        times = texts.reminder_times(activity.starts_at, activity.reminders)
+    def _reminder_lines(self, activity: Activity, now: datetime) -> list[T]:
+        times = [(code, due) for code, due in
+                 texts.reminder_times(activity.starts_at, activity.reminders, self.quiet, now)
+                 if due > now]
         if not times:
             return [T("activity.reminders_none")]
         names = [T(f"activity.pengingat_pilih.{code}") for code, _ in times]
-        return [T("activity.reminders", list=names)]
+        lines = [T("activity.reminders", list=names)]
+        plain = dict(texts.reminder_times(activity.starts_at, activity.reminders, None))
+        for code, due in times:
+            if plain.get(code) != due:
+                lines.append(self._quiet_line("activity.reminder_quiet", due))
+        return lines
+
+    def _quiet_line(self, key: str, when: datetime) -> T:
+        """'Sent Monday 20.30, because of quiet hours 21.00–05.30'."""
+        assert self.quiet is not None
+        return T(key, when=when, start=self.quiet.start.strftime("%H.%M"),
+                 end=self.quiet.end.strftime("%H.%M"))
+
+    def _quiet_now(self, ctx: Context) -> list[T]:
+        """Said in a preview made in quiet hours: when it will go out."""
+        if self.quiet is None or not self.quiet.contains(ctx.now):
+            return []
+        return [self._quiet_line("broadcast.quiet_deferred", self.quiet.later(ctx.now))]
 
     async def _ask_new_time(self, ctx: Context, activity: Activity, *intro: T) -> None:
         ctx.data(NAME).setdefault(TARGETS, {})[ACTIVITY_MOVE.id] = activity.id
-        await ctx.start_flow(ACTIVITY_MOVE.id, intro=list(intro))
+        await ctx.start_flow(ACTIVITY_MOVE.id, _now(ctx), intro=list(intro))
 
     async def _on_manage(self, ctx: Context, button: ManageActivity) -> None:
         action = button.action
@@ -492,18 +519,19 @@ class ActivitiesFeature:
                                subject=f"activity:{activity.id}")
         self.kick_after_commit(ctx.tx)
         total, unreachable = await ActivityRepo(ctx.tx.session).audience_size(activity.audience)
-        ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.id),
-                *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
+        ctx.say(T("activity.publishing", number=activity.id, broadcast=announce.number),
+                *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
+                T("broadcast.report_promise"))
 
     async def _start_about(self, ctx: Context, flow_id: str, activity: Activity,
                            intro: T) -> None:
         """Start a flow about one activity (or offer to finish the one under way first:
         then the target is not touched, so the unfinished flow keeps its own)."""
         if ctx.session.flow is not None:
-            await ctx.start_or_offer(flow_id)
+            await ctx.start_or_offer(flow_id, _now(ctx))
             return
         ctx.data(NAME).setdefault(TARGETS, {})[flow_id] = activity.id
-        await ctx.start_flow(flow_id, intro=[intro])
+        await ctx.start_flow(flow_id, _now(ctx), intro=[intro])
 
     async def _target(self, ctx: Context, flow_id: str) -> Activity | None:
         targets: dict[str, int] = ctx.data(NAME).get(TARGETS) or {}
@@ -520,6 +548,42 @@ class ActivitiesFeature:
         if starts_at <= ctx.now:
             await self._ask_new_time(ctx, activity, T("activity.time_past", when=starts_at))
             return []
+        kept = texts.kept_day(activity.starts_at, starts_at, ctx.now)
+        if kept is not None:
+            ctx.say(T("activity_move.which_day"), T("activity_move.kept", when=kept),
+                    T("activity_move.new", when=starts_at),
+                    choices=[(MoveTo(activity.id, _minute(kept)).pack(),
+                              T("activity_move.button.keep")),
+                             (MoveTo(activity.id, _minute(starts_at)).pack(),
+                              T("activity_move.button.new"))])
+            return []
+        return await self._move(ctx, activity, starts_at)
+
+    async def _on_move_to(self, ctx: Context, button: MoveTo) -> None:
+        if ctx.contact.role not in COORDINATORS:
+            ctx.say(T("bot.not_allowed"))
+            return
+        activity = await ActivityRepo(ctx.tx.session).get(button.activity, for_update=True)
+        if activity is None or activity.status == "cancelled":
+            ctx.say(T("activity.gone"))
+            return
+        if activity.starts_at <= ctx.now:
+            ctx.say(T("activity.already_started", title=activity.title))
+            return
+        starts_at = datetime.fromtimestamp(button.minute * 60, UTC)
+        if starts_at == activity.starts_at:
+            ctx.say(T("activity.moved_same", title=activity.title, when=starts_at))
+            return
+        if starts_at <= ctx.now:
+            await self._ask_new_time(ctx, activity, T("activity.time_past", when=starts_at))
+            return
+        said = await self._move(ctx, activity, starts_at)
+        if said:
+            ctx.say(*said)
+
+    async def _move(self, ctx: Context, activity: Activity, starts_at: datetime) -> list[T]:
+        """The activity at its new time: a draft previewed again, a published one moved
+        with its reminders and those coming told."""
         repo = ActivityRepo(ctx.tx.session)
         if activity.status == "draft":
             activity.starts_at = starts_at
@@ -537,7 +601,7 @@ class ActivitiesFeature:
         self.kick_after_commit(ctx.tx)
         told = await self._coming(repo, activity.id)
         return [T("activity.moved_done", title=activity.title, when=starts_at, count=told,
-                  broadcast=notice.id if notice else "-")]
+                  broadcast=notice.number if notice else "-")]
 
     async def _activity_cancelled(self, ctx: Context, answers: dict[str, Any]) -> list[T]:
         activity = await self._target(ctx, ACTIVITY_CANCEL.id)
@@ -567,10 +631,11 @@ class ActivitiesFeature:
         broadcast = await add_free_form(ctx.tx, body=answers["pesan"], audience=audience,
                                         requested_by=ctx.contact.id, now=ctx.now)
         total, unreachable = await repo.audience_size(audience)
-        ctx.say(T("broadcast.preview_intro", number=broadcast.id), T("broadcast.rule"),
+        ctx.say(T("broadcast.preview_intro", number=broadcast.number), T("broadcast.rule"),
                 *texts.broadcast_message(broadcast.body or ""), T("broadcast.rule"),
                 T("activity.audience_line", audience=texts.audience_text(audience)),
-                *audience_counts_text(total, unreachable), T("broadcast.send_question"),
+                *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
+                T("broadcast.send_question"),
                 choices=[(BroadcastAction(broadcast.id, "kirim").pack(),
                           T("broadcast.button.send")),
                          (BroadcastAction(broadcast.id, "batal").pack(),
@@ -587,16 +652,17 @@ class ActivitiesFeature:
         if broadcast is None or broadcast.kind != "siaran":
             ctx.say(T("rsvp.unknown"))
         elif broadcast.status != "draft":
-            ctx.say(T("broadcast.already", number=broadcast.id))
+            ctx.say(T("broadcast.already", number=broadcast.number))
         elif action == "kirim":
-            await start_free_form(ctx.tx, broadcast, _actor(ctx), ctx.now)
+            await start_free_form(ctx.tx, broadcast, _actor(ctx), ctx.now, quiet=self.quiet)
             self.kick_after_commit(ctx.tx)
             total, unreachable = await repo.audience_size(broadcast.audience)
-            ctx.say(T("broadcast.sending", number=broadcast.id),
-                    *audience_counts_text(total, unreachable), T("broadcast.report_promise"))
+            ctx.say(T("broadcast.sending", number=broadcast.number),
+                    *audience_counts_text(total, unreachable), *self._quiet_now(ctx),
+                    T("broadcast.report_promise"))
         else:
             broadcast.status = "cancelled"
-            ctx.say(T("broadcast.discarded", number=broadcast.id))
+            ctx.say(T("broadcast.discarded", number=broadcast.number))
 
     async def _broadcast_status(self, ctx: Context) -> None:
         repo = ActivityRepo(ctx.tx.session)
@@ -608,8 +674,9 @@ class ActivitiesFeature:
         for b in recent:
             counts = await self.broadcaster.counts(ctx.tx, b, ctx.now)
             state = T(f"broadcast.state.{b.status}")
-            lines.append(T("broadcast.status_line", number=b.id, kind=T(f"broadcast.kind.{b.kind}"),
-                           state=state, sent=counts.sent, total=counts.total,
+            lines.append(T("broadcast.status_line", number=b.number,
+                           kind=T(f"broadcast.kind.{b.kind}"), state=state, sent=counts.sent,
+                           total=counts.total,
                            failed=counts.failed, blocked=counts.blocked,
                            opted_out=counts.opted_out))
         ctx.say(T("broadcast.status_intro"), *lines)
@@ -621,13 +688,23 @@ class ActivitiesFeature:
         rt_rw = answers["rt_rw"]
         await ActivityRepo(ctx.tx.session).set_place(
             ctx.contact.id, kel["code"], rt_rw["rw"], rt_rw["rt"], "self", ctx.now)
-        return [T("wilayah.saved", rt=rt_rw["rt"], rw=rt_rw["rw"], kelurahan=kel["name"])]
+        return [T("wilayah.saved", rt_rw=texts.rt_rw_text(rt_rw["rt"], rt_rw["rw"]),
+                  kelurahan=kel["name"])]
 
 
-def _label(n: int, title: str) -> str:
-    """A button label: WhatsApp list rows hold 24 characters."""
-    label = f"{n}. {title}"
-    return label if len(label) <= 24 else label[:23] + "…"
+def _label(title: str) -> str:
+    """A button label: WhatsApp list rows hold 24 characters. No number of its own:
+    channels that number choices add theirs ("1. 1. Siti" otherwise)."""
+    return title if len(title) <= 24 else title[:23] + "…"
+
+
+def _minute(moment: datetime) -> int:
+    return int(moment.timestamp()) // 60
+
+
+def _now(ctx: Context) -> dict[str, str]:
+    """The flow's ``_now``: its date-time question refuses a moment already past."""
+    return {"now": ctx.now.astimezone(JAKARTA).isoformat()}
 
 
 def _actor(ctx: Context) -> str:
