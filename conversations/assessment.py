@@ -74,9 +74,11 @@ FLAGS = (
 def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
     """Household vulnerability flags computed from the answers (where they are known).
 
-    Ages are counted on ``day`` (the day of the assessment): elderly 60+, toddlers under
-    5. Water: an unprotected well or spring, or surface water. Sanitation: no own or
-    shared toilet with a gooseneck bowl and a septic tank or IPAL (BPS "layak").
+    Codes are Regsosek 2022 Form K's. Ages are counted on ``day`` (the day of the
+    assessment): elderly 60+, toddlers under 5. Water: the BPS "layak" rule on drinking
+    (and, for bottled or refill water, bathing) water. Sanitation: no own, shared or
+    communal toilet with a gooseneck bowl and a septic tank or IPAL (BPS "layak"). Roof
+    of bamboo or thatch, wall of woven bamboo, logs or bamboo, earth floor: not layak.
     """
     members = [m for m in answers.get("anggota") or [] if isinstance(m, Mapping)]
     ages = [a for m in members if (a := _age(m, day)) is not None]
@@ -87,7 +89,7 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
         flags.add("balita")
     if any(set(m.get("disabilitas") or []) - {"0"} for m in members):
         flags.add("disabilitas")
-    if any(m.get("penyakit_kronis") not in (None, "0") for m in members):
+    if any(m.get("penyakit_kronis") not in (None, "1") for m in members):
         flags.add("penyakit_kronis")
     if any(is_yes(m.get("hamil")) for m in members):
         flags.add("ibu_hamil")
@@ -95,7 +97,7 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
         flags.add("kepala_perempuan")
     if len(members) == 1 and ages and ages[0] >= ELDERLY_AGE:
         flags.add("lansia_tunggal")
-    if answers.get("air_minum") in ("6", "8", "9"):
+    if not _water_layak(answers):
         flags.add("air_tidak_layak")
     toilet = answers.get("fasilitas_bab")
     if toilet is not None and not (
@@ -104,7 +106,7 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
     ):
         flags.add("sanitasi_tidak_layak")
     if answers.get("lantai") == "8" or answers.get("dinding") in ("4", "5", "6") or (
-        answers.get("atap") in ("4", "6")
+        answers.get("atap") in ("5", "7")
     ):
         flags.add("rumah_tidak_layak")
     size = answers.get("jumlah_art")
@@ -116,12 +118,27 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
     if answers.get("penerangan") == "4":
         flags.add("tanpa_listrik")
     if any(m.get("pekerjaan") == "4" for m in members) or (
-        set(answers.get("aset_nelayan") or []) - {"0"}
+        set(answers.get("aset") or []) & {"502l", "502m"}
     ):
         flags.add("nelayan")
     if answers.get("bantuan") == ["0"] and flags:
         flags.add("tanpa_bantuan")
     return [f for f in FLAGS if f in flags]
+
+
+# BPS "air minum layak" (Susenas poverty profile): these drinking sources are layak by
+# themselves; bottled and refill water only when the bathing/washing water is.
+_LAYAK_SOURCES = frozenset({"3", "4", "5", "7", "10"})
+
+
+def _water_layak(answers: Mapping[str, Any]) -> bool:
+    drinking = answers.get("air_minum")
+    if drinking is None or drinking in _LAYAK_SOURCES:
+        return True
+    if drinking in ("1", "2"):
+        bathing = answers.get("air_mandi")
+        return bathing is None or bathing in _LAYAK_SOURCES
+    return False
 
 
 def _age(member: Mapping[str, Any], day: date) -> int | None:
