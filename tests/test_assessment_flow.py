@@ -67,12 +67,12 @@ def texts(engine: Engine, turn: Turn) -> str:
 
 HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, "ya", KK, "ya", "rt 5 rw 3",
         "lewati", "3"]
-HEAD_MEMBER = ["tidak ada", "tidak ada", "sd", "nelayan"]  # male: no pregnancy question
-WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "tidak ada", "tidak ada", "ya", "smp",
+HEAD_MEMBER = ["tidak ada", "tidak ada", "sd", "ya", "nelayan"]  # male: no pregnancy question
+WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "tidak ada", "tidak ada", "ya", "smp", "ya",
         "pengupas kerang"]
 CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak ada", "tidak ada"]
 HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "1",
-         "leher angsa", "lubang", "1", "450", "3 kg", "perahu, motor tempel", "pkh, kis",
+         "leher angsa", "lubang", "1", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
 FULL = [*HEAD, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
 
@@ -98,7 +98,7 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
     assert not {"hamil", "pendidikan", "pekerjaan", "nik"} & set(child)  # a toddler
     assert answers["jarak_tinja"] == "1"  # asked: the water is from a well
     assert answers["daya_listrik"] == "1"
-    assert answers["aset_nelayan"] == ["1", "2"] and answers["bantuan"] == ["1", "3"]
+    assert answers["aset"] == ["502l", "502m"] and answers["bantuan"] == ["501b", "501a"]
     assert answers["kerentanan"] == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan"]
     turn = engine.resume(ASSESSMENT, turn.state, inbound("ya"), START)
     assert turn.completed is not None and turn.completed["_meta"]["times"]["persetujuan"]
@@ -113,7 +113,7 @@ def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "sd", "nelayan", "ya",
+    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "sd", "ya", "nelayan", "ya",
               "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
@@ -141,9 +141,9 @@ def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
     assert turn.state is not None and turn.state["step"] == "pekerjaan"
     assert turn.state["answers"]["anggota"] == []  # the member is being edited again
-    turn = engine.resume(ASSESSMENT, turn.state, inbound("dagang"), START)
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("ojek"), START)
     assert turn.state is not None
-    assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "12"
+    assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "13"
 
 
 def test_back_from_the_first_member_question_leaves_the_group(engine: Engine) -> None:
@@ -162,7 +162,7 @@ def test_edit_a_member_from_the_summary_and_remove_one(engine: Engine) -> None:
                          START)
     turn = engine.resume(ASSESSMENT, turn.state or {}, inbound("sma"), START)
     assert turn.state is not None and turn.state["status"] == "confirm"
-    assert turn.state["answers"]["anggota"][1]["pendidikan"] == "3"
+    assert turn.state["answers"]["anggota"][1]["pendidikan"] == "13"  # 415: SMA
     # The head (member 1) comes from the head's answers: it cannot be removed here.
     turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.1")])
     assert "edit:anggota.1.-" not in [c for c, _ in turn.prompt.choices]

@@ -36,13 +36,14 @@ def by(who: str, *actions: Action) -> list[Step]:
 START = by(R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
            Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
            KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "3")
-HEAD_MEMBER = by(R, "tidak ada", "1", "SD", "nelayan")
+HEAD_MEMBER = by(R, "tidak ada", "1", "SD", "ya", "nelayan")
 WIFE = by(R, Button("anggota:__add"), "Siti Aminah", WIFE_NIK, "ya", "istri", "1", "1",
-          "ya", "smp", "pengupas kerang")
+          "ya", "smp", "ya", "pengupas kerang")
 CHILD = by(R, "ya", "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak ada",
            "tidak ada", "tidak")
 HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "1",
-           "leher angsa", "lubang tanah", "1", "450", "3 kg", "1, 2", "pkh, kis",
+           "leher angsa", "lubang tanah", "1", "450", "3 kg", "perahu, motor tempel",
+           "pkh, sembako",
            Pin(-6.0962, 106.9321), Photo("rumah-budi"))
 HOUSEHOLD = [*START, *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE]
 
