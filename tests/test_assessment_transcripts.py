@@ -117,7 +117,7 @@ async def test_edit_from_the_summary(db: Database) -> None:
         Button("edit:anggota"),
         "2",  # Siti Aminah
         Button("edit:anggota.2.pekerjaan"),
-        "dagang",
+        "12",  # the paper code: trade
         "kirim",
     )
     check_golden("assessment_edit_summary", await team.run(script))
