@@ -47,6 +47,7 @@ from conversations.assessment import (
     NOTICE_VERSION,
     SPECIFIC_NOTICE_KEY,
     household_label,
+    repeated_nik,
 )
 from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
@@ -551,6 +552,13 @@ class VolunteersFeature:
             turn.state = None
             turn.paused = False
             turn.prompt = Prompt(texts=[T("asm.paused", label=label or T("asm.draft_unnamed"))])
+            return
+        if turn.state is not None and (name := repeated_nik(turn.state)) is not None:
+            state = turn.state
+            state.pop("pending", None)
+            state["status"] = "asking"
+            refreshed = self.d.engine.refresh(flow, state, [T("asm.nik_twice", name=name)])
+            turn.state, turn.prompt = refreshed.state, refreshed.prompt
             return
         if turn.state is not None:
             await self._check_duplicate(ctx, flow, turn)
