@@ -10,9 +10,9 @@ from tests.harness import Button
 from tests.test_assessment_transcripts import (
     HEAD_MEMBER,
     HEAD_NIK,
-    R,
     START,
     WIFE_NIK,
+    R,
     assessments,
     by,
     team_with_volunteer,
