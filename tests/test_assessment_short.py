@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from conversations.assessment import floor_area, vulnerability_flags
+from conversations.engine import Engine
+from storage.crypto import IdentityCipher
 from storage.db import Database
-from tests.harness import Button
+from tests.harness import Button, translator
+from tests.test_assessment_flow import DAY, KK, run
+from tests.test_assessment_flow import HEAD as FLOW_HEAD
+from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
 from tests.test_assessment_transcripts import (
     HEAD_MEMBER,
     HEAD_NIK,
@@ -18,9 +24,8 @@ from tests.test_assessment_transcripts import (
     team_with_volunteer,
 )
 
-pytestmark = [pytest.mark.e2e]
 
-
+@pytest.mark.e2e
 async def test_the_same_nik_twice_in_one_household_is_warned_and_asked_again(
         db: Database) -> None:
     team = await team_with_volunteer(db)
@@ -32,3 +37,53 @@ async def test_the_same_nik_twice_in_one_household_is_warned_and_asked_again(
     shown = await team.run(by(R, WIFE_NIK))
     assert "sudah dicatat" not in shown and "perempuan" in shown
     assert await assessments(db) == []
+
+
+@pytest.mark.parametrize(("typed", "area"), [
+    ("24", 24), ("4x6", 24), ("4 x 6 m", 24), ("3,5x6", 21), ("2.5 X 3", 8), ("24 m2", 24),
+    ("0", None), ("40x30", None), ("empat kali enam", None), ("4x", None),
+])
+def test_floor_area_as_typed(typed: str, area: int | None) -> None:
+    assert floor_area(typed) == area
+
+
+def test_floor_area_4x6_lighting_in_one_list_and_no_work_questions_for_a_pupil() -> None:
+    engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER, "ya",
+                        "Andi", "lewati", "anak", "laki", "10 januari 2014", "belum terdaftar",
+                        "belum kawin", "masih sekolah"])
+    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    child = turn.state["answers"]["anggota"][1]
+    assert child["partisipasi_sekolah"] == "2" and "bekerja" not in child
+    assert "pekerjaan" not in child and child["umur"] == 12
+    house = ["tidak", "kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "sendiri",
+             "leher angsa", "septik", "pln 900"]
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER, "ya",
+                        "Andi", "lewati", "anak", "laki", "10 januari 2014", "belum terdaftar",
+                        "belum kawin", "masih sekolah", *house])
+    assert turn.state is not None
+    answers = turn.state["answers"]
+    assert answers["luas_lantai"] == 24 and answers["luas_lantai_ukuran"] == "4x6"
+    assert (answers["penerangan"], answers["daya_listrik"]) == ("1", "2")
+    assert turn.state["step"] == "bahan_bakar"  # no separate question for the power
+
+
+def test_pregnancy_is_asked_only_of_ever_married_women() -> None:
+    engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
+    woman = "3172015506060003"  # a woman born 15-06-2006: 20 on the day
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER, "ya",
+                        "Rina", woman, "ya", "anak", "belum kawin"])
+    assert turn.state is not None and turn.state["step"] == "pendidikan_ringkas"
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER, "ya",
+                        "Rina", woman, "ya", "anak", "cerai hidup"])
+    assert turn.state is not None and turn.state["step"] == "hamil"
+
+
+def test_no_family_card_is_recorded_with_a_reason_and_flagged() -> None:
+    engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
+    head = FLOW_HEAD[:FLOW_HEAD.index(KK)]
+    turn = run(engine, [*head, "ga ada", "hilang", "rt 5 rw 3", "lewati", "1"])
+    assert turn.state is not None and turn.state["step"] == "skrining"
+    assert turn.state["answers"]["alasan_tanpa_kk"] == "3"
+    assert "no_kk" not in turn.state["answers"]
+    assert "tanpa_kk" in vulnerability_flags(turn.state["answers"], DAY)
