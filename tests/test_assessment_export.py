@@ -83,7 +83,10 @@ def check_household(row: dict[str, Any], *, full: bool = False) -> None:
                                   "Program Bantuan Sosial Sembako/BPNT")
     assert s("bantuan.501a") == "1" and s("bantuan.501b") == "1" and s("bantuan.501e") == "0"
     assert s("aset") == "502l;502m" and s("aset.502i") == "0"
-    assert s("kerentanan") == "balita;ibu_hamil;sanitasi_tidak_layak;nelayan"
+    assert s("kerentanan") == ("balita;ibu_hamil;sanitasi_tidak_layak;nelayan;tanpa_nik;"
+                               "perlu_adminduk")
+    assert s("luas_lantai") == "24" and s("penerangan") == "1" and s("daya_listrik") == "1"
+    assert s("skrining") == "hamil"
     assert s("kerentanan_label").startswith("Balita; Ibu hamil")
     assert s("jumlah_art") == s("jumlah_anggota_tercatat") == "3"
     assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-11"
@@ -102,11 +105,12 @@ def check_members(rows: list[dict[str, Any]], *, full: bool = False) -> None:
     assert s(wife, "jenis_kelamin_label") == "Perempuan" and s(wife, "hamil") == "1"
     assert s(wife, "tanggal_lahir") == "1988-06-15" and s(wife, "umur") == "38"
     assert s(child, "nik") == "" and s(child, "hamil") == "" and s(child, "pendidikan") == ""
-    assert s(head, "disabilitas") == "0" and s(head, "disabilitas_label") == "Tidak ada"
+    assert s(head, "disabilitas") == ""  # the health screen flagged only a pregnancy
+    assert s(child, "alasan_tanpa_nik") == "1" and s(head, "status_kawin") == "2"
     assert s(head, "bekerja") == "1" and s(head, "pekerjaan") == "4"
     assert s(head, "pekerjaan_label") == "Perikanan"
     assert s(head, "pendidikan") == "3" and s(head, "pendidikan_label") == "SD"
-    assert s(head, "penyakit_kronis") == "1" and s(head, "penyakit_kronis_label") == "Tidak ada"
+    assert s(head, "partisipasi_sekolah") == "3"
 
 
 async def test_csv_round_trip(db: Database, tmp_path: Path) -> None:
