@@ -26,6 +26,7 @@ from tests.test_assessment_transcripts import (
 from tests.test_assessment_transcripts import (
     KK as CARD,
 )
+from tests.volunteers_harness import Step
 
 
 @pytest.mark.e2e
@@ -101,10 +102,8 @@ DAUGHTER_NIK = "3172014507220004"  # a girl born 05-07-2022: 4
 PROMPT_BUDGET = 52
 
 
-@pytest.mark.e2e
-async def test_household_of_four_golden_and_prompt_count(db: Database) -> None:
-    team = await team_with_volunteer(db)
-    script = by(
+def four() -> list[Step]:
+    return by(
         R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
         Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
         CARD, "ya", "RT 5 RW 3", "Gang Melati", "4",
@@ -117,7 +116,29 @@ async def test_household_of_four_golden_and_prompt_count(db: Database) -> None:
         "septik", "pln 900", "3 kg", "motor, smartphone", "pkh, sembako",
         Pin(-6.0962, 106.9321), Photo("rumah-budi"), Button("confirm:yes"),
     )
+
+
+@pytest.mark.e2e
+async def test_the_assessment_survives_nanti_between_parts(db: Database) -> None:
+    team = await team_with_volunteer(db)
+    script = four()
+    house = script.index((R, "isi ulang"))
+    await team.run(script[:house])
+    shown = await team.run([(R, "nanti"), (R, "/asesmen"), (R, Button("asm:draft:1"))])
+    assert "Bagian 4 dari 6 · Air & sanitasi" in shown  # the part it stopped at
+    await team.run(script[house:])
+    [a] = await assessments(db)
+    assert a.member_count == 4 and a.answers["air_minum"] == "2"
+
+
+@pytest.mark.e2e
+async def test_household_of_four_golden_and_prompt_count(db: Database) -> None:
+    team = await team_with_volunteer(db)
+    script = four()
     transcript = await team.run(script)
+    parts = [line for line in transcript.splitlines() if "📍 *Bagian" in line]
+    assert [p.split(" · ")[0] for p in parts] == [
+        f"< 📍 *Bagian {n} dari 6" for n in range(1, 7)]
     prompts = sum(1 for line in transcript.splitlines()
                   if line.startswith(f"[{R}] >") and line != f"[{R}] > /asesmen")
     print(f"household of four: {prompts} prompts")
