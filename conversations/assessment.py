@@ -149,7 +149,7 @@ def _water_layak(answers: Mapping[str, Any]) -> bool:
         return True
     if drinking in ("1", "2"):
         bathing = answers.get("air_mandi")
-        return bathing is None or bathing in _LAYAK_SOURCES
+        return bathing in (None, "") or bathing in _LAYAK_SOURCES
     return False
 
 
@@ -218,6 +218,41 @@ def floor_area(text: str) -> int | None:
 def _calc_floor_area(answers: Mapping[str, Any], day: date) -> int | None:
     raw = answers.get("luas_lantai_ukuran")
     return floor_area(raw) if isinstance(raw, str) else None
+
+
+_MONEY = re.compile(r"^\s*(?:rp\.?\s*)?([0-9][0-9.,]*)\s*(rb|ribu|k|jt|juta)?\s*$", re.IGNORECASE)
+_UNITS = {"rb": 1_000, "ribu": 1_000, "k": 1_000, "jt": 1_000_000, "juta": 1_000_000}
+
+
+def rupiah(text: str) -> int | None:
+    """Rupiah from "150rb", "150 ribu", "150.000", "1,5 jt", "0" or "tidak bayar"."""
+    low = (text or "").strip().lower()
+    if low in ("tidak bayar", "gratis"):
+        return 0
+    found = _MONEY.match(low)
+    if found is None:
+        return None
+    digits, unit = found[1], found[2]
+    if unit is None:
+        # Without a unit, dots and commas group thousands ("150.000").
+        plain = digits.replace(".", "").replace(",", "")
+        return int(plain) if plain.isdigit() else None
+    # "1,5 jt" and "2.5jt" are decimals; "1.500rb" groups thousands.
+    if "," in digits:
+        digits = digits.replace(".", "").replace(",", ".")
+    elif re.fullmatch(r"\d{1,3}(\.\d{3})+", digits):
+        digits = digits.replace(".", "")
+    try:
+        amount = float(digits)
+    except ValueError:
+        return None
+    return int(amount * _UNITS[unit.lower()] + 0.5)
+
+
+@form_function("water_cost")
+def _calc_water_cost(answers: Mapping[str, Any], day: date) -> int | None:
+    raw = answers.get("biaya_air")
+    return rupiah(raw) if isinstance(raw, str) else None
 
 
 # Loaded last: the form calls the functions registered above.

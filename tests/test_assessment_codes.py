@@ -29,7 +29,7 @@ from tests.harness import START, translator
 CODES = Path(__file__).resolve().parents[1] / "docs" / "assessment_codes.csv"
 
 # Lists the project defines itself (no official code exists); everything else is coded.
-PROJECT_LISTS = frozenset({"ya_tidak", "kelurahan", "disabilitas", "kerentanan"})
+PROJECT_LISTS = frozenset({"ya_tidak", "kelurahan", "disabilitas", "kerentanan", "jumlah_kk"})
 
 # docs/assessment.md, rule 5: words that name several options, a programme or a shared card.
 FORBIDDEN_ALIASES = frozenset({

@@ -66,12 +66,12 @@ def texts(engine: Engine, turn: Turn) -> str:
 
 
 HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, "ya", KK, "ya", "rt 5 rw 3",
-        "lewati", "3"]
+        "lewati", "1", "3"]
 SCREEN = "hamil"  # the household health screen: someone is pregnant
 HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
 WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp", "ya", "pengupas kerang"]
 CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar"]
-HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "1",
+HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor", "tidak bayar", "1",
          "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
 FULL = [*HEAD, SCREEN, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
@@ -107,7 +107,8 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
 
 
 def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
-    house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "1"]
+    house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "leding, tanpa meteran",
+             "50rb", "1"]
     turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, "tidak", *house])
     assert turn.state is not None
     assert "jarak_tinja" not in turn.state["answers"]

@@ -35,14 +35,15 @@ def by(who: str, *actions: Action) -> list[Step]:
 
 START = by(R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
            Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
-           KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "3",
+           KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "3",
            "hamil")  # the household health screen
 HEAD_MEMBER = by(R, "nikah", "SD", "ya", "nelayan")
 WIFE = by(R, Button("anggota:__add"), "Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp",
           "ya", "pengupas kerang")
 CHILD = by(R, "ya", "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar",
            "tidak")
-HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "1",
+HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "sumur bor",
+           "tidak bayar", "1",
            "leher angsa", "lubang tanah", "450", "3 kg", "perahu, motor tempel",
            "pkh, sembako",
            Pin(-6.0962, 106.9321), Photo("rumah-budi"))
