@@ -71,7 +71,8 @@ SCREEN = "hamil"  # the household health screen: someone is pregnant
 HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
 WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp", "ya", "pengupas kerang"]
 CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar"]
-HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor", "tidak bayar", "1",
+HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor",
+         "tidak bayar", "1",
          "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
 FULL = [*HEAD, SCREEN, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]

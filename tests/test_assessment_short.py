@@ -113,7 +113,8 @@ def four() -> list[Step]:
         Button("anggota:__add"), "Andi", SON_NIK, "ya", "anak", "belum kawin", "masih sekolah",
         Button("anggota:__add"), "Ani", DAUGHTER_NIK, "ya", "anak", "tidak",
         "kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "leding, meteran sendiri",
-        "150rb", "sendiri", "leher angsa", "septik", "pln 900", "3 kg", "motor, smartphone", "pkh, sembako",
+        "150rb", "sendiri", "leher angsa", "septik", "pln 900", "3 kg", "motor, smartphone",
+        "pkh, sembako",
         Pin(-6.0962, 106.9321), Photo("rumah-budi"), Button("confirm:yes"),
     )
 
