@@ -217,3 +217,25 @@ def test_streaming_xlsx_writer(tmp_path: Path) -> None:
     assert first[2][0] == "<b>&\"'</b>" and first[2][1] is None and first[2][2] == 7
     assert second == [("a", "b", "c"), ("kontroldibuang", None, "x" * 32_767),
                       ("baris keempat", 4)]
+
+
+async def test_a_keluarga_without_a_card_number_is_saved_flagged_and_exported(
+        db: Database, tmp_path: Path) -> None:
+    team = await team_with_volunteer(db, Clock())
+    script = list(HOUSEHOLD)
+    at = script.index((R, KK))
+    script[at:at + 2] = [(R, "ga ada"), (R, "hilang")]  # no card at hand: lost
+    await team.run([*script, (R, "ya")])
+    households, members = export_columns()
+    result = await export_assessments(db, tmp_path / "asesmen.csv", "csv",
+                                      households=households, members=members)
+    assert result.households == 1
+    [row] = read_csv(csv_paths(tmp_path / "asesmen.csv")[0])
+    assert row["no_kk"] == "" and row["alasan_tanpa_kk"] == "3"
+    assert "tanpa_kk" in row["kerentanan"].split(";")
+    full = await export_assessments(db, tmp_path / "penuh.csv", "csv", households=households,
+                                    members=members,
+                                    reveal=IdentityCipher(SECRET.reveal()).decrypt)
+    assert full.households == 1
+    [row] = read_csv(csv_paths(tmp_path / "penuh.csv")[0])
+    assert row["no_kk"] == "" and row["nik_kepala"] == HEAD_NIK

@@ -628,12 +628,15 @@ class VolunteersFeature:
             await ctx.tx.audit.add(actor, "assessment.duplicate_stopped", ctx.now,
                                    subject=duplicate["ref"])
             return [T("asm.duplicate_stopped", ref=duplicate["ref"])]
-        head, kk = answers["kepala_nik"], answers["no_kk"]
-        if "sealed" not in head or "sealed" not in kk:
+        head = answers["kepala_nik"]
+        # No card number: recorded with its reason (alasan_tanpa_kk), never blocked.
+        kk: dict[str, Any] = answers.get("no_kk") or {}
+        if "sealed" not in head or (kk and "sealed" not in kk):
             raise RuntimeError("assessment without sealed identity numbers (no cipher?)")
         members: list[dict[str, Any]] = answers.get("anggota") or []
-        identities: list[tuple[str, str, int | None, str]] = [
-            ("nik", "kepala", 1, head["hash"]), ("kk", "kk", None, kk["hash"])]
+        identities: list[tuple[str, str, int | None, str]] = [("nik", "kepala", 1, head["hash"])]
+        if kk:
+            identities.append(("kk", "kk", None, kk["hash"]))
         for position, member in enumerate(members[1:], start=2):
             nik = member.get("nik")
             if isinstance(nik, dict) and nik.get("hash"):
@@ -646,7 +649,7 @@ class VolunteersFeature:
             contact_id=ctx.contact.id, kelurahan_code=kel["code"], rw=rt_rw.get("rw"),
             rt=rt_rw.get("rt"), head_name=answers.get("kepala_nama"),
             nik_sealed=head["sealed"], nik_hash=head["hash"], nik_masked=head["masked"],
-            kk_sealed=kk["sealed"], kk_hash=kk["hash"], kk_masked=kk["masked"],
+            kk_sealed=kk.get("sealed"), kk_hash=kk.get("hash"), kk_masked=kk.get("masked"),
             household_size=answers["jumlah_art"], member_count=len(members),
             latitude=location.get("latitude"), longitude=location.get("longitude"),
             flags=list(answers.get("kerentanan") or []), answers=answers,
