@@ -255,5 +255,24 @@ def _calc_water_cost(answers: Mapping[str, Any], day: date) -> int | None:
     return rupiah(raw) if isinstance(raw, str) else None
 
 
+# The house block: answered once per house and given to the next keluarga (KK) in it.
+# The bowl (309b) is asked again: it only applies once the keluarga's toilet use is known.
+HOUSE_FIELDS = (
+    "kelurahan", "rt_rw", "patokan", "jumlah_kk_rumah", "luas_lantai_ukuran", "lantai",
+    "dinding", "atap", "pembuangan_tinja", "penerangan_daya", "lokasi", "foto_rumah",
+)
+
+
+def house_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
+    """What the next keluarga of the same house does not answer again."""
+    return {k: answers[k] for k in HOUSE_FIELDS if answers.get(k) not in (None, "")}
+
+
+def families_in_house(answers: Mapping[str, Any]) -> int:
+    """The stated number of KK in the house (code 8 is "8 or more": counted as 8)."""
+    raw = answers.get("jumlah_kk_rumah")
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else 1
+
+
 # Loaded last: the form calls the functions registered above.
 ASSESSMENT = load_builtin(FLOW_ID).flow

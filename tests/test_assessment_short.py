@@ -3,13 +3,18 @@ match without blocking the volunteer."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bot.features.volunteers import export_columns
 from conversations.assessment import floor_area, vulnerability_flags
 from conversations.engine import Engine
 from storage.crypto import IdentityCipher
 from storage.db import Database
+from storage.export_assessments import csv_paths, export_assessments
 from tests.harness import Button, Photo, Pin, check_golden, translator
+from tests.test_assessment_export import read_csv
 from tests.test_assessment_flow import DAY, KK, run
 from tests.test_assessment_flow import HEAD as FLOW_HEAD
 from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
@@ -152,3 +157,35 @@ async def test_household_of_four_golden_and_prompt_count(db: Database) -> None:
     assert daughter["umur"] == 4 and "pendidikan_ringkas" not in daughter
     assert a.answers["luas_lantai"] == 24 and a.answers["daya_listrik"] == "2"
     assert prompts <= PROMPT_BUDGET
+
+
+SECOND_HEAD_NIK = "3172010505950005"  # a man born 05-05-1995
+SECOND_KK = "3172012106200008"  # issued 21-06-2020
+
+
+@pytest.mark.e2e
+async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_path: Path) -> None:
+    team = await team_with_volunteer(db)
+    script = four()
+    at = script.index((R, "Gang Melati")) + 1
+    script[at] = (R, "2")  # two KK in the house
+    saved = await team.run(script)
+    assert "*/kk_berikutnya*" in saved and "KK 2 dari 2" in saved
+    second = await team.run(by(
+        R, "/kk_berikutnya", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
+        "Joko", SECOND_HEAD_NIK, Button("kepala_nik:__ok"), SECOND_KK, "ya", "1", "0",
+        "nikah", "tamat sma", "ya", "ojek", "tidak",
+        "kontrak", "leding", "leding, meteran sendiri", "100rb", "sendiri",
+        "leher angsa", "3 kg", "motor", "tidak ada", Button("confirm:yes")))
+    first, other = await assessments(db)
+    assert other.answers["rumah"] == first.answers["rumah"] == first.ref
+    assert (first.answers["kk_ke"], other.answers["kk_ke"]) == (1, 2)
+    for key in ("rt_rw", "luas_lantai", "atap", "penerangan_daya", "lokasi"):
+        assert other.answers[key] == first.answers[key], key
+    assert "Berapa luas lantai" not in second  # the house block is not asked again
+    households, members = export_columns()
+    await export_assessments(db, tmp_path / "a.csv", "csv", households=households,
+                             members=members)
+    rows = read_csv(csv_paths(tmp_path / "a.csv")[0])
+    assert [r["rumah"] for r in rows] == [first.ref, first.ref]
+    assert [r["kk_ke"] for r in rows] == ["1", "2"]

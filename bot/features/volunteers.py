@@ -46,6 +46,8 @@ from conversations.assessment import (
     NOTICE_KEY,
     NOTICE_VERSION,
     SPECIFIC_NOTICE_KEY,
+    families_in_house,
+    house_answers,
     household_label,
     repeated_nik,
 )
@@ -185,6 +187,7 @@ class VolunteersFeature:
                 Command(("relawan", "daftar relawan"), self._cmd_register),
                 Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess,
                         menu_text="cmd.asesmen"),
+                Command(("kk_berikutnya", "kk berikutnya"), self._cmd_next_kk),
                 Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
                         self._cmd_code, COORDINATORS, menu_text="cmd.kode_relawan"),
                 Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS,
@@ -500,6 +503,20 @@ class VolunteersFeature:
             return
         await self._start_assessment(ctx)
 
+    async def _cmd_next_kk(self, ctx: Context, args: str) -> None:
+        """``/kk_berikutnya``: the next keluarga of the house just saved, house answers kept."""
+        if ctx.contact.role not in OFFICERS:
+            self._refuse(ctx, T("asm.only_volunteers"))
+            return
+        offer = ctx.data(NAME).pop("next_kk", None)
+        if not isinstance(offer, dict):
+            self._refuse(ctx, T("asm.no_next_kk"))
+            return
+        await ctx.start_or_offer(
+            ASSESSMENT.id, {"volunteer_type": ctx.contact.volunteer_type,
+                            "rumah": offer["rumah"], "kk_ke": offer["kk_ke"]},
+            answers=dict(offer["house"]))
+
     async def _start_assessment(self, ctx: Context) -> None:
         await ctx.start_or_offer(ASSESSMENT.id,
                                     {"volunteer_type": ctx.contact.volunteer_type})
@@ -666,6 +683,16 @@ class VolunteersFeature:
                                granted=is_yes(answers.get("persetujuan_khusus")),
                                notice_sha256=self._notice_hash(ctx.lang, SPECIFIC_NOTICE_KEY),
                                at=_parse_time(times.get("persetujuan_khusus"), ctx.now))
+        # One record per keluarga; keluarga of one house share the first one's reference.
+        house_ref = str(flow_ctx.get("rumah") or assessment.ref)
+        kk_number = int(flow_ctx.get("kk_ke") or 1)
+        # Onto the stored answers (identity numbers already reduced there), not the raw ones.
+        assessment.answers = {**assessment.answers, "rumah": house_ref, "kk_ke": kk_number}
+        total = families_in_house(answers)
+        ctx.data(NAME).pop("next_kk", None)
+        if kk_number < total:
+            ctx.data(NAME)["next_kk"] = {"rumah": house_ref, "kk_ke": kk_number + 1,
+                                         "house": house_answers(answers)}
         await ctx.tx.audit.add(actor, "assessment.created", ctx.now, subject=assessment.ref,
                                details={"kelurahan": kel["code"], "members": len(members),
                                         "duplicate_of": duplicate["ref"] if duplicate else None})
@@ -676,6 +703,8 @@ class VolunteersFeature:
                            flags=[T(f"assessment.kerentanan.{f}") for f in flags]))
         if duplicate:
             texts.append(T("asm.saved_update", ref=duplicate["ref"]))
+        if kk_number < total:
+            texts.append(T("asm.next_kk", n=kk_number + 1, total=total))
         texts.append(T("asm.next_hint"))
         return texts
 
@@ -898,6 +927,8 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
 
     households: list[Column] = [
         Column("ref", "Nomor asesmen", "ref", kind="row"),
+        Column("rumah", "Nomor rumah (asesmen KK pertama di rumah ini)", "rumah", kind="code"),
+        Column("kk_ke", "KK ke- di rumah ini", "kk_ke", kind="int"),
         Column("dibuat", "Waktu (WIB)", "created_at", kind="row"),
         Column("relawan_id", "ID relawan", "contact_id", kind="row"),
         Column("relawan_kanal", "Kanal relawan", "channel", kind="row"),
