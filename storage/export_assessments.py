@@ -98,8 +98,9 @@ def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
     if kind in ("row_nik", "row_kk"):
         sealed_attr, masked_attr = f"{source}_sealed", f"{source}_masked"
         if reveal is not None:
-            return lambda row, _a: reveal(source, getattr(row, sealed_attr))
-        return lambda row, _a: str(getattr(row, masked_attr))
+            return lambda row, _a: (None if (v := getattr(row, sealed_attr)) is None
+                                    else reveal(source, v))
+        return lambda row, _a: None if (v := getattr(row, masked_attr)) is None else str(v)
     if kind == "row_bool":
         return lambda row, _a: None if (v := getattr(row, source)) is None else int(bool(v))
     if kind == "row":

@@ -81,9 +81,10 @@ class Assessment(Base):
     nik_sealed: Mapped[str] = mapped_column(String(128))
     nik_hash: Mapped[str] = mapped_column(String(64))
     nik_masked: Mapped[str] = mapped_column(String(16))
-    kk_sealed: Mapped[str] = mapped_column(String(128))
-    kk_hash: Mapped[str] = mapped_column(String(64))
-    kk_masked: Mapped[str] = mapped_column(String(16))
+    # Empty for a keluarga without a card number (the reason is in the answers).
+    kk_sealed: Mapped[str | None] = mapped_column(String(128), default=None)
+    kk_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    kk_masked: Mapped[str | None] = mapped_column(String(16), default=None)
     household_size: Mapped[int] = mapped_column(Integer)
     member_count: Mapped[int] = mapped_column(Integer)
     latitude: Mapped[float | None] = mapped_column(default=None)

@@ -77,10 +77,16 @@ def check_household(row: dict[str, Any], *, full: bool = False) -> None:
     assert s("nik_kepala") == (HEAD_NIK if full else ref("nik", HEAD_NIK))
     assert s("no_kk") == (KK if full else ref("kk", KK))
     assert s("air_minum") == "4" and s("air_minum_label") == "Sumur bor/pompa"
-    assert s("jarak_tinja") == "1" and s("jarak_tinja_label") == "Kurang dari 10 m"
-    assert s("bantuan") == "1;3" and s("bantuan_label") == "PKH; PBI-JK (KIS)"
-    assert s("bantuan.1") == "1" and s("bantuan.2") == "0" and s("bantuan.3") == "1"
-    assert s("kerentanan") == "balita;ibu_hamil;sanitasi_tidak_layak;nelayan"
+    assert s("jarak_tinja") == "1" and s("jarak_tinja_label") == "< 10 meter"
+    assert s("bantuan") == "501b;501a"
+    assert s("bantuan_label") == ("Program Keluarga Harapan (PKH); "
+                                  "Program Bantuan Sosial Sembako/BPNT")
+    assert s("bantuan.501a") == "1" and s("bantuan.501b") == "1" and s("bantuan.501e") == "0"
+    assert s("aset") == "502l;502m" and s("aset.502i") == "0"
+    assert s("kerentanan") == ("balita;ibu_hamil;sanitasi_tidak_layak;nelayan;tanpa_nik;"
+                               "perlu_adminduk")
+    assert s("luas_lantai") == "24" and s("penerangan") == "1" and s("daya_listrik") == "1"
+    assert s("skrining") == "hamil"
     assert s("kerentanan_label").startswith("Balita; Ibu hamil")
     assert s("jumlah_art") == s("jumlah_anggota_tercatat") == "3"
     assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-11"
@@ -94,13 +100,17 @@ def check_members(rows: list[dict[str, Any]], *, full: bool = False) -> None:
     assert len(rows) == 6
     head, wife, child = rows[:3]
     assert [s(r, "no_urut") for r in rows[:3]] == ["1", "2", "3"]
-    assert s(head, "hubungan") == "1" and s(head, "hubungan_label") == "Kepala rumah tangga"
+    assert s(head, "hubungan") == "1" and s(head, "hubungan_label") == "Kepala keluarga"
     assert s(wife, "nik") == (WIFE_NIK if full else ref("nik", WIFE_NIK))
     assert s(wife, "jenis_kelamin_label") == "Perempuan" and s(wife, "hamil") == "1"
     assert s(wife, "tanggal_lahir") == "1988-06-15" and s(wife, "umur") == "38"
     assert s(child, "nik") == "" and s(child, "hamil") == "" and s(child, "pendidikan") == ""
-    assert s(head, "disabilitas") == "0" and s(head, "disabilitas_label") == "Tidak ada"
-    assert s(head, "pekerjaan_label") == "Nelayan (perikanan tangkap)"
+    assert s(head, "disabilitas") == ""  # the health screen flagged only a pregnancy
+    assert s(child, "alasan_tanpa_nik") == "1" and s(head, "status_kawin") == "2"
+    assert s(head, "bekerja") == "1" and s(head, "pekerjaan") == "4"
+    assert s(head, "pekerjaan_label") == "Perikanan"
+    assert s(head, "pendidikan") == "3" and s(head, "pendidikan_label") == "SD"
+    assert s(head, "partisipasi_sekolah") == "3"
 
 
 async def test_csv_round_trip(db: Database, tmp_path: Path) -> None:
@@ -207,3 +217,25 @@ def test_streaming_xlsx_writer(tmp_path: Path) -> None:
     assert first[2][0] == "<b>&\"'</b>" and first[2][1] is None and first[2][2] == 7
     assert second == [("a", "b", "c"), ("kontroldibuang", None, "x" * 32_767),
                       ("baris keempat", 4)]
+
+
+async def test_a_keluarga_without_a_card_number_is_saved_flagged_and_exported(
+        db: Database, tmp_path: Path) -> None:
+    team = await team_with_volunteer(db, Clock())
+    script = list(HOUSEHOLD)
+    at = script.index((R, KK))
+    script[at:at + 2] = [(R, "ga ada"), (R, "hilang")]  # no card at hand: lost
+    await team.run([*script, (R, "ya")])
+    households, members = export_columns()
+    result = await export_assessments(db, tmp_path / "asesmen.csv", "csv",
+                                      households=households, members=members)
+    assert result.households == 1
+    [row] = read_csv(csv_paths(tmp_path / "asesmen.csv")[0])
+    assert row["no_kk"] == "" and row["alasan_tanpa_kk"] == "3"
+    assert "tanpa_kk" in row["kerentanan"].split(";")
+    full = await export_assessments(db, tmp_path / "penuh.csv", "csv", households=households,
+                                    members=members,
+                                    reveal=IdentityCipher(SECRET.reveal()).decrypt)
+    assert full.households == 1
+    [row] = read_csv(csv_paths(tmp_path / "penuh.csv")[0])
+    assert row["no_kk"] == "" and row["nik_kepala"] == HEAD_NIK

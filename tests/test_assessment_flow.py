@@ -66,15 +66,16 @@ def texts(engine: Engine, turn: Turn) -> str:
 
 
 HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, "ya", KK, "ya", "rt 5 rw 3",
-        "lewati", "3"]
-HEAD_MEMBER = ["tidak ada", "tidak ada", "sd", "nelayan"]  # male: no pregnancy question
-WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "tidak ada", "tidak ada", "ya", "smp",
-        "pengupas kerang"]
-CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak ada", "tidak ada"]
-HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "1",
-         "leher angsa", "lubang", "1", "450", "3 kg", "perahu, motor tempel", "pkh, kis",
+        "lewati", "1", "3"]
+SCREEN = "hamil"  # the household health screen: someone is pregnant
+HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
+WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp", "ya", "pengupas kerang"]
+CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar"]
+HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor",
+         "tidak bayar", "1",
+         "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
-FULL = [*HEAD, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
+FULL = [*HEAD, SCREEN, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
 
 
 def test_the_flow_is_valid_and_its_diagram_shows_the_repeat() -> None:
@@ -98,22 +99,25 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
     assert not {"hamil", "pendidikan", "pekerjaan", "nik"} & set(child)  # a toddler
     assert answers["jarak_tinja"] == "1"  # asked: the water is from a well
     assert answers["daya_listrik"] == "1"
-    assert answers["aset_nelayan"] == ["1", "2"] and answers["bantuan"] == ["1", "3"]
-    assert answers["kerentanan"] == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan"]
+    assert answers["aset"] == ["502l", "502m"] and answers["bantuan"] == ["501b", "501a"]
+    assert answers["kerentanan"] == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan",
+                                     "tanpa_nik", "perlu_adminduk"]
+    assert child["alasan_tanpa_nik"] == "1"  # not yet registered: recorded, not blocked
     turn = engine.resume(ASSESSMENT, turn.state, inbound("ya"), START)
     assert turn.completed is not None and turn.completed["_meta"]["times"]["persetujuan"]
 
 
 def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
-    house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "1"]
-    turn = run(engine, [*HEAD[:-1], "1", *HEAD_MEMBER, "tidak", *house])
+    house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "leding, tanpa meteran",
+             "50rb", "1"]
+    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, "tidak", *house])
     assert turn.state is not None
     assert "jarak_tinja" not in turn.state["answers"]
     assert turn.state["step"] == "kloset"  # fasilitas_bab was answered with "1"
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "sd", "nelayan", "ya",
+    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "nikah", "sd", "ya", "nelayan", "ya",
               "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
@@ -124,7 +128,7 @@ def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
 
 
 def test_count_check_offers_to_fix_the_stated_size(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, *HEAD_MEMBER, "tidak"])
+    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER, "tidak"])
     assert turn.state is not None and turn.state["status"] == "repeat_more"
     shown = texts(engine, turn)
     assert "(1) tidak sama" in shown and "(3)" in shown
@@ -136,19 +140,19 @@ def test_count_check_offers_to_fix_the_stated_size(engine: Engine) -> None:
 
 
 def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:-1], "1", *HEAD_MEMBER, "tidak", "kembali"])
+    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, "tidak", "kembali"])
     assert turn.state is not None and turn.state["status"] == "repeat_more"
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
     assert turn.state is not None and turn.state["step"] == "pekerjaan"
     assert turn.state["answers"]["anggota"] == []  # the member is being edited again
-    turn = engine.resume(ASSESSMENT, turn.state, inbound("dagang"), START)
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("ojek"), START)
     assert turn.state is not None
-    assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "12"
+    assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "13"
 
 
 def test_back_from_the_first_member_question_leaves_the_group(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, "kembali"])
-    assert turn.state is not None and turn.state["step"] == "jumlah_art"
+    turn = run(engine, [*HEAD, "tidak ada", "kembali"])
+    assert turn.state is not None and turn.state["step"] == "skrining"
     assert "anggota" not in turn.state["answers"] and "repeat" not in turn.state
 
 
@@ -156,13 +160,13 @@ def test_edit_a_member_from_the_summary_and_remove_one(engine: Engine) -> None:
     turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.2")])
     assert turn.state is not None
     choices = [c for c, _ in turn.prompt.choices]
-    assert "edit:anggota.2.pendidikan" in choices and "edit:anggota.2.-" in choices
+    assert "edit:anggota.2.pendidikan_ringkas" in choices and "edit:anggota.2.-" in choices
     assert "edit:anggota.2.jenis_kelamin" not in choices  # read from the NIK
-    turn = engine.resume(ASSESSMENT, turn.state, inbound(("", "edit:anggota.2.pendidikan")),
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(("", "edit:anggota.2.pendidikan_ringkas")),
                          START)
     turn = engine.resume(ASSESSMENT, turn.state or {}, inbound("sma"), START)
     assert turn.state is not None and turn.state["status"] == "confirm"
-    assert turn.state["answers"]["anggota"][1]["pendidikan"] == "3"
+    assert turn.state["answers"]["anggota"][1]["pendidikan"] == "13"  # 415: SMA
     # The head (member 1) comes from the head's answers: it cannot be removed here.
     turn = run(engine, [*FULL, "ubah", ("", "edit:anggota"), ("", "edit:anggota.1")])
     assert "edit:anggota.1.-" not in [c for c, _ in turn.prompt.choices]
@@ -183,7 +187,7 @@ def test_editing_the_head_nik_follows_into_member_one(engine: Engine) -> None:
 
 
 def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, "tidak ada, fisik"])
+    turn = run(engine, [*HEAD, "tidak ada, sulit jalan"])
     assert "tidak bisa digabung" in texts(engine, turn)
     assert turn.changed is False
 

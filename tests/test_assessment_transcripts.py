@@ -35,14 +35,17 @@ def by(who: str, *actions: Action) -> list[Step]:
 
 START = by(R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
            Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
-           KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "3")
-HEAD_MEMBER = by(R, "tidak ada", "1", "SD", "nelayan")
-WIFE = by(R, Button("anggota:__add"), "Siti Aminah", WIFE_NIK, "ya", "istri", "1", "1",
-          "ya", "smp", "pengupas kerang")
-CHILD = by(R, "ya", "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak ada",
-           "tidak ada", "tidak")
-HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "1",
-           "leher angsa", "lubang tanah", "1", "450", "3 kg", "1, 2", "pkh, kis",
+           KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "3",
+           "hamil")  # the household health screen
+HEAD_MEMBER = by(R, "nikah", "SD", "ya", "nelayan")
+WIFE = by(R, Button("anggota:__add"), "Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp",
+          "ya", "pengupas kerang")
+CHILD = by(R, "ya", "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar",
+           "tidak")
+HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "sumur bor",
+           "tidak bayar", "1",
+           "leher angsa", "lubang tanah", "450", "3 kg", "perahu, motor tempel",
+           "pkh, sembako",
            Pin(-6.0962, 106.9321), Photo("rumah-budi"))
 HOUSEHOLD = [*START, *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE]
 
@@ -70,7 +73,8 @@ async def test_three_members_with_skip_logic(db: Database) -> None:
     assert (a.nik_masked, a.kk_masked) == (cipher.reference("nik", HEAD_NIK),
                                            cipher.reference("kk", KK))
     assert a.household_size == a.member_count == 3
-    assert a.flags == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan"]
+    assert a.flags == ["balita", "ibu_hamil", "sanitasi_tidak_layak", "nelayan", "tanpa_nik",
+                       "perlu_adminduk"]
     head, wife, child = a.answers["anggota"]
     assert "hamil" not in head and wife["hamil"] == "yes"
     assert not {"hamil", "pendidikan", "pekerjaan"} & set(child)
@@ -116,7 +120,7 @@ async def test_edit_from_the_summary(db: Database) -> None:
         Button("edit:anggota"),
         "2",  # Siti Aminah
         Button("edit:anggota.2.pekerjaan"),
-        "dagang",
+        "12",  # the paper code: trade
         "kirim",
     )
     check_golden("assessment_edit_summary", await team.run(script))

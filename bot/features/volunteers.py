@@ -46,7 +46,10 @@ from conversations.assessment import (
     NOTICE_KEY,
     NOTICE_VERSION,
     SPECIFIC_NOTICE_KEY,
+    families_in_house,
+    house_answers,
     household_label,
+    repeated_nik,
 )
 from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
@@ -184,6 +187,7 @@ class VolunteersFeature:
                 Command(("relawan", "daftar relawan"), self._cmd_register),
                 Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess,
                         menu_text="cmd.asesmen"),
+                Command(("kk_berikutnya", "kk berikutnya"), self._cmd_next_kk),
                 Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
                         self._cmd_code, COORDINATORS, menu_text="cmd.kode_relawan"),
                 Command(("pendaftar", "pendaftar relawan"), self._cmd_pending, COORDINATORS,
@@ -499,6 +503,20 @@ class VolunteersFeature:
             return
         await self._start_assessment(ctx)
 
+    async def _cmd_next_kk(self, ctx: Context, args: str) -> None:
+        """``/kk_berikutnya``: the next keluarga of the house just saved, house answers kept."""
+        if ctx.contact.role not in OFFICERS:
+            self._refuse(ctx, T("asm.only_volunteers"))
+            return
+        offer = ctx.data(NAME).pop("next_kk", None)
+        if not isinstance(offer, dict):
+            self._refuse(ctx, T("asm.no_next_kk"))
+            return
+        await ctx.start_or_offer(
+            ASSESSMENT.id, {"volunteer_type": ctx.contact.volunteer_type,
+                            "rumah": offer["rumah"], "kk_ke": offer["kk_ke"]},
+            answers=dict(offer["house"]))
+
     async def _start_assessment(self, ctx: Context) -> None:
         await ctx.start_or_offer(ASSESSMENT.id,
                                     {"volunteer_type": ctx.contact.volunteer_type})
@@ -551,6 +569,13 @@ class VolunteersFeature:
             turn.state = None
             turn.paused = False
             turn.prompt = Prompt(texts=[T("asm.paused", label=label or T("asm.draft_unnamed"))])
+            return
+        if turn.state is not None and (name := repeated_nik(turn.state)) is not None:
+            state = turn.state
+            state.pop("pending", None)
+            state["status"] = "asking"
+            refreshed = self.d.engine.refresh(flow, state, [T("asm.nik_twice", name=name)])
+            turn.state, turn.prompt = refreshed.state, refreshed.prompt
             return
         if turn.state is not None:
             await self._check_duplicate(ctx, flow, turn)
@@ -620,12 +645,15 @@ class VolunteersFeature:
             await ctx.tx.audit.add(actor, "assessment.duplicate_stopped", ctx.now,
                                    subject=duplicate["ref"])
             return [T("asm.duplicate_stopped", ref=duplicate["ref"])]
-        head, kk = answers["kepala_nik"], answers["no_kk"]
-        if "sealed" not in head or "sealed" not in kk:
+        head = answers["kepala_nik"]
+        # No card number: recorded with its reason (alasan_tanpa_kk), never blocked.
+        kk: dict[str, Any] = answers.get("no_kk") or {}
+        if "sealed" not in head or (kk and "sealed" not in kk):
             raise RuntimeError("assessment without sealed identity numbers (no cipher?)")
         members: list[dict[str, Any]] = answers.get("anggota") or []
-        identities: list[tuple[str, str, int | None, str]] = [
-            ("nik", "kepala", 1, head["hash"]), ("kk", "kk", None, kk["hash"])]
+        identities: list[tuple[str, str, int | None, str]] = [("nik", "kepala", 1, head["hash"])]
+        if kk:
+            identities.append(("kk", "kk", None, kk["hash"]))
         for position, member in enumerate(members[1:], start=2):
             nik = member.get("nik")
             if isinstance(nik, dict) and nik.get("hash"):
@@ -638,7 +666,7 @@ class VolunteersFeature:
             contact_id=ctx.contact.id, kelurahan_code=kel["code"], rw=rt_rw.get("rw"),
             rt=rt_rw.get("rt"), head_name=answers.get("kepala_nama"),
             nik_sealed=head["sealed"], nik_hash=head["hash"], nik_masked=head["masked"],
-            kk_sealed=kk["sealed"], kk_hash=kk["hash"], kk_masked=kk["masked"],
+            kk_sealed=kk.get("sealed"), kk_hash=kk.get("hash"), kk_masked=kk.get("masked"),
             household_size=answers["jumlah_art"], member_count=len(members),
             latitude=location.get("latitude"), longitude=location.get("longitude"),
             flags=list(answers.get("kerentanan") or []), answers=answers,
@@ -655,6 +683,16 @@ class VolunteersFeature:
                                granted=is_yes(answers.get("persetujuan_khusus")),
                                notice_sha256=self._notice_hash(ctx.lang, SPECIFIC_NOTICE_KEY),
                                at=_parse_time(times.get("persetujuan_khusus"), ctx.now))
+        # One record per keluarga; keluarga of one house share the first one's reference.
+        house_ref = str(flow_ctx.get("rumah") or assessment.ref)
+        kk_number = int(flow_ctx.get("kk_ke") or 1)
+        # Onto the stored answers (identity numbers already reduced there), not the raw ones.
+        assessment.answers = {**assessment.answers, "rumah": house_ref, "kk_ke": kk_number}
+        total = families_in_house(answers)
+        ctx.data(NAME).pop("next_kk", None)
+        if kk_number < total:
+            ctx.data(NAME)["next_kk"] = {"rumah": house_ref, "kk_ke": kk_number + 1,
+                                         "house": house_answers(answers)}
         await ctx.tx.audit.add(actor, "assessment.created", ctx.now, subject=assessment.ref,
                                details={"kelurahan": kel["code"], "members": len(members),
                                         "duplicate_of": duplicate["ref"] if duplicate else None})
@@ -665,6 +703,8 @@ class VolunteersFeature:
                            flags=[T(f"assessment.kerentanan.{f}") for f in flags]))
         if duplicate:
             texts.append(T("asm.saved_update", ref=duplicate["ref"]))
+        if kk_number < total:
+            texts.append(T("asm.next_kk", n=kk_number + 1, total=total))
         texts.append(T("asm.next_hint"))
         return texts
 
@@ -887,6 +927,8 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
 
     households: list[Column] = [
         Column("ref", "Nomor asesmen", "ref", kind="row"),
+        Column("rumah", "Nomor rumah (asesmen KK pertama di rumah ini)", "rumah", kind="code"),
+        Column("kk_ke", "KK ke- di rumah ini", "kk_ke", kind="int"),
         Column("dibuat", "Waktu (WIB)", "created_at", kind="row"),
         Column("relawan_id", "ID relawan", "contact_id", kind="row"),
         Column("relawan_kanal", "Kanal relawan", "channel", kind="row"),
