@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import select
+from datetime import timedelta
 
 from bot.app import build_services
 from bot.outbox import OutboxSender
@@ -22,53 +19,14 @@ from bot.scheduler import Scheduler, add_timers, create_scheduler
 from bot.services import Services
 from bot.settings import Settings
 from handlers.console import CHANNEL, ConsoleChannel, ConsoleLine
-from storage.models import OutboxMessage
-from storage.repos import ClaimedMessage, Repos
-
-
-class RecipientSender(OutboxSender):
-    """An outbox sender that claims only the rows of some recipients on its channels.
-
-    The other terminals' rows are left alone: they stay ``pending`` for the terminal of
-    the person they are for (or for ``warga serve``).
-    """
-
-    def __init__(self, *args: Any, recipients: frozenset[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.recipients = recipients
-
-    async def _claim_in(self, tx: Repos, now: datetime, need: int, max_priority: int | None,
-                        jobs: list[Any]) -> list[ClaimedMessage]:
-        o = OutboxMessage
-        others = list((await tx.session.execute(
-            select(o.id).where(o.channel.in_(list(self.lanes)), o.recipient.not_in(
-                self.recipients), o.status.in_(("pending", "sending"))))).scalars())
-        rows = await tx.outbox.claim_due(
-            now, limit=need, lease=self.lease, channels=list(self.lanes), heads=True,
-            max_priority=max_priority, exclude=others)
-        # A row queued for someone else between the two statements (PostgreSQL reads
-        # committed) goes back at once, its attempt uncounted.
-        strays = {r.id: r.attempts for r in rows if r.recipient not in self.recipients}
-        if strays:
-            await tx.outbox.release(strays)
-        mine = [r for r in rows if r.recipient in self.recipients]
-        for row in mine:
-            if row.priority > 0 and (row.opted_out or row.stopped):
-                reason = "opted_out" if row.opted_out else "blocked"
-                await tx.outbox.mark_failed(row.id, reason, status="skipped")
-                self.metrics.outbound.labels(row.channel, reason).inc()
-                self._claim_wanted |= row.more
-                continue
-            jobs.append(self._job(row))
-        return mine
 
 
 def recipient_sender(services: Services, channel_name: str,
-                     recipients: frozenset[str]) -> RecipientSender:
+                     recipients: frozenset[str]) -> OutboxSender:
     """A sender for ``recipients`` on one attached channel, woken by every new row."""
     settings = services.settings
     lease = min(settings.lease_seconds, settings.outbox_lease_seconds)
-    sender = RecipientSender(
+    sender = OutboxSender(
         services.db, {channel_name: services.channels[channel_name]}, clock=services.clock,
         metrics=services.metrics, recipients=recipients, lease=timedelta(seconds=lease))
     services.dispatcher.on_enqueued.append(sender.wake)

@@ -123,8 +123,12 @@ class OutboxSender:
         lease: timedelta = timedelta(seconds=10),
         limiters: Mapping[str, Limiter] | None = None,
         max_in_flight: int = 64,
+        recipients: frozenset[str] | None = None,
     ) -> None:
         self.db = db
+        # Only these recipients' rows (one `warga chat` terminal is one person); the
+        # others stay pending for their own sender.
+        self.recipients = recipients
         self.channels = dict(channels)
         self.clock = clock
         self.metrics = metrics or Metrics()
@@ -248,9 +252,19 @@ class OutboxSender:
 
     async def _claim_in(self, tx: Repos, now: datetime, need: int, max_priority: int | None,
                         jobs: list[_Job]) -> list[ClaimedMessage]:
+        others = None
+        if self.recipients is not None:
+            others = await tx.outbox.open_ids_not_for(list(self.lanes), self.recipients)
         rows = await tx.outbox.claim_due(
             now, limit=need, lease=self.lease, channels=list(self.lanes), heads=True,
-            max_priority=max_priority)
+            max_priority=max_priority, exclude=others)
+        if self.recipients is not None:
+            # A row queued for someone else between the two statements (PostgreSQL reads
+            # committed) goes back at once, its attempt uncounted.
+            strays = {r.id: r.attempts for r in rows if r.recipient not in self.recipients}
+            if strays:
+                await tx.outbox.release(strays)
+            rows = [r for r in rows if r.recipient in self.recipients]
         for row in rows:
             if row.priority > 0 and (row.opted_out or row.stopped):
                 # Bulk to someone who said stop, or who blocked us, is not sent.

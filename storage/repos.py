@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -944,6 +944,15 @@ class OutboxRepo:
             .values(status="pending", lease_until=None, next_attempt_at=at,
                     attempts=OutboxMessage.attempts - 1)
         )
+
+    async def open_ids_not_for(self, channels: Sequence[str],
+                               recipients: Collection[str]) -> list[int]:
+        """Ids of the rows on ``channels`` still to send to anyone but ``recipients``."""
+        o = OutboxMessage
+        return list((await self.s.execute(
+            select(o.id).where(o.channel.in_(list(channels)),
+                               o.recipient.not_in(list(recipients)),
+                               o.status.in_(("pending", "sending"))))).scalars())
 
     async def release(self, held: Mapping[int, int]) -> None:
         """Give back rows claimed but not sent ({row id: attempts}), at once, for another

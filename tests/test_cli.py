@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.chat import RecipientSender
+from bot.outbox import OutboxSender
 from conversations.messages import Outbound
 from conversations.tickets import TICKET_RE
 from handlers.console import CHANNEL
@@ -112,8 +112,8 @@ async def test_a_terminal_sends_only_its_own_persons_console_messages(db: Databa
 
     async def terminal(user: str) -> list[str]:
         channel = RecordingChannel(CHANNEL)
-        sender = RecipientSender(db, {CHANNEL: channel}, clock=clock,
-                                 recipients=frozenset({user}))
+        sender = OutboxSender(db, {CHANNEL: channel}, clock=clock,
+                              recipients=frozenset({user}))
         try:
             await sender.drain()
         finally:
