@@ -107,7 +107,8 @@ def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
         def row_value(row: Any, _a: Mapping[str, Any]) -> Cell:
             value = getattr(row, source)
             if isinstance(value, datetime):
-                return value.astimezone(tz).isoformat(timespec="seconds")
+                # Local wall time: a date cell in a spreadsheet, "2026-11-28 10:00:00" in CSV.
+                return value.astimezone(tz).replace(tzinfo=None)
             return value if value is None or isinstance(value, int | float) else str(value)
         return row_value
     if kind == "label":

@@ -90,7 +90,7 @@ def check_household(row: dict[str, Any], *, full: bool = False) -> None:
     assert s("kerentanan_label").startswith("Balita; Ibu hamil")
     assert s("jumlah_art") == s("jumlah_anggota_tercatat") == "3"
     assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-11"
-    assert s("dibuat") == "2026-11-28T10:00:00+07:00"
+    assert s("dibuat") == "2026-11-28 10:00:00"  # WIB; a date cell in XLSX
 
 
 def check_members(rows: list[dict[str, Any]], *, full: bool = False) -> None:
