@@ -1,0 +1,54 @@
+"""/metrics: counters, the reply-latency histogram and the database gauges move when a
+message travels through the real app."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.test_whatsapp_e2e import USER, WhatsApp, text, webhook, wa  # noqa: F401
+
+CHANNEL = "whatsapp"
+
+
+async def scrape(wa: WhatsApp) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with wa.client.get("/metrics") as resp:
+        assert resp.status == 200
+        body = await resp.text()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
+
+
+def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+          **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_a_message_through_the_app_moves_the_metrics(wa: WhatsApp) -> None:  # noqa: F811
+    before = await scrape(wa)
+    assert value(before, "warga_inbound_messages_total", channel=CHANNEL, kind="text") == 0
+    assert value(before, "warga_reply_latency_seconds_count", channel=CHANNEL) == 0
+
+    await wa.deliver(webhook(wa.message(text("halo"))))
+    after = await scrape(wa)
+    assert value(after, "warga_inbound_messages_total", channel=CHANNEL, kind="text") == 1
+    assert value(after, "warga_outbound_messages_total", channel=CHANNEL, result="sent") == 1
+    assert value(after, "warga_reply_latency_seconds_count", channel=CHANNEL) == 1
+    assert value(after, "warga_outbox_depth", status="sent") == 1
+    assert value(after, "warga_outbox_pending") == 0
+
+
+async def test_a_429_is_counted_and_the_outbox_depth_shows_it_waiting(  # noqa: F811
+        wa: WhatsApp) -> None:
+    wa.fake.fail_next(130429)
+    await wa.deliver(webhook(wa.message(text("halo"))))
+    samples = await scrape(wa)
+    assert value(samples, "warga_throttled_total", channel=CHANNEL) == 1
+    assert value(samples, "warga_outbox_pending") == 1
+    assert value(samples, "warga_outbox_depth", status="pending") == 1
+    assert value(samples, "warga_reply_latency_seconds_count", channel=CHANNEL) == 0
+    wa.clock.advance(minutes=5)
+    await wa.settle()
+    samples = await scrape(wa)
+    assert value(samples, "warga_outbox_pending") == 0
+    assert value(samples, "warga_outbox_depth", status="pending") == 0
+    assert value(samples, "warga_reply_latency_seconds_count", channel=CHANNEL) == 1
