@@ -18,6 +18,7 @@ from storage.models_tickets import TicketEscalation
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._seen: dict[Gauge, set[str]] = {}
         self.inbound = Counter(
             "warga_inbound_messages_total", "Inbound messages taken", ["channel", "kind"],
             registry=self.registry,
@@ -91,15 +92,17 @@ class Metrics:
                 select(TicketEscalation.kind, func.count()).group_by(TicketEscalation.kind)
             )).all())
         self.outbox_pending.set(outbox.get("pending", 0) + outbox.get("sending", 0))
-        _replace(self.outbox_depth, outbox)
-        _replace(self.tickets_by_status, tickets)
-        _replace(self.sla_breaches, breaches)
+        self._replace(self.outbox_depth, outbox)
+        self._replace(self.tickets_by_status, tickets)
+        self._replace(self.sla_breaches, breaches)
 
 
-def _replace(gauge: Gauge, values: dict[str, int]) -> None:
-    """Set a labelled gauge to exactly these values (a status gone to zero shows 0)."""
-    for (label,) in list(gauge._metrics):  # noqa: SLF001 - labels already exported
-        if label not in values:
+    def _replace(self, gauge: Gauge, values: dict[str, int]) -> None:
+        """Set a labelled gauge to exactly these values: a label seen before and gone
+        from the database now shows 0."""
+        seen = self._seen.setdefault(gauge, set())
+        for label in seen - set(values):
             gauge.labels(label).set(0)
-    for label, n in values.items():
-        gauge.labels(label).set(int(n))
+        for label, n in values.items():
+            gauge.labels(label).set(int(n))
+        seen.update(values)

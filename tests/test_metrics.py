@@ -3,11 +3,35 @@ message travels through the real app."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_whatsapp_e2e import USER, WhatsApp, text, webhook, wa  # noqa: F401
+from bot.app import create_app
+from bot.whatsapp import WhatsAppPlugin
+from tests.fakes.whatsapp_api import FakeGraphAPI
+from tests.harness import Clock
+from tests.test_whatsapp_e2e import FAST, WhatsApp, settings_for, text, webhook
+
+pytestmark = [pytest.mark.e2e]
 
 CHANNEL = "whatsapp"
+
+
+@pytest.fixture
+async def wa(database_url: str, tmp_path: Path) -> AsyncIterator[WhatsApp]:
+    async with FakeGraphAPI() as fake:
+        settings = settings_for(database_url, tmp_path, fake.url)
+        clock = Clock()
+        plugin = WhatsAppPlugin(settings, pacing=FAST)
+        app = create_app(settings, clock=clock, plugins=[plugin])
+        async with TestClient(TestServer(app)) as client:
+            yield WhatsApp(client, fake, clock, plugin, itertools.count(1))
+        assert fake.problems == []
 
 
 async def scrape(wa: WhatsApp) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -23,7 +47,7 @@ def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: s
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def test_a_message_through_the_app_moves_the_metrics(wa: WhatsApp) -> None:  # noqa: F811
+async def test_a_message_through_the_app_moves_the_metrics(wa: WhatsApp) -> None:
     before = await scrape(wa)
     assert value(before, "warga_inbound_messages_total", channel=CHANNEL, kind="text") == 0
     assert value(before, "warga_reply_latency_seconds_count", channel=CHANNEL) == 0
@@ -37,7 +61,7 @@ async def test_a_message_through_the_app_moves_the_metrics(wa: WhatsApp) -> None
     assert value(after, "warga_outbox_pending") == 0
 
 
-async def test_a_429_is_counted_and_the_outbox_depth_shows_it_waiting(  # noqa: F811
+async def test_a_429_is_counted_and_the_outbox_depth_shows_it_waiting(
         wa: WhatsApp) -> None:
     wa.fake.fail_next(130429)
     await wa.deliver(webhook(wa.message(text("halo"))))
