@@ -40,6 +40,8 @@ CATEGORIES = tuple(option.value for option in WATER_CATEGORIES)
 FIELDS = ("audience", "kelurahan", "rw", "rt", "volunteer_type", "activity", "category")
 TOKEN_SECONDS = 24 * 3600
 TOKEN_CHANNEL = "dashboard"
+NONCE_BYTES, MAC_BYTES = 16, 16
+_ALPHABET = "abcdefghijklmnop"
 _NUMBER = re.compile(r"^\s*0*(\d{1,3})\s*$")
 
 
@@ -120,26 +122,26 @@ def _number(text: str) -> str | None:
 
 def issue_token(key: bytes, binding: str, *, now: float | None = None) -> str:
     """A fresh token for one preview, for this session only."""
-    nonce = secrets.token_urlsafe(16)
-    issued = str(int(time.time() if now is None else now))
-    return f"{nonce}.{issued}.{_mac(key, binding, nonce, issued)}"
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    issued = int(time.time() if now is None else now).to_bytes(8, "big")
+    return _letters(nonce + issued + _mac(key, binding, nonce + issued))
 
 
 def token_nonce(key: bytes, binding: str | None, token: object, *,
                 now: float | None = None) -> str | None:
     """The nonce of a valid, unexpired token of this session (None otherwise)."""
-    if not binding or not isinstance(token, str) or not token.isascii():
+    if not binding or not isinstance(token, str):
         return None
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    raw = _unletters(token)
+    if raw is None or len(raw) != NONCE_BYTES + 8 + MAC_BYTES:
         return None
-    nonce, issued, mac = parts
-    if not hmac.compare_digest(mac, _mac(key, binding, nonce, issued)):
+    signed, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+    if not hmac.compare_digest(mac, _mac(key, binding, signed)):
         return None
-    age = (time.time() if now is None else now) - int(issued)
+    age = (time.time() if now is None else now) - int.from_bytes(signed[NONCE_BYTES:], "big")
     if not 0 <= age <= TOKEN_SECONDS:
         return None
-    return nonce
+    return signed[:NONCE_BYTES].hex()
 
 
 def claim_id(nonce: str) -> str:
@@ -147,6 +149,18 @@ def claim_id(nonce: str) -> str:
     return f"broadcast-form:{nonce}"
 
 
-def _mac(key: bytes, binding: str, nonce: str, issued: str) -> str:
-    message = f"broadcast-form|{binding}|{nonce}|{issued}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+def _mac(key: bytes, binding: str, signed: bytes) -> bytes:
+    message = b"broadcast-form|" + binding.encode() + b"|" + signed
+    return hmac.new(key, message, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def _letters(data: bytes) -> str:
+    """Bytes as letters only: the pages mask long runs of digits as identity numbers."""
+    return "".join(_ALPHABET[b >> 4] + _ALPHABET[b & 15] for b in data)
+
+
+def _unletters(text: str) -> bytes | None:
+    if len(text) % 2 or len(text) > 200 or not all(ch in _ALPHABET for ch in text):
+        return None
+    pairs = zip(text[::2], text[1::2], strict=True)
+    return bytes(_ALPHABET.index(a) << 4 | _ALPHABET.index(b) for a, b in pairs)
