@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
 from bot.app import create_app
 from bot.whatsapp import WhatsAppPlugin
+from storage.models import Complaint
+from storage.models_tickets import TicketEscalation
+from tests.dashboard_helpers import add_complaint, add_contact
 from tests.fakes.whatsapp_api import FakeGraphAPI
 from tests.harness import Clock
 from tests.test_whatsapp_e2e import FAST, WhatsApp, settings_for, text, webhook
@@ -76,3 +80,23 @@ async def test_a_429_is_counted_and_the_outbox_depth_shows_it_waiting(
     assert value(samples, "warga_outbox_pending") == 0
     assert value(samples, "warga_outbox_depth", status="pending") == 0
     assert value(samples, "warga_reply_latency_seconds_count", channel=CHANNEL) == 1
+
+
+async def test_tickets_by_status_and_sla_breaches_follow_the_database(wa: WhatsApp) -> None:
+    db, now = wa.services.db, wa.clock()
+    contact = await add_contact(db, "6281200000001", now, channel=CHANNEL)
+    first = await add_complaint(db, contact, now)
+    await add_complaint(db, contact, now)
+    samples = await scrape(wa)
+    assert value(samples, "warga_tickets", status="diterima") == 2
+    assert value(samples, "warga_sla_breaches", kind="verify") == 0
+
+    async with db.transaction() as tx:
+        await tx.session.execute(update(Complaint).where(Complaint.id == first.id)
+                                 .values(status="diverifikasi"))
+        tx.session.add(TicketEscalation(complaint_id=first.id, kind="verify", due_at=now,
+                                        escalated_at=now))
+    samples = await scrape(wa)
+    assert value(samples, "warga_tickets", status="diterima") == 1
+    assert value(samples, "warga_tickets", status="diverifikasi") == 1
+    assert value(samples, "warga_sla_breaches", kind="verify") == 1
