@@ -126,7 +126,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
-    registry = request.app[SERVICES].metrics.registry
+    services = request.app[SERVICES]
+    await services.metrics.refresh(services.db)
+    registry = services.metrics.registry
     return web.Response(body=generate_latest(registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 

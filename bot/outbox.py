@@ -431,6 +431,9 @@ class OutboxSender:
             self._sent.append((row.id, result.provider_message_id))
             recorded_later = True
             self.metrics.outbound.labels(lane.name, "sent").inc()
+            if not row.priority:
+                self.metrics.reply_latency.labels(lane.name).observe(
+                    max(0.0, (self.clock() - row.due_at).total_seconds()))
             # The next claim records it; at once if the recipient has more waiting.
             self._flush_due = min(self._flush_due, time.monotonic() + FLUSH_DELAY)
             self._claim_wanted |= row.more
@@ -485,6 +488,8 @@ class OutboxSender:
     async def _failed(self, row: ClaimedMessage, channel_name: str, err: SendError) -> None:
         now = self.clock()
         kind = type(err).__name__
+        if isinstance(err, Throttled):
+            self.metrics.throttled.labels(channel_name).inc()
         if isinstance(err, Throttled) and err.retry_after is not None:
             # The platform says how long this recipient must wait: wait exactly that.
             with contextlib.suppress(Exception):

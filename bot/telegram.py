@@ -26,12 +26,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.edge import ascii_or_none, clean_inbound, clean_json
 from bot.settings import Settings
+from bot.telegram_menus import MenuSync
 from bot.telegram_request import AiohttpRequest
 from conversations.messages import Inbound, Pacing
 from handlers.telegram import CHANNEL, PACING, TelegramChannel
@@ -57,20 +58,6 @@ MAX_IN_FLIGHT = 64
 POOL = 64
 HANDLE_ATTEMPTS = 4
 
-# (command, Indonesian description, English description) for the "/" menu.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("start", "Mulai dan lihat menu utama", "Start and show the main menu"),
-    ("lapor", "Buat laporan baru", "Make a new report"),
-    ("status", "Cek status laporan Anda", "Check the status of your reports"),
-    ("jadwal", "Jadwal kegiatan dan kehadiran Anda", "Activities and your RSVP"),
-    ("wilayah", "Atur kelurahan dan RT/RW Anda", "Set your kelurahan and RT/RW"),
-    ("menu", "Menu utama", "Main menu"),
-    ("bahasa", "Ganti bahasa / change language", "Change language / ganti bahasa"),
-    ("bantuan", "Bantuan", "Help"),
-    ("batal", "Batalkan laporan yang sedang diisi", "Cancel the report in progress"),
-)
-
-
 def _stop_service(reason: str) -> None:
     """Ask `warga serve` to shut down cleanly (aiohttp's run_app handles SIGTERM)."""
     signal.raise_signal(signal.SIGTERM)
@@ -95,6 +82,7 @@ class TelegramPlugin:
         # Non-zero once the channel had to stop the service; `warga serve` exits with it.
         self.exit_status = 0
         self.channel: TelegramChannel | None = None
+        self.menus: MenuSync | None = None
         self._services: Services | None = None
         self._lanes: Lanes | None = None
         self._acks: set[asyncio.Task[None]] = set()
@@ -127,7 +115,9 @@ class TelegramPlugin:
             self.channel = channel
             services.attach(channel)
             self._services = services
-            await self._set_commands(application)
+            self.menus = MenuSync(services.db, services.dispatcher, services.translator,
+                                  channel, services.clock)
+            await self.menus.start()
             if self.webhook:
                 await self._set_webhook(application)
                 yield
@@ -135,6 +125,9 @@ class TelegramPlugin:
                 async with self._polling(application):
                     yield
         finally:
+            if self.menus is not None:
+                await self.menus.stop()
+                self.menus = None
             # Answers to taps and photo downloads use PTB's HTTP client: let them finish
             # before it closes.
             await self.idle()
@@ -164,18 +157,6 @@ class TelegramPlugin:
         else:
             builder = builder.update_queue(asyncio.Queue(maxsize=POLL_QUEUE))
         return builder.build()
-
-    async def _set_commands(self, application: PTBApplication) -> None:
-        """The "/" menu in Indonesian (also the default) and English."""
-        bot = application.bot
-        indonesian = [BotCommand(c, d) for c, d, _ in COMMANDS]
-        english = [BotCommand(c, d) for c, _, d in COMMANDS]
-        try:
-            await bot.set_my_commands(indonesian)
-            await bot.set_my_commands(indonesian, language_code="id")
-            await bot.set_my_commands(english, language_code="en")
-        except TelegramError as err:  # a cosmetic menu must not keep the service down
-            log.warning("setMyCommands failed: %s", type(err).__name__)
 
     async def _set_webhook(self, application: PTBApplication) -> None:
         public = self.settings.public_url

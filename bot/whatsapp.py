@@ -14,9 +14,13 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import UniqueConstraint, and_, delete, exists, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.edge import ascii_or_none, clean_json
 from bot.services import Services
@@ -26,12 +30,16 @@ from handlers.whatsapp import (
     CHANNEL,
     PACING,
     SIGNATURE_HEADER,
+    NumberChange,
     PayloadError,
     StatusUpdate,
     WhatsAppChannel,
     parse,
     verify_signature,
 )
+from storage.models import Contact, OutboxMessage
+from storage.repos import Repos
+from storage.schema import METADATA
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,9 @@ class WhatsAppPlugin:
         services = self.services
         assert services is not None and self.channel is not None
         try:
+            for change in batch.number_changes:
+                async with services.db.transaction() as tx:
+                    await change_number(tx, change, services.clock())
             for inbound in batch.messages:
                 if await services.dispatcher.handle(inbound):
                     self._mark_read(inbound.message_id)
@@ -209,3 +220,65 @@ class WhatsAppPlugin:
         assert self.channel is not None
         async with self._receipts:
             await self.channel.mark_read(message_id)
+
+
+async def change_number(tx: Repos, change: NumberChange, now: datetime) -> bool:
+    """The person now writes from ``change.new``: their contact (tickets, sessions,
+    consent, role) moves there, and messages still waiting go to the new number. A
+    contact the new number made in the meantime is folded into the old one."""
+    if not await tx.inbound.remember(CHANNEL, change.message_id, now):
+        return False
+    contact = await tx.contacts.get_by_external(CHANNEL, change.old, for_update=True)
+    if contact is None:
+        return False  # never wrote to us from the old number: nothing to move
+    newer = await tx.contacts.get_by_external(CHANNEL, change.new, for_update=True)
+    if newer is not None and newer.id != contact.id:
+        await _fold(tx.session, newer.id, contact.id)
+        await tx.session.delete(newer)
+        await tx.session.flush()
+    if contact.external_id == change.old:
+        contact.external_id = change.new
+    else:  # known by a BSUID, the number beside it
+        contact.alt_id = change.new
+    if contact.phone and _digits(contact.phone) == change.old:
+        contact.phone = f"+{change.new}"
+    contact.updated_at = now
+    await tx.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.contact_id == contact.id, OutboxMessage.recipient == change.old,
+               OutboxMessage.status.in_(("pending", "sending")))
+        .values(recipient=change.new))
+    await tx.audit.add("whatsapp", "contact.number_changed", now,
+                       subject=f"{CHANNEL}:{contact.id}")
+    return True
+
+
+async def _fold(session: AsyncSession, source: int, target: int) -> None:
+    """Every row of contact ``source`` becomes ``target``'s; where ``target`` already has
+    the one row a key allows (a session, an RSVP), ``target``'s is kept."""
+    contacts = METADATA.tables[Contact.__tablename__]
+    for table in METADATA.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is not contacts.c.id:
+                continue
+            column = fk.parent
+            for key in _keys_with(table, column):
+                others = [c for c in key if c is not column]
+                mine = table.alias()
+                clash = exists().where(mine.c[column.name] == target,
+                                       *[mine.c[c.name] == c for c in others])
+                await session.execute(delete(table).where(and_(column == source, clash)))
+            await session.execute(update(table).where(column == source)
+                                  .values({column.name: target}))
+
+
+def _keys_with(table: Any, column: Any) -> list[list[Any]]:
+    """The primary key and unique constraints of ``table`` that include ``column``."""
+    keys = [list(table.primary_key.columns)]
+    keys += [list(c.columns) for c in table.constraints
+             if isinstance(c, UniqueConstraint)]
+    return [key for key in keys if column in key]
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())

@@ -221,6 +221,11 @@ def audience_text(audience: Mapping[str, Any]) -> T:
     if kind == "volunteer_type":
         return T("audience.text.volunteer_type",
                  group=T(f"activity.jenis_relawan.{audience.get('volunteer_type')}"))
+    if kind == "rsvp":
+        return T("audience.text.rsvp", activity=audience.get("activity_title") or "-")
+    if kind == "reporters":
+        return T("audience.text.reporters",
+                 category=T(f"complaint.kategori.{audience.get('category')}"))
     if kind in ("kelurahan", "rw", "rt"):
         name = audience.get("kelurahan_name") or _kelurahan_name(audience.get("kelurahan_code"))
         if kind == "kelurahan":

@@ -21,6 +21,8 @@ from typing import Any
 
 from telegram import (
     Bot,
+    BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     ChatMemberUpdated,
     InlineKeyboardButton,
@@ -310,6 +312,26 @@ class TelegramChannel:
         if len(data) > self.max_media_bytes:
             raise ValueError("media over the size limit")
         return data
+
+    # -- command menus -------------------------------------------------------------------
+
+    async def set_commands(self, commands: Sequence[tuple[str, str]], *,
+                           chat_id: str | None = None, language: str | None = None) -> None:
+        """The "/" menu: for everyone (``chat_id`` None; per ``language`` if given) or for
+        one private chat, which then sees this list instead. Raises the typed errors."""
+        scope = BotCommandScopeChat(int(chat_id)) if chat_id is not None else None
+        try:
+            await self.bot.set_my_commands([BotCommand(c, d[:256]) for c, d in commands],
+                                           scope=scope, language_code=language)
+        except TelegramError as err:
+            raise send_error(err) from err
+
+    async def clear_commands(self, chat_id: str) -> None:
+        """One chat back to the menu for everyone."""
+        try:
+            await self.bot.delete_my_commands(scope=BotCommandScopeChat(int(chat_id)))
+        except TelegramError as err:
+            raise send_error(err) from err
 
     # -- outbound ------------------------------------------------------------------------
 

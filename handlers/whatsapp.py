@@ -133,12 +133,22 @@ class StatusUpdate:
         return self.status == "failed" and any(e.code in UNREACHABLE_CODES for e in self.errors)
 
 
+@dataclass(frozen=True, slots=True)
+class NumberChange:
+    """A ``user_changed_number`` system notice: the person now writes from ``new``."""
+
+    message_id: str
+    old: str
+    new: str
+
+
 @dataclass
 class Batch:
     """What one webhook delivery carried."""
 
     messages: list[Inbound] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    number_changes: list[NumberChange] = field(default_factory=list)
     errors: list[PlatformError] = field(default_factory=list)
     # Items with nothing for us: system notices, removed reactions, other numbers' events.
     ignored: list[str] = field(default_factory=list)
@@ -195,6 +205,10 @@ def _parse_value(value: dict[str, Any], batch: Batch) -> None:
     contacts = list(_dicts(value.get("contacts")))
     for msg in _dicts(value.get("messages")):
         batch.errors.extend(_errors(msg.get("errors")))
+        change = _number_change(msg)
+        if change is not None:
+            batch.number_changes.append(change)
+            continue
         inbound = _message(msg, contacts)
         if isinstance(inbound, Inbound):
             batch.messages.append(inbound)
@@ -282,6 +296,18 @@ def _message(msg: dict[str, Any], contacts: list[dict[str, Any]]) -> Inbound | s
         return Inbound(kind=InboundKind.UNSUPPORTED, unsupported=kind, **base)
     # order, unsupported, interactive without content, anything new: a polite answer.
     return Inbound(kind=InboundKind.UNSUPPORTED, unsupported="other", **base)
+
+
+def _number_change(msg: dict[str, Any]) -> NumberChange | None:
+    if msg.get("type") != "system":
+        return None
+    system = _dict(msg.get("system"))
+    if system.get("type") != "user_changed_number":
+        return None
+    message_id, old, new = _str(msg.get("id")), _str(msg.get("from")), _str(system.get("wa_id"))
+    if not message_id or not old or not new or old == new:
+        return None
+    return NumberChange(message_id=message_id, old=old, new=new)
 
 
 def _contact_for(msg: dict[str, Any], contacts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -85,6 +85,9 @@ def audience_filter(audience: Mapping[str, Any]) -> ColumnElement[bool]:
                 ActivityRsvp.answer.in_(answers),
             )
         )
+    if kind == "reporters":
+        return Contact.id.in_(
+            select(Complaint.contact_id).where(Complaint.category == audience.get("category")))
     if kind in ("kelurahan", "rw", "rt"):
         code = audience.get("kelurahan_code")
         declared = [ContactPlace.kelurahan_code == code]

@@ -4,6 +4,7 @@ page, status changes reaching the reporter (as outbox rows), downloads, and no f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -459,3 +460,198 @@ async def test_map_page_lists_every_pin_with_its_coordinates_and_sends_the_legen
     assert data["colours"]["category"]["keruh"] and data["colours"]["status"]["diterima"]
     assert [label for label, _ in data["legend"]["status"]] == [
         "Diterima", "Diverifikasi", "Diproses", "Selesai", "Ditolak"]
+
+# -- the broadcast composer: audiences and one-time send tokens ---------------------------
+
+ONCE = re.compile(r'name="once" value="([^"]+)"')
+NOTICE = "Besok pagi air PAM mati pukul 08.00–12.00. Mohon tampung air."
+
+
+@dataclass
+class Composer:
+    client: TestClient[Any, Any]
+    services: Services
+    settings: Settings
+    clock: Clock
+    coordinator: int
+    reporter: int  # reported murky water in Kalibaru RW 005 RT 003
+    elsewhere: int  # reported no water in RW 007 RT 001
+    volunteer: int  # a Tagana volunteer
+    coming: int  # said yes to the activity
+    activity: int
+
+    async def signed_in(self) -> tuple[DashClient, str]:
+        browser = DashClient(self.client)
+        html = await browser.login(self.services.db, self.settings, self.coordinator,
+                                   self.clock())
+        return browser, browser.csrf(html)
+
+    async def broadcasts(self) -> list[Any]:
+        from storage.models_activities import Broadcast
+        async with self.services.db.session() as session:
+            return list((await session.execute(
+                select(Broadcast).order_by(Broadcast.id))).scalars().all())
+
+
+@pytest.fixture
+async def composer_site(database_url: str, tmp_path: Path) -> AsyncIterator[Composer]:
+    from bot.features.activities import ActivitiesFeature
+    from storage.models_activities import Activity, ActivityRsvp
+
+    clock = Clock()
+    settings = dashboard_settings(database_url, tmp_path)
+    tickets = TicketsFeature(settings)
+    app = create_app(settings, clock=clock, plugins=[],
+                     features=[tickets, ActivitiesFeature(settings), DashboardFeature(tickets)])
+    client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
+    await client.start_server()
+    try:
+        services = app[SERVICES]
+        now = clock()
+        db = services.db
+        coordinator = await add_contact(db, "koor", now, role="coordinator", name="Bu Koor")
+        reporter = await add_contact(db, "warga1", now, name="Siti")
+        await add_complaint(db, reporter, now, category="keruh", rw="005", rt="003")
+        elsewhere = await add_contact(db, "warga2", now, name="Budi")
+        await add_complaint(db, elsewhere, now, category="mati", rw="007", rt="001")
+        volunteer = await add_contact(db, "relawan1", now, role="volunteer", name="Pak Relawan")
+        coming = await add_contact(db, "warga3", now, name="Ani")
+        async with db.transaction() as tx:
+            await tx.contacts.set_fields(volunteer, now, volunteer_type="tagana")
+            activity = Activity(title="Kerja bakti got RW 05", kind="kerja_bakti",
+                                starts_at=now + timedelta(days=2), place="Balai RW 05",
+                                audience={"type": "all"}, reminders=[], status="published",
+                                created_at=now, updated_at=now)
+            tx.session.add(activity)
+            await tx.session.flush()
+            tx.session.add_all([
+                ActivityRsvp(activity_id=activity.id, contact_id=coming, answer="yes",
+                             answered_at=now),
+                ActivityRsvp(activity_id=activity.id, contact_id=elsewhere, answer="no",
+                             answered_at=now)])
+            activity_id = activity.id
+        yield Composer(client, services, settings, clock, coordinator, reporter, elsewhere,
+                       volunteer, coming, activity_id)
+    finally:
+        await client.close()
+
+
+async def _preview(browser: DashClient, csrf: str, **fields: str) -> tuple[int, str]:
+    status, html, _ = await browser.post("/siaran/pratinjau",
+                                         {"csrf": csrf, "body": NOTICE, **fields})
+    return status, html
+
+
+@pytest.mark.parametrize(("fields", "count", "audience"), [
+    ({"audience": "rw", "kelurahan": "31.72.04.1004", "rw": "5"}, 1,
+     {"type": "rw", "kelurahan_code": "31.72.04.1004", "kelurahan_name": "Kalibaru",
+      "rw": "005"}),
+    ({"audience": "rt", "kelurahan": "31.72.04.1004", "rw": "007", "rt": "01"}, 1,
+     {"type": "rt", "kelurahan_code": "31.72.04.1004", "kelurahan_name": "Kalibaru",
+      "rw": "007", "rt": "001"}),
+    ({"audience": "kelurahan", "kelurahan": "31.72.04.1004"}, 2,
+     {"type": "kelurahan", "kelurahan_code": "31.72.04.1004", "kelurahan_name": "Kalibaru"}),
+    ({"audience": "volunteer_type", "volunteer_type": "tagana"}, 1,
+     {"type": "volunteer_type", "volunteer_type": "tagana"}),
+    ({"audience": "reporters", "category": "keruh"}, 1,
+     {"type": "reporters", "category": "keruh"}),
+])
+async def test_composer_offers_every_audience_of_the_chat(
+        composer_site: Composer, fields: dict[str, str], count: int,
+        audience: dict[str, str]) -> None:
+    browser, csrf = await composer_site.signed_in()
+    status, html = await _preview(browser, csrf, **fields)
+    assert status == 200, html
+    assert f'id="broadcast-count">Akan dikirim ke {count} orang.' in html
+    once = ONCE.search(html)
+    assert once is not None
+    status, html, _ = await browser.post("/siaran/kirim", {"csrf": csrf, "body": NOTICE,
+                                                           "once": once.group(1), **fields})
+    assert status == 303, re.findall(r'id="broadcast-error">([^<]*)', html)
+    [broadcast] = await composer_site.broadcasts()
+    assert broadcast.audience == audience
+
+
+async def test_composer_sends_to_those_coming_to_an_activity(composer_site: Composer) -> None:
+    browser, csrf = await composer_site.signed_in()
+    html = (await browser.get("/siaran"))[1]
+    assert f'<option value="{composer_site.activity}">Kerja bakti got RW 05</option>' in html
+    status, html = await _preview(browser, csrf, audience="rsvp",
+                                  activity=str(composer_site.activity))
+    assert status == 200, html
+    assert "yang akan hadir di Kerja bakti got RW 05" in html
+    assert 'id="broadcast-count">Akan dikirim ke 1 orang.' in html  # "no" is left out
+
+
+@pytest.mark.parametrize("fields", [
+    {"audience": "rw", "kelurahan": "31.72.04.1004"},
+    {"audience": "rt", "kelurahan": "31.72.04.1004", "rw": "5", "rt": "0"},
+    {"audience": "kelurahan", "kelurahan": "31.72.04.9999"},
+    {"audience": "volunteer_type", "volunteer_type": "astronot"},
+    {"audience": "rsvp", "activity": "424242"},
+    {"audience": "reporters", "category": ""},
+    {"audience": "everyone_ever"},
+])
+async def test_composer_refuses_an_audience_it_cannot_name(
+        composer_site: Composer, fields: dict[str, str]) -> None:
+    browser, csrf = await composer_site.signed_in()
+    status, html = await _preview(browser, csrf, **fields)
+    assert status == 400 and 'id="broadcast-error"' in html
+    assert ONCE.search(html) is None
+
+
+async def test_the_same_send_form_posted_twice_sends_one_broadcast(
+        composer_site: Composer) -> None:
+    browser, csrf = await composer_site.signed_in()
+    _, html = await _preview(browser, csrf, audience="all")
+    once = ONCE.search(html)
+    assert once is not None
+    form = {"csrf": csrf, "body": NOTICE, "audience": "all", "once": once.group(1)}
+    first = await browser.post("/siaran/kirim", form)
+    second = await browser.post("/siaran/kirim", form)
+    [broadcast] = await composer_site.broadcasts()
+    assert first[2].headers["Location"] == f"/siaran?ok={broadcast.id}"
+    assert (second[0], second[2].headers["Location"]) == (303, "/siaran?again=1")
+    html = (await browser.get("/siaran?again=1"))[1]
+    assert 'id="broadcast-again"' in html
+    # A double click: two posts at once still make one broadcast.
+    _, html = await _preview(browser, csrf, audience="volunteers")
+    once = ONCE.search(html)
+    assert once is not None
+    form = {"csrf": csrf, "body": NOTICE, "audience": "volunteers", "once": once.group(1)}
+    results = await asyncio.gather(browser.post("/siaran/kirim", form),
+                                   browser.post("/siaran/kirim", form))
+    assert sorted(r[0] for r in results) == [303, 303]
+    assert len(await composer_site.broadcasts()) == 2
+    sent = [a for a in await _audit(composer_site) if a.action == "broadcast.sent"]
+    assert len(sent) == 2
+
+
+async def test_a_send_token_is_for_its_session_and_expires(composer_site: Composer) -> None:
+    browser, csrf = await composer_site.signed_in()
+    _, html = await _preview(browser, csrf, audience="all")
+    once = ONCE.search(html)
+    assert once is not None
+    other, other_csrf = await composer_site.signed_in()
+    status, html, _ = await other.post("/siaran/kirim", {
+        "csrf": other_csrf, "body": NOTICE, "audience": "all", "once": once.group(1)})
+    assert status == 400 and "kedaluwarsa" in html
+    forged = once.group(1)[:-1] + ("b" if once.group(1)[-1] != "b" else "c")
+    status, _, _ = await browser.post("/siaran/kirim", {
+        "csrf": csrf, "body": NOTICE, "audience": "all", "once": forged})
+    assert status == 400
+    assert await composer_site.broadcasts() == []
+
+
+def test_send_tokens_expire_after_a_day() -> None:
+    from bot.dashboard.composer import TOKEN_SECONDS, issue_token, token_nonce
+    key, session = b"k" * 32, "session-hash"
+    token = issue_token(key, session, now=1_000_000.0)
+    assert token_nonce(key, session, token, now=1_000_000.0 + TOKEN_SECONDS) is not None
+    assert token_nonce(key, session, token, now=1_000_001.0 + TOKEN_SECONDS) is None
+    assert token_nonce(key, "another-session", token, now=1_000_000.0) is None
+
+
+async def _audit(site: Composer) -> list[AuditEntry]:
+    async with site.services.db.session() as session:
+        return list((await session.execute(select(AuditEntry))).scalars().all())

@@ -30,6 +30,7 @@ from tests.harness import Clock
 
 pytestmark = [pytest.mark.storage, pytest.mark.e2e]
 
+ONCE = re.compile(r'name="once" value="([^"]+)"')
 MESSAGE = "Besok pagi air PAM mati pukul 08.00–12.00. Mohon tampung air."
 
 
@@ -127,16 +128,23 @@ async def test_composer_previews_then_sends_to_the_audience(wired: Wired) -> Non
     assert re.search(r'id="broadcast-count">Akan dikirim ke 4 orang\.', html)
     assert 'action="/siaran/kirim"' in html
     assert await wired.broadcasts() == []
-    # Too short, or an unknown audience: refused, nothing created.
+    once = ONCE.search(html)
+    assert once is not None
+    # Too short, an RT without its place, or no token from a preview: refused, nothing
+    # created.
+    assert (await browser.post("/siaran/kirim", {"csrf": csrf, "body": "x", "audience": "all",
+                                                 "once": once.group(1)}))[0] == 400
+    assert (await browser.post("/siaran/kirim", {"csrf": csrf, "body": MESSAGE,
+                                                 "audience": "rt", "once": once.group(1)}
+                               ))[0] == 400
     assert (await browser.post("/siaran/kirim",
-                               {"csrf": csrf, "body": "x", "audience": "all"}))[0] == 400
-    assert (await browser.post("/siaran/kirim",
-                               {"csrf": csrf, "body": MESSAGE, "audience": "rt"}))[0] == 400
+                               {"csrf": csrf, "body": MESSAGE, "audience": "all"}))[0] == 400
     assert await wired.broadcasts() == []
 
     # Confirm: the broadcast row, audited, fanned out to everyone.
     status, _, response = await browser.post(
-        "/siaran/kirim", {"csrf": csrf, "body": MESSAGE, "audience": "all"})
+        "/siaran/kirim", {"csrf": csrf, "body": MESSAGE, "audience": "all",
+                          "once": once.group(1)})
     assert status == 303
     [broadcast] = await wired.broadcasts()
     assert response.headers["Location"] == f"/siaran?ok={broadcast.id}"
@@ -155,9 +163,13 @@ async def test_composer_previews_then_sends_to_the_audience(wired: Wired) -> Non
     assert 'id="broadcast-ok"' in html and f'data-id="{broadcast.id}"' in html
 
     # Volunteers only.
+    html = (await browser.post("/siaran/pratinjau", {
+        "csrf": csrf, "body": "Rapat relawan malam ini.", "audience": "volunteers"}))[1]
+    once = ONCE.search(html)
+    assert once is not None
     status, _, _ = await browser.post(
         "/siaran/kirim", {"csrf": csrf, "body": "Rapat relawan malam ini.",
-                          "audience": "volunteers"})
+                          "audience": "volunteers", "once": once.group(1)})
     assert status == 303
     second = (await wired.broadcasts())[-1]
     assert second.audience == {"type": "volunteers"}

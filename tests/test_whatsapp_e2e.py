@@ -32,6 +32,7 @@ from storage.models import (
     OutboxMessage,
     ProcessedInbound,
 )
+from tests.dashboard_helpers import add_complaint
 from tests.fakes.whatsapp_api import PHONE_NUMBER_ID, TOKEN, FakeGraphAPI
 from tests.harness import Clock
 from tests.test_whatsapp_inbound import FIXTURE_CASES, fixture_payload
@@ -293,7 +294,9 @@ async def test_every_fixture_payload(wa: WhatsApp, case: Any) -> None:
 
     replies = wa.fake.to(FIXTURE_USER)
     processed = [r.message_id for r in await wa.rows(ProcessedInbound)]
-    assert processed == [m.message_id for m in case.messages]
+    # A number change is remembered too: a re-delivery moves nobody twice.
+    assert processed == ([c.message_id for c in case.number_changes]
+                         + [m.message_id for m in case.messages])
     assert wa.fake.reads == [m.message_id for m in case.messages]
     assert len(replies) == len(case.messages)
     for inbound, reply in zip(case.messages, replies, strict=True):
@@ -517,3 +520,71 @@ async def test_errors_are_logged_without_personal_data(wa: WhatsApp,
     # Undeliverable (131026): no more bulk until they write again.
     [contact] = await wa.rows(Contact)
     assert contact.stopped
+
+
+# -- a resident changes their number ----------------------------------------------------------
+
+
+def number_change(old: str, new: str, message_id: str = "wamid.change1") -> dict[str, Any]:
+    """Shaped as ``system/phone_number_change`` of the fixtures, for our numbers."""
+    payload = fixture_payload("system/phone_number_change")
+    value = payload["entry"][0]["changes"][0]["value"]
+    value["metadata"]["phone_number_id"] = PHONE_NUMBER_ID
+    [message] = value["messages"]
+    message.update({"from": old, "id": message_id})
+    message["system"].update({"wa_id": new, "body": f"User A changed from {old} to {new}"})
+    return payload
+
+
+NEW_NUMBER = "6289876543210"
+
+
+async def test_a_changed_number_takes_tickets_session_and_consent_along(wa: WhatsApp) -> None:
+    menu = await wa.say(text("halo"))
+    await wa.say(list_reply("menu:lapor"))  # a report under way
+    [contact] = await wa.rows(Contact)
+    complaint = await add_complaint(wa.services.db, contact.id, wa.clock())
+    async with wa.services.db.transaction() as tx:
+        await tx.contacts.set_fields(contact.id, wa.clock(), consent_version="v1",
+                                     consent_at=wa.clock(), phone="+" + USER)
+    assert "menu:lapor" in choice_ids(menu)
+
+    await wa.deliver(number_change(USER, NEW_NUMBER))
+    await wa.deliver(number_change(USER, NEW_NUMBER))  # a re-delivery changes nothing more
+
+    [moved] = await wa.rows(Contact)
+    assert moved.id == contact.id and moved.external_id == NEW_NUMBER
+    assert (moved.consent_version, moved.phone) == ("v1", "+" + NEW_NUMBER)
+    [session] = await wa.rows(ConversationSession)
+    assert session.contact_id == contact.id and session.flow_id == "complaint"
+    [ticket] = await wa.rows(Complaint)
+    assert (ticket.id, ticket.contact_id) == (complaint.id, contact.id)
+    # The report goes on from the new number, in the same conversation.
+    kategori = await wa.say(list_reply("jenis:air"), user=NEW_NUMBER)
+    assert "13. Lainnya" in body_text(kategori)
+    assert await wa.count(Contact) == 1
+    assert wa.fake.to(USER)[-1:] != []  # the earlier replies went to the old number
+
+
+async def test_a_contact_the_new_number_made_meanwhile_is_folded_in(wa: WhatsApp) -> None:
+    await wa.say(text("halo"))
+    [old] = await wa.rows(Contact)
+    await add_complaint(wa.services.db, old.id, wa.clock())
+    await wa.say(text("halo"), user=NEW_NUMBER)  # the new number wrote first
+    newer = next(c for c in await wa.rows(Contact) if c.external_id == NEW_NUMBER)
+    await add_complaint(wa.services.db, newer.id, wa.clock())
+
+    await wa.deliver(number_change(USER, NEW_NUMBER))
+
+    [contact] = await wa.rows(Contact)
+    assert (contact.id, contact.external_id) == (old.id, NEW_NUMBER)
+    assert {c.contact_id for c in await wa.rows(Complaint)} == {old.id}
+    assert await wa.count(Complaint) == 2
+    [session] = await wa.rows(ConversationSession)
+    assert session.contact_id == old.id
+
+
+async def test_a_change_for_a_number_never_seen_stores_no_contact(wa: WhatsApp) -> None:
+    await wa.deliver(number_change("6281100000000", NEW_NUMBER))
+    assert await wa.count(Contact) == 0
+    assert wa.fake.to(NEW_NUMBER) == []

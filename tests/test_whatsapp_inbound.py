@@ -18,6 +18,7 @@ import pytest
 from conversations.messages import Inbound, InboundKind, Location, Media
 from handlers.whatsapp import (
     Batch,
+    NumberChange,
     PayloadError,
     PlatformError,
     StatusUpdate,
@@ -72,6 +73,7 @@ class Case:
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     errors: list[int | None] = field(default_factory=list)
+    number_changes: list[NumberChange] = field(default_factory=list)
 
 
 PHOTO = Media(kind="photo", ref="65463453", mime_type="image/jpeg", sha256="4654+8g=")
@@ -128,7 +130,8 @@ FIXTURE_CASES = [
     Case("message_status/with_tracker", statuses=[status("sent", 1698266945)]),
     Case("message_status/group", statuses=[status("read", 1698266945, recipient="fowefinoewcnw",
                                                   message_id="<WHATSAPP_MESSAGE_ID>")]),
-    Case("system/phone_number_change", ignored=["system notice"]),
+    Case("system/phone_number_change", number_changes=[
+        NumberChange("wamid.xyzxyz==", "972987654321", "972912345678")]),
     Case("system/identity_change", ignored=["system notice"]),
 ]
 
@@ -137,6 +140,7 @@ def check(batch: Batch, case: Case) -> None:
     assert batch.messages == case.messages
     assert batch.statuses == case.statuses
     assert batch.ignored == case.ignored
+    assert batch.number_changes == case.number_changes
     assert [e.code for e in batch.errors] == case.errors
 
 

@@ -29,8 +29,8 @@ from aiohttp import BodyPartReader, web
 from markupsafe import Markup
 
 import bot.dashboard.auth as auth
-from bot.broadcast import SIMPLE_AUDIENCES as BROADCAST_AUDIENCES
 from bot.broadcast import audience_counts_text, send_free_form
+from bot.dashboard import composer
 from bot.dashboard.charts import daily_bars
 from bot.edge import ascii_or_none
 from bot.exports import export
@@ -745,29 +745,42 @@ class Dashboard:
         services = self.services(request)
         async with services.db.transaction() as tx:
             rows = await dashboard_sources.recent_broadcasts(tx.session)
+            activities = await self._rsvp_activities(tx.session, services.clock())
         can_compose = rows is not None and self._activities_feature(services) is not None
         ok = request.query.get("ok", "")
         context.setdefault("body", "")
-        context.setdefault("audience", "all")
+        context.setdefault("fields", {**dict.fromkeys(composer.FIELDS, ""), "audience": "all"})
         context.setdefault("preview", None)
         context.setdefault("error", None)
         return self.render(request, "broadcasts.html", user, status=status, rows=rows,
-                           can_compose=can_compose, audiences=list(BROADCAST_AUDIENCES),
-                           sent=ok if ok.isdigit() else "", **context)
+                           can_compose=can_compose, audiences=composer.AUDIENCES,
+                           kelurahan=composer.KELURAHAN, volunteer_types=composer.VOLUNTEER_TYPES,
+                           categories=composer.CATEGORIES, activities=activities,
+                           sent=ok if ok.isdigit() else "",
+                           again=request.query.get("again") == "1", **context)
 
-    def _composed(self, form: dict[str, Any], lang: str,
-                  tr: Callable[..., str]) -> tuple[str, str, str | None]:
-        """(message, audience choice, error) of a posted composer form."""
+    @staticmethod
+    async def _rsvp_activities(session: Any, now: datetime) -> list[composer.ActivityChoice]:
+        """Activities whose answers a broadcast may go to (recent and coming ones)."""
+        rows = await dashboard_sources.activities_with_rsvp_counts(session, now)
+        return [composer.ActivityChoice(a.id, a.title) for a in rows or ()
+                if a.status != "cancelled"]
+
+    async def _composed(self, request: web.Request, form: dict[str, Any], lang: str,
+                        tr: Callable[..., str]) -> tuple[str, composer.Composed]:
+        """(message, audience) of a posted composer form; ``error`` says what is wrong."""
         body = str(form.get("body") or "").replace("\r\n", "\n").strip()
-        audience = str(form.get("audience") or "")
-        error = None
-        if audience not in BROADCAST_AUDIENCES:
-            error = tr(lang, "dash.broadcasts.bad_audience")
-            audience = "all"
+        services = self.services(request)
+        async with services.db.transaction() as tx:
+            activities = await self._rsvp_activities(tx.session, services.clock())
+        composed = composer.read_audience(form, activities)
+        if composed.error is not None:
+            key, params = composed.error
+            composed.extra["error"] = tr(lang, key, **params)
         elif not MIN_BROADCAST <= len(body) <= MAX_BROADCAST:
-            error = tr(lang, "dash.broadcasts.bad_length", min=MIN_BROADCAST,
-                       max=MAX_BROADCAST)
-        return body, audience, error
+            composed.extra["error"] = tr(lang, "dash.broadcasts.bad_length",
+                                         min=MIN_BROADCAST, max=MAX_BROADCAST)
+        return body, composed
 
     @page
     async def broadcasts(self, request: web.Request, user: User) -> web.StreamResponse:
@@ -775,7 +788,8 @@ class Dashboard:
 
     @page
     async def broadcast_preview(self, request: web.Request, user: User) -> web.StreamResponse:
-        """The message as residents will see it, and how many people it goes to."""
+        """The message as residents will see it, how many people it goes to, and the
+        one-time token its "send" button carries."""
         form = await self.form(request, user)
         services = self.services(request)
         if self._activities_feature(services) is None:
@@ -783,26 +797,29 @@ class Dashboard:
                                    headers=self.security_headers())
         lang = self.lang(request)
         tr = services.translator
-        body, audience, error = self._composed(form, lang, tr)
-        if error is not None:
+        body, composed = await self._composed(request, form, lang, tr)
+        if "error" in composed.extra or composed.audience is None:
             return await self._broadcasts_page(request, user, status=400, body=body,
-                                               audience=audience, error=error)
+                                               fields=composed.fields,
+                                               error=composed.extra.get("error"))
         async with services.db.transaction() as tx:
             total, unreachable = await ActivityRepo(tx.session).audience_size(
-                BROADCAST_AUDIENCES[audience])
+                composed.audience)
         preview = {
             "message": [tr(lang, t) for t in broadcast_message(body)],
-            "audience": tr(lang, audience_text(BROADCAST_AUDIENCES[audience])),
+            "audience": tr(lang, audience_text(composed.audience)),
             "count": " ".join(tr(lang, t) for t in audience_counts_text(total, unreachable)),
             "reachable": total - unreachable,
+            "token": composer.issue_token(self.key, user.session_hash),
         }
-        return await self._broadcasts_page(request, user, body=body, audience=audience,
+        return await self._broadcasts_page(request, user, body=body, fields=composed.fields,
                                            preview=preview)
 
     @page
     async def broadcast_send(self, request: web.Request, user: User) -> web.StreamResponse:
         """A confirmed preview: the broadcast row, audited, and its fan-out started —
-        the same machinery as ``/siaran`` by chat."""
+        the same machinery as ``/siaran`` by chat. Its one-time token is claimed in the
+        same transaction: the same form posted again sends nothing."""
         form = await self.form(request, user)
         services = self.services(request)
         feature = self._activities_feature(services)
@@ -810,19 +827,30 @@ class Dashboard:
             raise web.HTTPNotFound(text="broadcasts are not part of this service",
                                    headers=self.security_headers())
         lang = self.lang(request)
-        body, audience, error = self._composed(form, lang, services.translator)
-        if error is not None:
+        nonce = composer.token_nonce(self.key, user.session_hash, form.get("once"))
+        body, composed = await self._composed(request, form, lang, services.translator)
+        if nonce is None:
+            composed.extra.setdefault(
+                "error", services.translator(lang, "dash.broadcasts.stale_form"))
+        if "error" in composed.extra or composed.audience is None:
             return await self._broadcasts_page(request, user, status=400, body=body,
-                                               audience=audience, error=error)
+                                               fields=composed.fields,
+                                               error=composed.extra.get("error"))
+        assert nonce is not None
         now = services.clock()
         async with services.db.transaction() as tx:
-            broadcast = await send_free_form(
-                tx, body=body, audience=BROADCAST_AUDIENCES[audience],
-                requested_by=user.contact_id, actor=user.actor.label, now=now,
-                details={"via": "dashboard", "audience": audience})
-            feature.kick_after_commit(tx)
-            number = broadcast.id
-        raise web.HTTPSeeOther(f"/siaran?ok={number}", headers=self.security_headers())
+            if not await tx.inbound.remember(composer.TOKEN_CHANNEL,
+                                             composer.claim_id(nonce), now):
+                number = None
+            else:
+                broadcast = await send_free_form(
+                    tx, body=body, audience=composed.audience,
+                    requested_by=user.contact_id, actor=user.actor.label, now=now,
+                    details={"via": "dashboard", "audience": composed.fields["audience"]})
+                feature.kick_after_commit(tx)
+                number = broadcast.id
+        target = "/siaran?again=1" if number is None else f"/siaran?ok={number}"
+        raise web.HTTPSeeOther(target, headers=self.security_headers())
 
     @page
     async def broadcast_progress(self, request: web.Request, user: User) -> web.StreamResponse:

@@ -84,6 +84,9 @@ class FakeBotAPI:
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     webhook: dict[str, Any] | None = None
+    # The "/" menus Telegram holds, by (chat id or None for the default scope, language
+    # code or None): command names in order, as setMyCommands left them.
+    menus: dict[tuple[int | None, str | None], list[str]] = field(default_factory=dict)
     # Called with every successful call and its result (benchmarks follow replies here).
     on_call: Callable[[Call, Any], None] | None = None
     # Telegram's flood limits on sendMessage / sendPhoto (429 with retry_after), off
@@ -222,13 +225,18 @@ class FakeBotAPI:
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> bool:
         commands = params.get("commands")
-        if not isinstance(commands, list) or not commands:
+        if not isinstance(commands, list) or not commands or len(commands) > 100:
             raise BotAPIError(400, "Bad Request: commands must be a non-empty list")
         for command in commands:
             if not re.fullmatch(r"[a-z0-9_]{1,32}", command.get("command", "")):
                 raise BotAPIError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise BotAPIError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.menus[_menu_key(params)] = [c["command"] for c in commands]
+        return True
+
+    async def _m_deleteMyCommands(self, params: dict[str, Any]) -> bool:
+        self.menus.pop(_menu_key(params), None)
         return True
 
     async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
@@ -382,6 +390,19 @@ def _error(status: int, description: str,
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=status)
+
+
+def _menu_key(params: dict[str, Any]) -> tuple[int | None, str | None]:
+    """Where a menu call applies: only the default scope and private chats are used."""
+    scope = params.get("scope") or {"type": "default"}
+    language = params.get("language_code") or None
+    if language is not None and not re.fullmatch(r"[a-z]{2}", language):
+        raise BotAPIError(400, "Bad Request: invalid language code")
+    if scope.get("type") == "default":
+        return None, language
+    if scope.get("type") == "chat" and isinstance(scope.get("chat_id"), int):
+        return scope["chat_id"], language
+    raise BotAPIError(400, f"Bad Request: unexpected scope {scope!r}")
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

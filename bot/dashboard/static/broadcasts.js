@@ -1,6 +1,28 @@
-// Live progress of bulk sends: poll a small JSON document while any send is running.
+// The composer: show only the fields the chosen audience needs, and grey out "send"
+// once pressed (the server sends a form once in any case). Then live progress of bulk
+// sends: poll a small JSON document while any send is running.
 (function () {
   "use strict";
+  var audience = document.getElementById("broadcast-audience");
+  if (audience) {
+    var parts = document.querySelectorAll(".audience-part");
+    var show = function () {
+      parts.forEach(function (part) {
+        var wanted = part.getAttribute("data-for").split(" ");
+        part.hidden = wanted.indexOf(audience.value) < 0;
+      });
+    };
+    audience.addEventListener("change", show);
+    show();
+  }
+  var sendForm = document.getElementById("broadcast-send-form");
+  if (sendForm) {
+    sendForm.addEventListener("submit", function () {
+      var button = document.getElementById("broadcast-send");
+      window.setTimeout(function () { button.disabled = true; }, 0);
+    });
+  }
+
   var table = document.getElementById("broadcast-list");
   if (!table) { return; }
   var url = table.getAttribute("data-progress");
