@@ -12,6 +12,7 @@ from bot.features.activities import ActivitiesFeature
 from bot.features.complaints import ComplaintsFeature
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
+from conversations.activity import QUIET_HOURS, QuietHours
 from conversations.messages import Inbound, InboundKind, Outbound
 from storage.db import Database
 from tests.harness import Button, Clock, Later, RecordingChannel, describe, render, translator
@@ -24,6 +25,7 @@ class World:
     db: Database
     clock: Clock = field(default_factory=Clock)
     names: dict[str, str] = field(default_factory=dict)
+    quiet: QuietHours | None = QUIET_HOURS
 
     def __post_init__(self) -> None:
         self.channel = RecordingChannel("console")
@@ -36,6 +38,7 @@ class World:
                                      metrics=self.metrics,
                                      coordinators=(f"console:{COORDINATOR}",))
         self.feature = ActivitiesFeature()
+        self.feature.quiet = self.quiet
         self.dispatcher.add_feature(ComplaintsFeature())
         self.dispatcher.add_feature(self.feature)
         # One message at a time: transcripts in outbox order on every database.
