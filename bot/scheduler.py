@@ -57,6 +57,11 @@ class Scheduler(AsyncIOScheduler):
 
         return run
 
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Work a job started and did not await: waited for at shutdown like the job."""
+        self._running_jobs.add(task)
+        task.add_done_callback(self._running_jobs.discard)
+
     async def stop(self) -> None:
         """Start no more jobs and wait (up to ten seconds) for the running ones."""
         if self.running:

@@ -51,6 +51,7 @@ from bot.feature import (
     FormUse,
     MenuItem,
 )
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from conversations import activity as texts
 from conversations.activity import (
@@ -190,9 +191,14 @@ class ActivitiesFeature:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _spawn(self) -> None:
+        if self._loop is None:
+            return  # stopped: a commit seen after shutdown starts nothing on a closed database
         task = asyncio.create_task(self.run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if isinstance(self.scheduler, Scheduler):
+            # Cancelled at shutdown; the database closes only once it has unwound.
+            self.scheduler.track(task)
 
     # -- timers --------------------------------------------------------------------------
 
