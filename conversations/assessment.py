@@ -174,29 +174,6 @@ def household_label(answers: Mapping[str, Any]) -> str | None:
     return " — ".join(parts)[:200] or None
 
 
-def repeated_nik(state: Mapping[str, Any]) -> str | None:
-    """The name of the member whose NIK the number just typed for another member repeats.
-
-    Looked at while the number waits to be confirmed, so the volunteer is warned before
-    it is kept: one person is one NIK, and a copied number breaks the register match.
-    """
-    pending, rep = state.get("pending"), state.get("repeat")
-    if state.get("status") != "check" or state.get("step") != "nik":
-        return None
-    if not isinstance(pending, Mapping) or not isinstance(rep, Mapping):
-        return None
-    answers = state.get("answers") or {}
-    index = rep.get("index")
-    for i, member in enumerate(answers.get("anggota") or []):
-        nik = member.get("nik") if isinstance(member, Mapping) else None
-        if i != index and isinstance(nik, Mapping) and nik.get("hash") == pending.get("hash"):
-            return str(member.get("nama") or i + 1)
-    head = answers.get("kepala_nik")
-    if index != 0 and isinstance(head, Mapping) and head.get("hash") == pending.get("hash"):
-        return str(answers.get("kepala_nama") or 1)
-    return None
-
-
 _AREA = re.compile(
     r"^\s*(\d+(?:[.,]\d+)?)\s*(?:m2|m²|m|meter)?\s*"
     r"(?:[x×*]\s*(\d+(?:[.,]\d+)?)\s*(?:m2|m²|m|meter)?)?\s*$", re.IGNORECASE)

@@ -52,6 +52,9 @@ COMMANDS: dict[str, Iterable[str]] = {
 
 # Refusals that mean "I could not read a date / number / place in that".
 UNREADABLE = frozenset({"answer.number", "answer.date", "answer.rt_rw", "answer.kelurahan"})
+# "That is all" at a repeat group: after an item, or instead of the next one.
+DONE_WORDS = frozenset({"sudah", "udah", "selesai", "cukup", "done", "sudah semua",
+                        "tidak ada lagi", "ga ada lagi", "gak ada lagi"})
 
 
 @dataclass
@@ -190,6 +193,10 @@ class Engine:
             return self._back(flow, state)
         if command == "edit":
             return self._unchanged(flow, state, [T("flow.edit_later")])
+        if command is None and text:
+            fewer = self._fewer_items(flow, state, text)
+            if fewer is not None:
+                return fewer
         step, group = flow.find(state["step"])
         box = _box(state, group)
         if command is None and text and not step.required and self._means_skip(step, text):
@@ -224,10 +231,39 @@ class Engine:
                 return self._advance(flow, state, Prompt(texts=[T("flow.skipped_unclear")]))
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
         if step.confirm:
-            state["pending"] = value
-            state["status"] = "check"
-            return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
+            # Read back with the next question, not as a question of its own: a wrong
+            # number shows in the sex or birth date read from it, and "kembali" retypes it.
+            line = qtypes.get(step.type).readback(step, value)
+            turn = self._accept(flow, state, step, group, value,
+                                [*echo, *([line] if line is not None else [])], now)
+            if line is not None:
+                turn.prompt.ephemeral = True
+            return turn
         return self._accept(flow, state, step, group, value, echo, now)
+
+    def _fewer_items(self, flow: Flow, state: dict[str, Any], text: str) -> Turn | None:
+        """"sudah" (or "tidak") at the first, typed question of an item begun because a size
+        was stated: there are fewer than said, and the count check offers to correct it."""
+        rep = state.get("repeat")
+        if rep is None or not rep.get("index") or rep["history"] or rep.get("edit"):
+            return None
+        group = flow.step(rep["group"])
+        if self._expected_count(group, state) is None or (
+            flow.find(state["step"])[0].type != StepType.TEXT
+        ):
+            return None
+        done = normalize(text) in DONE_WORDS
+        yes = parsing.parse_yes_no(text)
+        if yes is True and not done:
+            # The habit of "add another? ya": this item has begun already; not a name.
+            assert group.repeat is not None
+            return self._unchanged(flow, state, [T("repeat.started", noun=T(group.repeat.noun))])
+        if not done and yes is not False:
+            return None
+        state["repeat"] = {"group": group.name, "index": None, "mismatch": True}
+        state["status"] = "repeat_more"
+        state["step"] = group.name
+        return Turn(state, self._more_prompt(group, state, Prompt()))
 
     def _means_skip(self, step: Step, text: str) -> bool:
         """An optional question passed over in words people use ("ga ada", "skip", "-",
@@ -356,7 +392,7 @@ class Engine:
                 action = "add" if yes else "done"
             elif normalize(text) in {"tambah", "tambah lagi", "add", "lagi"}:
                 action = "add"
-            elif normalize(text) in {"sudah", "udah", "selesai", "cukup", "done", "sudah semua"}:
+            elif normalize(text) in DONE_WORDS:
                 action = "done"
         if action is None:
             return self._unchanged(flow, state, [T("repeat.hint")])
@@ -462,10 +498,14 @@ class Engine:
             previous = history.pop()
             step = flow.step(previous)
             if step.type == StepType.REPEAT and previous in state["answers"]:
-                # Back into a finished group: "add another?" again, nothing is lost.
                 state["repeat"] = {"group": previous, "index": None}
-                state["status"] = "repeat_more"
                 state["step"] = previous
+                if self._expected_count(step, state) is not None \
+                        and state["answers"][previous]:
+                    # Its size was stated: back to the last item's last answer.
+                    return self._more_back(flow, state)
+                # Back into a finished group: "add another?" again, nothing is lost.
+                state["status"] = "repeat_more"
                 return Turn(state, self._more_prompt(step, state, Prompt()))
             if previous in state["answers"] or previous in state["skipped"]:
                 _drop(step, state)
@@ -489,6 +529,11 @@ class Engine:
             if not items:
                 state["answers"].pop(group.name, None)
             return self._back(flow, state)
+        if self._expected_count(group, state) is not None and items:
+            # No "add another?" was asked: back goes to the previous item's last answer.
+            state["repeat"] = {"group": group.name, "index": None}
+            state["step"] = group.name
+            return self._more_back(flow, state)
         state["repeat"] = {"group": group.name, "index": None}
         return self._advance(flow, state, Prompt())
 
@@ -602,6 +647,8 @@ class Engine:
             assert index is not None
             state["repeat"] = self._reopen(group, index, items[index], edit=True)
             return self._advance(flow, state, prompt)
+        if mode == "item":
+            return self._advance(flow, state, prompt)
         if mode == "mismatch":
             state["repeat"] = {"group": group.name, "index": None, "mismatch": True}
         state["status"] = "repeat_more"
@@ -613,7 +660,7 @@ class Engine:
         """Why a relevant repeat group needs the user now, or None when it is done."""
         rep = state.get("repeat")
         if rep is not None and rep["group"] == group.name:
-            return "more"
+            return "more" if rep.get("index") is None else "item"
         items = state["answers"].get(group.name)
         if items is None:
             return None if group.name in state["skipped"] else "start"
@@ -708,6 +755,14 @@ class Engine:
             items.append(item)
         if rep.get("edit"):
             state.pop("repeat")
+            return
+        expected = self._expected_count(group, state)
+        if expected is not None and len(items) < expected:
+            # The size was stated: the next item starts without "add another?".
+            state["repeat"] = self._new_item(group, state, len(items))
+        elif expected is not None and len(items) == expected:
+            state.pop("repeat")
+            state["history"].append(group.name)
         else:
             state["repeat"] = {"group": group.name, "index": None}
 
@@ -770,7 +825,10 @@ class Engine:
             name = item.get(group.repeat.label_child) if group.repeat.label_child else None
             if not rep["history"] and not rep.get("edit") and "editing" not in state:
                 # The first question of a new item says whose turn it is.
-                heading = T(group.repeat.item, n=rep["index"] + 1)
+                heading: T = T(group.repeat.item, n=rep["index"] + 1)
+                total = self._expected_count(group, state)
+                if total is not None and total > 1:
+                    heading = T("repeat.item_of", item=heading, total=total)
                 prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
                                     if isinstance(name, str)
                                     else T("repeat.item_heading_new", label=heading))
@@ -985,7 +1043,28 @@ class Engine:
         if step.constraint is not None and not _holds(step.constraint, scope, day,
                                                       current=parsed):
             raise parsing.InvalidAnswer(step.constraint_message or "answer.constraint")
+        if step.params.get("unique") == "yes":
+            self._check_unique(flow, state, step, parsed)
         return parsed, echo
+
+    def _check_unique(self, flow: Flow, state: dict[str, Any], step: Step, value: Any) -> None:
+        """Refuse an answer another item of the repeat has (a sealed number by its hash)."""
+        rep = state.get("repeat")
+        if rep is None or rep.get("index") is None:
+            return
+        group = flow.step(rep["group"])
+        assert group.repeat is not None
+
+        def key(answer: Any) -> Any:
+            return answer.get("hash") if isinstance(answer, dict) else answer
+
+        mine = key(value)
+        items = state["answers"].get(group.name) or []
+        for index, item in enumerate(items):
+            if index != rep["index"] and step.name in item and key(item[step.name]) == mine:
+                name = item.get(group.repeat.label_child) if group.repeat.label_child else None
+                label = name if isinstance(name, str) else T(group.repeat.item, n=index + 1)
+                raise parsing.InvalidAnswer("answer.unique", title=T(step.title), name=label)
 
     def _offered(self, step: Step, scope: dict[str, Any], day: date) -> Step:
         """The step with only the options its choice filter lets through."""

@@ -15,7 +15,8 @@ survey
     (``past``: a bare weekday means the last one), ``chat::max_length``,
     ``chat::numbers`` (``code``: a typed number is the option's code, as on paper),
     ``chat::ask`` (``no``: never asked, kept when sent — a photo), ``chat::of``
-    (``households`` / ``people``: an integer that counts those); on a repeat
+    (``households`` / ``people``: an integer that counts those), ``chat::unique``
+    (``yes``: in a repeat, no two items share the answer — one person, one NIK); on a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
 choices
@@ -80,9 +81,9 @@ _XLSFORM_NAME = {"select one": "select_one", "select all that apply": "select_mu
 _SURVEY_CHAT = frozenset({
     "type", "title", "confirm", "derive", "retain", "finish_if", "timestamp", "context",
     "function", "when", "max_length", "noun", "item", "seed", "label_child", "choices",
-    "numbers", "ask", "of",
+    "numbers", "ask", "of", "unique",
 })
-_PARAMS = ("when", "max_length", "numbers", "ask", "of")
+_PARAMS = ("when", "max_length", "numbers", "ask", "of", "unique")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
     "roles", "done", "ref_prefix",

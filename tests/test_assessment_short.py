@@ -38,10 +38,10 @@ from tests.volunteers_harness import Step
 async def test_the_same_nik_twice_in_one_household_is_warned_and_asked_again(
         db: Database) -> None:
     team = await team_with_volunteer(db)
-    await team.run([*START, *HEAD_MEMBER, (R, Button("anggota:__add")), (R, "Siti Aminah")])
+    await team.run([*START, *HEAD_MEMBER, (R, "Siti Aminah")])
     shown = await team.run(by(R, HEAD_NIK))
     assert "sudah dicatat untuk *Budi Santoso*" in shown
-    assert "Sudah benar?" not in shown  # not read back as if it were hers
+    assert "laki-laki" not in shown  # not read back as if it were hers
     assert "NIK Siti Aminah?" in shown  # asked again
     shown = await team.run(by(R, WIFE_NIK))
     assert "sudah dicatat" not in shown and "perempuan" in shown
@@ -58,16 +58,16 @@ def test_floor_area_as_typed(typed: str, area: int | None) -> None:
 
 def test_floor_area_4x6_lighting_in_one_list_and_no_work_questions_for_a_pupil() -> None:
     engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
-    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER, "ya",
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER,
                         "Andi", "lewati", "anak", "laki", "10 januari 2014", "belum terdaftar",
                         "belum kawin", "masih sekolah"])
-    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    assert turn.state is not None and turn.state["step"] == "status_rumah"  # 2 of 2
     child = turn.state["answers"]["anggota"][1]
     assert child["partisipasi_sekolah"] == "2" and "bekerja" not in child
     assert "pekerjaan" not in child and child["umur"] == 12
-    house = ["tidak", "kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "3-1", "150rb",
+    house = ["kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "3-1", "150rb",
              "sendiri", "leher angsa", "septik", "pln 900"]
-    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER, "ya",
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER,
                         "Andi", "lewati", "anak", "laki", "10 januari 2014", "belum terdaftar",
                         "belum kawin", "masih sekolah", *house])
     assert turn.state is not None
@@ -80,11 +80,11 @@ def test_floor_area_4x6_lighting_in_one_list_and_no_work_questions_for_a_pupil()
 def test_pregnancy_is_asked_only_of_ever_married_women() -> None:
     engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
     woman = "3172015506060003"  # a woman born 15-06-2006: 20 on the day
-    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER, "ya",
-                        "Rina", woman, "ya", "anak", "belum kawin"])
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER,
+                        "Rina", woman, "anak", "belum kawin"])
     assert turn.state is not None and turn.state["step"] == "pendidikan_ringkas"
-    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER, "ya",
-                        "Rina", woman, "ya", "anak", "cerai hidup"])
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "hamil", *FLOW_HEAD_MEMBER,
+                        "Rina", woman, "anak", "cerai hidup"])
     assert turn.state is not None and turn.state["step"] == "hamil"
 
 
@@ -110,13 +110,13 @@ PROMPT_BUDGET = 55
 def four() -> list[Step]:
     return by(
         R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
-        Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
-        CARD, "ya", "RT 5 RW 3", "Gang Melati", "1", "4",
+        Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK,
+        CARD, "RT 5 RW 3", "Gang Melati", "1", "4",
         "0",  # health screen: nobody (the paper code)
         "nikah", "tamat smp", "ya", "nelayan",
-        Button("anggota:__add"), "Siti Aminah", SPOUSE_NIK, "ya", "istri", "tamat sd", "tidak",
-        Button("anggota:__add"), "Andi", SON_NIK, "ya", "anak", "belum kawin", "masih sekolah",
-        Button("anggota:__add"), "Ani", DAUGHTER_NIK, "ya", "anak", "tidak",
+        "Siti Aminah", SPOUSE_NIK, "istri", "tamat sd", "tidak",
+        "Andi", SON_NIK, "anak", "belum kawin", "masih sekolah",
+        "Ani", DAUGHTER_NIK, "anak",
         "kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "leding, meteran sendiri",
         "150rb", "sendiri", "leher angsa", "septik", "pln 900", "3 kg", "motor, smartphone",
         "pkh, sembako",
@@ -173,8 +173,8 @@ async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_pat
     assert "*/kk_berikutnya*" in saved and "KK 2 dari 2" in saved
     second = await team.run(by(
         R, "/kk_berikutnya", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
-        "Joko", SECOND_HEAD_NIK, Button("kepala_nik:__ok"), SECOND_KK, "ya", "1", "0",
-        "nikah", "tamat sma", "ya", "ojek", "tidak",
+        "Joko", SECOND_HEAD_NIK, SECOND_KK, "1", "0",
+        "nikah", "tamat sma", "ya", "ojek",
         "kontrak", "leding", "leding, meteran sendiri", "100rb", "sendiri",
         "leher angsa", "3 kg", "motor", "tidak ada", Button("confirm:yes")))
     first, other = await assessments(db)

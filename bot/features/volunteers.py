@@ -49,7 +49,6 @@ from conversations.assessment import (
     families_in_house,
     house_answers,
     household_label,
-    repeated_nik,
 )
 from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
@@ -569,13 +568,6 @@ class VolunteersFeature:
             turn.state = None
             turn.paused = False
             turn.prompt = Prompt(texts=[T("asm.paused", label=label or T("asm.draft_unnamed"))])
-            return
-        if turn.state is not None and (name := repeated_nik(turn.state)) is not None:
-            state = turn.state
-            state.pop("pending", None)
-            state["status"] = "asking"
-            refreshed = self.d.engine.refresh(flow, state, [T("asm.nik_twice", name=name)])
-            turn.state, turn.prompt = refreshed.state, refreshed.prompt
             return
         if turn.state is not None:
             await self._check_duplicate(ctx, flow, turn)
