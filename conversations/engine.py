@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -217,6 +218,14 @@ class Engine:
             box["history"].append(step.name)
             state.pop("editing", None)
             return self._advance(flow, state, Prompt())
+        together = step.params.get("together")
+        if together and group is None and text and not inbound.choice_id \
+                and state.get("together") == together:
+            parts = _parts(text)
+            if len(parts) > 1:
+                turn = self._accept_together(flow, state, inbound, parts, now)
+                if turn is not None:
+                    return turn
         try:
             value, echo = self._parse(flow, state, step, inbound, text, now)
         except parsing.InvalidAnswer as err:
@@ -240,6 +249,42 @@ class Engine:
                 turn.prompt.ephemeral = True
             return turn
         return self._accept(flow, state, step, group, value, echo, now)
+
+    def _accept_together(self, flow: Flow, state: dict[str, Any], inbound: Inbound,
+                         parts: list[str], now: datetime) -> Turn | None:
+        """Answers typed in order to a field-list prompt ("keramik, tembok, seng"): each
+        part answers the next question of the group; the first that does not fit is asked
+        again on its own. None when even the first part fits nothing."""
+        together = flow.step(state["step"]).params["together"]
+        got: list[T] = []
+        turn: Turn | None = None
+        for part in parts:
+            step = flow.step(state["step"]) if state.get("step") else None
+            if step is None or state["status"] != "asking" \
+                    or step.params.get("together") != together:
+                break
+            try:
+                value, _ = self._parse(flow, state, step, inbound, part, now)
+            except parsing.InvalidAnswer as err:
+                if turn is None:
+                    return None
+                if err.reason == "answer.which_one":
+                    turn = self._which_one(state, step, list(err.params["candidates"]))
+                    turn.changed = True
+                else:
+                    turn.prompt.texts.insert(0, T(err.reason, **err.params))
+                break
+            got.append(T("flow.pair", title=T(step.title), value=self.display(step, value)))
+            turn = self._accept(flow, state, step, None, value, [], now)
+            if turn.state is None:
+                return turn
+            state = turn.state
+        assert turn is not None
+        answers: T | str = "-"
+        for pair in reversed(got):
+            answers = pair if answers == "-" else T("together.options", first=pair, rest=answers)
+        turn.prompt.texts.insert(0, T("together.recorded", answers=answers))
+        return turn
 
     def _fewer_items(self, flow: Flow, state: dict[str, Any], text: str) -> Turn | None:
         """"sudah" (or "tidak") at the first, typed question of an item begun because a size
@@ -818,6 +863,13 @@ class Engine:
 
     def _ask(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
         step, group = flow.find(state["step"])
+        state.pop("together", None)
+        together = step.params.get("together")
+        if together and group is None and "editing" not in state \
+                and not (state.get("narrow") or {}).get(step.name):
+            combined = self._ask_together(flow, state, step, together, prompt)
+            if combined is not None:
+                return combined
         if group is not None:
             assert group.repeat is not None
             rep = state["repeat"]
@@ -846,6 +898,34 @@ class Engine:
         if not step.required:
             prompt.texts.append(T("flow.optional_hint"))
             prompt.choices.append((f"{step.name}:__skip", T("flow.skip_button")))
+        return prompt
+
+    def _ask_together(self, flow: Flow, state: dict[str, Any], first: Step, together: str,
+                      prompt: Prompt) -> Prompt | None:
+        """A field-list group not begun yet: every list in one message, and the first
+        question's buttons for answering one at a time."""
+        members = [s for s in flow.steps if s.params.get("together") == together]
+        if any(s.name in state["answers"] or s.name in state["skipped"] for s in members):
+            return None
+        scope, day = self._scope(state), _flow_day(state)
+        inside = {s.name for s in members}
+        # A question that depends on an earlier one of the group is shown: it may apply.
+        shown = [s for s in members if s.relevant is None or s.relevant.refs() & inside
+                 or _holds(s.relevant, scope, day)]
+        if len(shown) < 2 or shown[0] is not first:
+            return None
+        state["together"] = together
+        prompt.texts.append(T(f"{flow.id}.{together}.label"))
+        for n, step in enumerate(shown, 1):
+            offered = self._offered(step, scope, day)
+            options: T | str = "-"
+            for o in reversed(offered.choices):
+                option = T("together.option", code=o.value, label=T(o.label))
+                options = option if options == "-" else T("together.options", first=option,
+                                                          rest=options)
+            prompt.texts.append(T("together.line", n=n, title=T(step.title), options=options))
+        prompt.texts.append(T("together.hint", first=T(first.title)))
+        qtypes.get(first.type).prompt(self._offered(first, scope, day), prompt)
         return prompt
 
     def _label_params(self, step: Step, state: dict[str, Any]) -> dict[str, Any]:
@@ -1092,6 +1172,17 @@ class Engine:
         if rep is not None and rep.get("index") is not None:
             scope.update(rep["answers"])
         return scope
+
+
+_PARTS = re.compile(r"\s*(?:[,;·\n]|\s-\s|\bdan\b)\s*", re.IGNORECASE)
+_NUMBERS = re.compile(r"\d+(?:\s+\d+)+")
+
+
+def _parts(text: str) -> list[str]:
+    """'keramik, tembok dan seng' or '2 1 3': one part per question of a field-list."""
+    if _NUMBERS.fullmatch(text.strip()):
+        return text.split()
+    return [part for part in _PARTS.split(text) if part.strip()]
 
 
 def _box(state: dict[str, Any], group: Step | None) -> dict[str, Any]:

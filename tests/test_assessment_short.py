@@ -4,6 +4,7 @@ match without blocking the volunteer."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,10 @@ from storage.db import Database
 from storage.export_assessments import csv_paths, export_assessments
 from tests.harness import Button, Photo, Pin, check_golden, translator
 from tests.test_assessment_export import read_csv
-from tests.test_assessment_flow import DAY, KK, run
+from tests.test_assessment_flow import ASSESSMENT, DAY, KK, inbound, run
 from tests.test_assessment_flow import HEAD as FLOW_HEAD
 from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
+from tests.test_assessment_flow import START as MOMENT
 from tests.test_assessment_transcripts import (
     HEAD_MEMBER,
     HEAD_NIK,
@@ -117,8 +119,8 @@ def four() -> list[Step]:
         "Siti Aminah", SPOUSE_NIK, "istri", "tamat sd", "tidak",
         "Andi", SON_NIK, "anak", "belum kawin", "masih sekolah",
         "Ani", DAUGHTER_NIK, "anak",
-        "kontrak", "4x6", "keramik", "tembok", "seng", "isi ulang", "leding, meteran sendiri",
-        "150rb", "sendiri", "leher angsa", "septik", "pln 900", "3 kg", "motor, smartphone",
+        "kontrak", "4x6", "keramik, tembok, seng", "isi ulang", "leding, meteran sendiri",
+        "150rb", "sendiri, leher angsa, septik", "pln 900", "3 kg", "motor, smartphone",
         "pkh, sembako",
         Pin(-6.0962, 106.9321), Photo("rumah-budi"), Button("confirm:yes"),
     )
@@ -189,3 +191,58 @@ async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_pat
     rows = read_csv(csv_paths(tmp_path / "a.csv")[0])
     assert [r["rumah"] for r in rows] == [first.ref, first.ref]
     assert [r["kk_ke"] for r in rows] == ["1", "2"]
+
+
+def _at_materials() -> tuple[Engine, Any]:
+    engine = Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
+    return engine, run(engine, [*FLOW_HEAD[:-1], "1", "tidak ada", *FLOW_HEAD_MEMBER,
+                                "kontrak", "4x6"])
+
+
+@pytest.mark.parametrize("typed", ["keramik, tembok, seng", "2, 1, 3", "2 1 3",
+                                   "Keramik; tembok dan seng"])
+def test_floor_wall_and_roof_in_one_message(typed: str) -> None:
+    engine, turn = _at_materials()
+    assert turn.state is not None and turn.state["step"] == "lantai"
+    shown = "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+    assert "*2. Dinding*: 1 Tembok" in shown and "*3. Atap*" in shown
+    assert [c for c, _ in turn.prompt.choices][:2] == ["lantai:1", "lantai:2"]
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(typed), MOMENT)
+    assert turn.state is not None
+    answers = turn.state["answers"]
+    assert (answers["lantai"], answers["dinding"], answers["atap"]) == ("2", "1", "3")
+    assert turn.state["step"] == "air_minum"
+    assert "Lantai: Keramik · Dinding: Tembok · Atap: Seng" in engine.tr(
+        "id", turn.prompt.texts[0])
+
+
+def test_one_answer_to_the_group_asks_the_rest_one_by_one() -> None:
+    engine, turn = _at_materials()
+    assert turn.state is not None
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("keramik"), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "dinding"
+    shown = "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+    assert "Atap" not in shown  # the rest of the group, one question at a time
+    # A part that fits nothing is asked again on its own; the ones before it are kept.
+    engine, turn = _at_materials()
+    assert turn.state is not None
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("keramik, kaca, seng"), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "dinding"
+    assert turn.state["answers"]["lantai"] == "2" and "atap" not in turn.state["answers"]
+    # "kembali" goes back one answer, not the whole group.
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "lantai"
+
+
+def test_a_question_that_no_longer_applies_takes_no_part() -> None:
+    engine, turn = _at_materials()
+    assert turn.state is not None
+    for answer in ("keramik, tembok, seng", "isi ulang", "leding, meteran sendiri", "50rb"):
+        turn = engine.resume(ASSESSMENT, turn.state or {}, inbound(answer), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "fasilitas_bab"
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("tidak ada fasilitas, lubang tanah"),
+                         MOMENT)
+    assert turn.state is not None
+    answers = turn.state["answers"]
+    assert answers["fasilitas_bab"] == "6" and "kloset" not in answers
+    assert answers["pembuangan_tinja"] == "4"
