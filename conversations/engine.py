@@ -218,6 +218,10 @@ class Engine:
             box["history"].append(step.name)
             state.pop("editing", None)
             return self._advance(flow, state, Prompt())
+        if step.params.get("with") and text and not inbound.choice_id:
+            both = self._accept_with(flow, state, step, group, inbound, text, now)
+            if both is not None:
+                return both
         together = step.params.get("together")
         if together and group is None and text and not inbound.choice_id \
                 and state.get("together") == together:
@@ -239,16 +243,52 @@ class Engine:
                 box["history"].append(step.name)
                 return self._advance(flow, state, Prompt(texts=[T("flow.skipped_unclear")]))
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
-        if step.confirm:
-            # Read back with the next question, not as a question of its own: a wrong
-            # number shows in the sex or birth date read from it, and "kembali" retypes it.
-            line = qtypes.get(step.type).readback(step, value)
-            turn = self._accept(flow, state, step, group, value,
-                                [*echo, *([line] if line is not None else [])], now)
-            if line is not None:
-                turn.prompt.ephemeral = True
+        return self._take(flow, state, step, group, value, echo, now)
+
+    def _take(self, flow: Flow, state: dict[str, Any], step: Step, group: Step | None,
+              value: Any, echo: list[T], now: datetime) -> Turn:
+        """Accept a parsed answer; an identity number is read back with the next question,
+        not as a question of its own: a wrong number shows in the sex or birth date read
+        from it, and "kembali" retypes it."""
+        line = qtypes.get(step.type).readback(step, value) if step.confirm else None
+        turn = self._accept(flow, state, step, group, value,
+                            [*echo, *([line] if line is not None else [])], now)
+        if line is not None:
+            turn.prompt.ephemeral = True
+        return turn
+
+    def _accept_with(self, flow: Flow, state: dict[str, Any], step: Step, group: Step | None,
+                     inbound: Inbound, text: str, now: datetime) -> Turn | None:
+        """Two answers in one message, for a question with ``chat::with`` (a name and its
+        NIK, an RT/RW and the landmark). None when the message holds only one."""
+        other, other_group = flow.find(step.params["with"])
+        if other_group is not group:
+            return None
+        split = qtypes.get(other.type).find(text)
+        if split is not None:
+            theirs, mine = split
+        else:
+            split = qtypes.get(step.type).find(text)
+            if split is None:
+                return None
+            mine, theirs = split
+        if not mine or not theirs:
+            return None
+        try:
+            value, echo = self._parse(flow, state, step, inbound, mine, now)
+        except parsing.InvalidAnswer:
+            return None
+        turn = self._take(flow, state, step, group, value, echo, now)
+        if turn.state is None or turn.state.get("status") != "asking" \
+                or turn.state.get("step") != other.name:
             return turn
-        return self._accept(flow, state, step, group, value, echo, now)
+        try:
+            value, echo = self._parse(flow, turn.state, other, inbound, theirs, now)
+        except parsing.InvalidAnswer as err:
+            # The second answer is asked on its own, saying why it did not fit.
+            turn.prompt.texts.insert(0, T(err.reason, **err.params))
+            return turn
+        return self._take(flow, turn.state, other, group, value, echo, now)
 
     def _accept_together(self, flow: Flow, state: dict[str, Any], inbound: Inbound,
                          parts: list[str], now: datetime) -> Turn | None:

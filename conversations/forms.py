@@ -16,7 +16,9 @@ survey
     ``chat::numbers`` (``code``: a typed number is the option's code, as on paper),
     ``chat::ask`` (``no``: never asked, kept when sent — a photo), ``chat::of``
     (``households`` / ``people``: an integer that counts those), ``chat::unique``
-    (``yes``: in a repeat, no two items share the answer — one person, one NIK); on a repeat
+    (``yes``: in a repeat, no two items share the answer — one person, one NIK),
+    ``chat::with`` (the next question, answerable in the same message: a name with its
+    NIK, an RT/RW with the landmark); on a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
     A group with the ``appearance`` ``field-list`` (select_one questions only) is asked
@@ -84,9 +86,9 @@ _XLSFORM_NAME = {"select one": "select_one", "select all that apply": "select_mu
 _SURVEY_CHAT = frozenset({
     "type", "title", "confirm", "derive", "retain", "finish_if", "timestamp", "context",
     "function", "when", "max_length", "noun", "item", "seed", "label_child", "choices",
-    "numbers", "ask", "of", "unique",
+    "numbers", "ask", "of", "unique", "with",
 })
-_PARAMS = ("when", "max_length", "numbers", "ask", "of", "unique")
+_PARAMS = ("when", "max_length", "numbers", "ask", "of", "unique", "with")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
     "roles", "done", "ref_prefix",

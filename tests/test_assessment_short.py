@@ -112,13 +112,13 @@ PROMPT_BUDGET = 55
 def four() -> list[Step]:
     return by(
         R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
-        Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK,
-        CARD, "RT 5 RW 3", "Gang Melati", "1", "4",
+        Button("kelurahan:1004"), f"Budi Santoso {HEAD_NIK}",
+        CARD, "RT 5 RW 3 Gang Melati", "1", "4",
         "0",  # health screen: nobody (the paper code)
         "nikah", "tamat smp", "ya", "nelayan",
-        "Siti Aminah", SPOUSE_NIK, "istri", "tamat sd", "tidak",
-        "Andi", SON_NIK, "anak", "belum kawin", "masih sekolah",
-        "Ani", DAUGHTER_NIK, "anak",
+        f"Siti Aminah {SPOUSE_NIK}", "istri", "tamat sd", "tidak",
+        f"Andi {SON_NIK}", "anak", "belum kawin", "masih sekolah",
+        f"Ani {DAUGHTER_NIK}", "anak",
         "kontrak", "4x6", "keramik, tembok, seng", "isi ulang", "leding, meteran sendiri",
         "150rb", "sendiri, leher angsa, septik", "pln 900", "3 kg", "motor, smartphone",
         "pkh, sembako",
@@ -169,7 +169,7 @@ SECOND_KK = "3172012106200008"  # issued 21-06-2020
 async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_path: Path) -> None:
     team = await team_with_volunteer(db)
     script = four()
-    at = script.index((R, "Gang Melati")) + 1
+    at = script.index((R, "RT 5 RW 3 Gang Melati")) + 1
     script[at] = (R, "2")  # two KK in the house
     saved = await team.run(script)
     assert "*/kk_berikutnya*" in saved and "KK 2 dari 2" in saved
@@ -246,3 +246,50 @@ def test_a_question_that_no_longer_applies_takes_no_part() -> None:
     answers = turn.state["answers"]
     assert answers["fasilitas_bab"] == "6" and "kloset" not in answers
     assert answers["pembuangan_tinja"] == "4"
+
+
+def _engine() -> Engine:
+    return Engine(translator(), sealer=IdentityCipher("short-tests-secret-key-0123456789"))
+
+
+def test_name_and_nik_in_one_message_or_apart() -> None:
+    engine = _engine()
+    consent_and_place = ["ya", "ya", "kalibaru"]
+    turn = run(engine, [*consent_and_place, f"Budi Santoso NIK: {HEAD_NIK[:4]} {HEAD_NIK[4:]}"])
+    assert turn.state is not None and turn.state["step"] == "no_kk"
+    answers = turn.state["answers"]
+    assert answers["kepala_nama"] == "Budi Santoso"
+    assert answers["kepala_nik"]["masked"] == "3172********0001"
+    assert "laki-laki" in "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+    # A number that cannot be an NIK: the name is kept, the NIK asked again with why.
+    turn = run(engine, [*consent_and_place, "Budi Santoso 3172013203810001"])
+    assert turn.state is not None and turn.state["step"] == "kepala_nik"
+    assert turn.state["answers"]["kepala_nama"] == "Budi Santoso"
+    shown = "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+    assert "NIK kepala rumah tangga?" in shown and "tanggal" in shown.lower()
+    # The name alone: the NIK is its own question, as before.
+    turn = run(engine, [*consent_and_place, "Budi Santoso"])
+    assert turn.state is not None and turn.state["step"] == "kepala_nik"
+
+
+def test_rt_rw_and_landmark_in_one_message() -> None:
+    engine = _engine()
+    head = FLOW_HEAD[:FLOW_HEAD.index("rt 5 rw 3")]
+    turn = run(engine, [*head, "rt 5 rw 3, gg Melati dekat musholla"])
+    assert turn.state is not None and turn.state["step"] == "jumlah_kk_rumah"
+    answers = turn.state["answers"]
+    assert answers["rt_rw"] == {"rt": "005", "rw": "003"}
+    assert answers["patokan"] == "gg Melati dekat musholla"
+    turn = run(engine, [*head, "005/003"])
+    assert turn.state is not None and turn.state["step"] == "patokan"
+
+
+def test_a_member_typed_with_the_heads_nik_is_asked_again() -> None:
+    engine = _engine()
+    turn = run(engine, [*FLOW_HEAD[:-1], "2", "tidak ada", *FLOW_HEAD_MEMBER,
+                        f"Siti Aminah {HEAD_NIK}"])
+    assert turn.state is not None and turn.state["step"] == "nik"
+    shown = "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
+    assert "sudah dicatat untuk *Budi Santoso*" in shown
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(WIFE_NIK), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "hubungan"

@@ -54,6 +54,9 @@ class NikType(QuestionType):
     def display(self, step: Step, value: Any) -> Display:
         return masked(value)
 
+    def find(self, text: str) -> tuple[str, str] | None:
+        return parsing.find_id_number(text)
+
     def readback(self, step: Step, value: Any) -> T | None:
         return T("nik.readback", masked=value["masked"], sex=T(f"nik.sex.{value['sex']}"),
                  birth=PlainDay.fromisoformat(value["birth_date"]))
