@@ -65,7 +65,7 @@ def texts(engine: Engine, turn: Turn) -> str:
     return "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
 
 
-HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, KK, "rt 5 rw 3",
+HEAD = ["ya", "kalibaru", "Budi Santoso", HEAD_NIK, KK, "rt 5 rw 3",
         "lewati", "1", "3"]
 SCREEN = "hamil"  # the household health screen: someone is pregnant
 HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
@@ -117,7 +117,7 @@ def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "nikah", "sd", "ya", "nelayan",
+    inputs = ["tanpa data spesifik", *HEAD[1:-1], "2", "nikah", "sd", "ya", "nelayan",
               "Putri", "lewati", "anak", "perempuan", "3 maret 2024", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
@@ -211,7 +211,7 @@ def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
 def test_refusing_consent_ends_the_flow_at_once(engine: Engine) -> None:
     turn = run(engine, ["tidak"])
     assert turn.state is None and turn.completed is not None
-    assert turn.completed["persetujuan"] == "no"
+    assert turn.completed["persetujuan"] == "0"
     # Nothing about the household was asked; the flags are computed (and empty).
     assert set(turn.completed) == {"persetujuan", "kerentanan", "_meta"}
     assert turn.completed["kerentanan"] == []
@@ -219,7 +219,7 @@ def test_refusing_consent_ends_the_flow_at_once(engine: Engine) -> None:
 
 def test_the_nik_is_read_back_with_the_next_question_and_kembali_retypes_it(
         engine: Engine) -> None:
-    turn = run(engine, HEAD[:5])
+    turn = run(engine, HEAD[:4])
     assert turn.state is not None and turn.state["step"] == "no_kk"
     shown = texts(engine, turn)
     assert "3172********0001" in shown and "laki-laki" in shown and "12 Maret 1981" in shown
@@ -234,7 +234,7 @@ def test_the_nik_is_read_back_with_the_next_question_and_kembali_retypes_it(
 
 
 def test_nanti_pauses_the_assessment_but_is_an_answer_elsewhere(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:4], "nanti"])
+    turn = run(engine, [*HEAD[:3], "nanti"])
     assert turn.paused and turn.state is not None and turn.state["step"] == "kepala_nik"
     complaint = run(engine, ["keluhan", "nanti"], flow=COMPLAINT)
     assert not complaint.paused
@@ -242,7 +242,7 @@ def test_nanti_pauses_the_assessment_but_is_an_answer_elsewhere(engine: Engine) 
 
 
 def test_the_state_never_holds_an_identity_number(engine: Engine) -> None:
-    turn = run(engine, [*FULL[:7], "Catatan: NIK istri 3172 0155 0688 0002"])
+    turn = run(engine, [*FULL[:6], "Catatan: NIK istri 3172 0155 0688 0002"])
     dumped = json.dumps(turn.state)
     for number in (HEAD_NIK, KK, WIFE_NIK):
         assert number not in dumped
@@ -328,3 +328,19 @@ def test_the_diagrams_in_the_docs_are_the_generated_ones() -> None:
     for flow in (ASSESSMENT, REGISTRATION):
         assert f"```mermaid\n{mermaid(flow)}```" in docs, (
             "docs/volunteers.md is out of date: regenerate it from conversations.flow.mermaid")
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({"persetujuan": "yes", "persetujuan_khusus": "yes"}, "1"),
+    ({"persetujuan": "yes", "persetujuan_khusus": "no"}, "2"),
+    ({"persetujuan": "yes"}, "2"),  # paused before the second answer: nothing specific yet
+    ({"persetujuan": "no"}, "0"),
+    ({"persetujuan": "2"}, "2"),
+])
+def test_a_draft_from_the_two_answer_consent_keeps_a_refusal(before: dict[str, str],
+                                                              after: str) -> None:
+    from conversations.assessment import from_two_consents
+
+    answers = dict(before)
+    from_two_consents(answers)
+    assert answers["persetujuan"] == after

@@ -111,7 +111,7 @@ PROMPT_BUDGET = 55
 
 def four() -> list[Step]:
     return by(
-        R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
+        R, "/asesmen", Button("persetujuan:1"),
         Button("kelurahan:1004"), f"Budi Santoso {HEAD_NIK}",
         CARD, "RT 5 RW 3 Gang Melati", "1", "4",
         "0",  # health screen: nobody (the paper code)
@@ -174,7 +174,7 @@ async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_pat
     saved = await team.run(script)
     assert "*/kk_berikutnya*" in saved and "KK 2 dari 2" in saved
     second = await team.run(by(
-        R, "/kk_berikutnya", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
+        R, "/kk_berikutnya", Button("persetujuan:1"),
         "Joko", SECOND_HEAD_NIK, SECOND_KK, "1", "0",
         "nikah", "tamat sma", "ya", "ojek",
         "kontrak", "leding", "leding, meteran sendiri", "100rb", "sendiri",

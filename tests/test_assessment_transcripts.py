@@ -33,7 +33,7 @@ def by(who: str, *actions: Action) -> list[Step]:
     return [(who, a) for a in actions]
 
 
-START = by(R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
+START = by(R, "/asesmen", Button("persetujuan:1"),
            Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK,
            KK, "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "3",
            "hamil")  # the household health screen
@@ -92,7 +92,7 @@ async def test_three_members_with_skip_logic(db: Database) -> None:
 
 async def test_invalid_nik_is_reprompted_with_its_reason(db: Database) -> None:
     team = await team_with_volunteer(db)
-    script = [*START[:5], *by(
+    script = [*START[:4], *by(
         R,
         "31720112038",  # 11 digits
         "3172 0132 0381 0001",  # day 32: no such birth date
@@ -149,7 +149,7 @@ async def test_pause_and_resume_across_a_restart(db: Database) -> None:
 
 async def test_menu_pause_then_asesmen_continues(db: Database) -> None:
     team = await team_with_volunteer(db)
-    await team.run(START[:5])
+    await team.run(START[:4])
     await team.send(R, "menu")
     out = await team.say(R, "/asesmen")
     assert "lanjutkan asesmen" in out.text and "NIK kepala rumah tangga" in out.text
@@ -157,8 +157,8 @@ async def test_menu_pause_then_asesmen_continues(db: Database) -> None:
 
 async def test_several_drafts_and_a_new_assessment(db: Database) -> None:
     team = await team_with_volunteer(db)
-    await team.run([*START[:5], (R, "nanti")])
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:4], (R, "Ani Lestari"),
+    await team.run([*START[:4], (R, "nanti")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:3], (R, "Ani Lestari"),
                     (R, "nanti")])
     out = await team.say(R, "/asesmen")
     assert "Ani Lestari" in out.text and "Budi Santoso" in out.text
@@ -175,16 +175,16 @@ async def test_duplicate_nik_in_the_same_kelurahan_is_flagged(db: Database) -> N
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
     [first] = await assessments(db)
-    script = [*START[:6], *by(R, "tidak")]  # NIK typed: warned at once; "tidak" stops
+    script = [*START[:5], *by(R, "tidak")]  # NIK typed: warned at once; "tidak" stops
     check_golden("assessment_duplicate_nik", await team.run(script))
     assert len(await assessments(db)) == 1
     # Answered "ya", it is saved as an update linked to the earlier record.
-    await team.run([*START[:6], (R, "ya"), *START[6:], *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE,
+    await team.run([*START[:5], (R, "ya"), *START[5:], *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE,
                     (R, "ya")])
     first_again, second = await assessments(db)
     assert second.duplicate_of == first.id == first_again.id
     # Another kelurahan is another household (NIKs stay where they were first issued).
-    await team.run([*START[:3], (R, Button("kelurahan:1003")), *START[4:6]])
+    await team.run([*START[:2], (R, Button("kelurahan:1003")), *START[3:5]])
     out = await team.say(R, KK)
     assert "sudah pernah diases" not in out.text
 
@@ -193,7 +193,7 @@ async def test_duplicate_found_by_family_card(db: Database) -> None:
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
     other_head = "3172010101700003"
-    outs = await team.run([*START[:5], (R, other_head), (R, KK)])
+    outs = await team.run([*START[:4], (R, other_head), (R, KK)])
     assert "No. KK ini sudah pernah diases" in outs and "pembaruan" in outs
 
 
@@ -231,10 +231,10 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])  # a saved assessment
     # A draft: an update of that household, with the number typed into a free-text answer.
-    await team.run([*START[:6], *by(R, "ya", KK, "RT 5 RW 3",
+    await team.run([*START[:5], *by(R, "ya", KK, "RT 5 RW 3",
                                     "Catatan: KK lama 3172-0120-0515-0007", "nanti")])
     # A session in the middle, just past the KK and its read-back.
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:6], (R, "ya")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:5], (R, "ya")])
     out = await team.say(R, KK)
     assert "3172********0007" in out.text
     await db.close()  # everything on disk
@@ -265,7 +265,7 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
 async def test_correcting_the_number_drops_the_update_question(db: Database) -> None:
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
-    await team.run([*HOUSEHOLD[:6], (R, "ya"), *HOUSEHOLD[6:]])
+    await team.run([*HOUSEHOLD[:5], (R, "ya"), *HOUSEHOLD[5:]])
     out = await team.say(R, "ubah")
     assert "edit:pembaruan" in [c.id for c in out.choices]
     await team.run(by(R, "NIK kepala", "3172010101700003"))
@@ -290,8 +290,8 @@ async def test_no_identity_number_in_any_table(db: Database) -> None:
 
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
-    await team.run([*START[:6], *by(R, "ya", KK, "nanti")])
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:6], (R, "ya")])
+    await team.run([*START[:5], *by(R, "ya", KK, "nanti")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:5], (R, "ya")])
     await team.say(R, KK)
     seen = 0
     async with db.session() as s:
