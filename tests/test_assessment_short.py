@@ -103,10 +103,11 @@ def test_no_family_card_is_recorded_with_a_reason_and_flagged() -> None:
 SPOUSE_NIK = "3172015403850002"  # a woman born 14-03-1985: 41 on the day
 SON_NIK = "3172011001140003"  # a boy born 10-01-2014: 12, in school
 DAUGHTER_NIK = "3172014507220004"  # a girl born 05-07-2022: 4
-# The household of four on the happy path; docs/assessment.md section 11 budgets 30 prompts
-# with the roster, field-list groups and keluarga-level prompts, which this form does not
-# have yet. The bound holds what the form achieves today so that it cannot grow unnoticed.
-PROMPT_BUDGET = 55
+# The household of four on the happy path: 36 prompts (from 55) with the next member begun
+# at the stated count, read-backs with the next question, consent in one answer, name and
+# NIK and RT/RW and landmark in one message, and two field-list groups. The bound holds it
+# so that it cannot grow unnoticed; docs/assessment.md section 11 plans the rest to 30.
+PROMPT_BUDGET = 36
 
 
 def four() -> list[Step]:
