@@ -6,15 +6,15 @@ the register has a long list (lapangan usaha), the chat offers the entries that 
 in Cilincing and keeps their register codes. Options are listed in code order, so the
 number a volunteer types is the position shown on screen.
 
-Consent comes first (UU PDP 27/2022): the notice is read to the respondent
-and needs an explicit yes; specific data (health, disability, pregnancy, children) has a
-separate yes. Without it those questions are skipped, and for members under 18 only
-the relationship, sex and birth date are kept.
+Consent comes first (UU PDP 27/2022): the notice is read to the respondent and needs an
+explicit yes; specific data (health, disability, pregnancy, children) can be refused in
+the same answer ("ya, tapi tanpa data spesifik"). Without it those questions are skipped,
+and for members under 18 only the relationship, sex and birth date are kept.
 
 ```mermaid
 flowchart TD
   consent{{persetujuan}} -- tidak --> stop([nothing stored but the refusal])
-  consent -- ya --> specific{{persetujuan_khusus}} --> address[kelurahan, kepala, NIK, No. KK]
+  consent -- "semua / tanpa data spesifik" --> address[kelurahan, kepala, NIK, No. KK]
   address -- same NIK/KK in this kelurahan --> update{{pembaruan?}}
   address --> members[[anggota: repeat, head first, count checked]]
   members --> house[rumah, air, sanitasi, listrik, bahan bakar, aset, bantuan]
@@ -37,9 +37,25 @@ from conversations.qtypes.yes_no import is_yes
 
 FLOW_ID = "assessment"
 # Bump when the notice text changes: consent records name the version they were given to.
-NOTICE_VERSION = "asesmen-2026-11"
+NOTICE_VERSION = "asesmen-2026-12"
+# One notice, read once, covers the data and the specific data; one answer gives both.
 NOTICE_KEY = "assessment.persetujuan.label"
-SPECIFIC_NOTICE_KEY = "assessment.persetujuan_khusus.label"
+# 1 = all, 2 = without the specific data, 0 = refused.
+CONSENT_GIVEN = frozenset({"1", "2"})
+
+
+def consent_given(answers: Mapping[str, Any]) -> bool:
+    return answers.get("persetujuan") in CONSENT_GIVEN
+
+
+def from_two_consents(answers: dict[str, Any]) -> None:
+    """A draft saved when consent took two yes/no answers, in today's codes; a yes without
+    the specific data becomes 2, so that its no cannot turn into a yes."""
+    given = answers.get("persetujuan")
+    if given == "yes":
+        answers["persetujuan"] = "1" if answers.get("persetujuan_khusus") == "yes" else "2"
+    elif given == "no":
+        answers["persetujuan"] = "0"
 
 ELDERLY_AGE = 60
 TODDLER_AGE = 5
@@ -172,29 +188,6 @@ def household_label(answers: Mapping[str, Any]) -> str | None:
     if isinstance(rt_rw, Mapping):
         parts.append(f"RT {rt_rw.get('rt')}/RW {rt_rw.get('rw')}")
     return " — ".join(parts)[:200] or None
-
-
-def repeated_nik(state: Mapping[str, Any]) -> str | None:
-    """The name of the member whose NIK the number just typed for another member repeats.
-
-    Looked at while the number waits to be confirmed, so the volunteer is warned before
-    it is kept: one person is one NIK, and a copied number breaks the register match.
-    """
-    pending, rep = state.get("pending"), state.get("repeat")
-    if state.get("status") != "check" or state.get("step") != "nik":
-        return None
-    if not isinstance(pending, Mapping) or not isinstance(rep, Mapping):
-        return None
-    answers = state.get("answers") or {}
-    index = rep.get("index")
-    for i, member in enumerate(answers.get("anggota") or []):
-        nik = member.get("nik") if isinstance(member, Mapping) else None
-        if i != index and isinstance(nik, Mapping) and nik.get("hash") == pending.get("hash"):
-            return str(member.get("nama") or i + 1)
-    head = answers.get("kepala_nik")
-    if index != 0 and isinstance(head, Mapping) and head.get("hash") == pending.get("hash"):
-        return str(answers.get("kepala_nama") or 1)
-    return None
 
 
 _AREA = re.compile(

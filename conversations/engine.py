@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -52,6 +53,9 @@ COMMANDS: dict[str, Iterable[str]] = {
 
 # Refusals that mean "I could not read a date / number / place in that".
 UNREADABLE = frozenset({"answer.number", "answer.date", "answer.rt_rw", "answer.kelurahan"})
+# "That is all" at a repeat group: after an item, or instead of the next one.
+DONE_WORDS = frozenset({"sudah", "udah", "selesai", "cukup", "done", "sudah semua",
+                        "tidak ada lagi", "ga ada lagi", "gak ada lagi"})
 
 
 @dataclass
@@ -190,6 +194,10 @@ class Engine:
             return self._back(flow, state)
         if command == "edit":
             return self._unchanged(flow, state, [T("flow.edit_later")])
+        if command is None and text:
+            fewer = self._fewer_items(flow, state, text)
+            if fewer is not None:
+                return fewer
         step, group = flow.find(state["step"])
         box = _box(state, group)
         if command is None and text and not step.required and self._means_skip(step, text):
@@ -210,6 +218,18 @@ class Engine:
             box["history"].append(step.name)
             state.pop("editing", None)
             return self._advance(flow, state, Prompt())
+        if step.params.get("with") and text and not inbound.choice_id:
+            both = self._accept_with(flow, state, step, group, inbound, text, now)
+            if both is not None:
+                return both
+        together = step.params.get("together")
+        if together and group is None and text and not inbound.choice_id \
+                and state.get("together") == together:
+            parts = _parts(text)
+            if len(parts) > 1:
+                turn = self._accept_together(flow, state, inbound, parts, now)
+                if turn is not None:
+                    return turn
         try:
             value, echo = self._parse(flow, state, step, inbound, text, now)
         except parsing.InvalidAnswer as err:
@@ -223,11 +243,112 @@ class Engine:
                 box["history"].append(step.name)
                 return self._advance(flow, state, Prompt(texts=[T("flow.skipped_unclear")]))
             return self._unchanged(flow, state, [T(err.reason, **err.params)])
-        if step.confirm:
-            state["pending"] = value
-            state["status"] = "check"
-            return Turn(state, self._check_prompt(step, value, Prompt(texts=echo)))
-        return self._accept(flow, state, step, group, value, echo, now)
+        return self._take(flow, state, step, group, value, echo, now)
+
+    def _take(self, flow: Flow, state: dict[str, Any], step: Step, group: Step | None,
+              value: Any, echo: list[T], now: datetime) -> Turn:
+        """Accept a parsed answer; an identity number is read back with the next question,
+        not as a question of its own: a wrong number shows in the sex or birth date read
+        from it, and "kembali" retypes it."""
+        line = qtypes.get(step.type).readback(step, value) if step.confirm else None
+        turn = self._accept(flow, state, step, group, value,
+                            [*echo, *([line] if line is not None else [])], now)
+        if line is not None:
+            turn.prompt.ephemeral = True
+        return turn
+
+    def _accept_with(self, flow: Flow, state: dict[str, Any], step: Step, group: Step | None,
+                     inbound: Inbound, text: str, now: datetime) -> Turn | None:
+        """Two answers in one message, for a question with ``chat::with`` (a name and its
+        NIK, an RT/RW and the landmark). None when the message holds only one."""
+        other, other_group = flow.find(step.params["with"])
+        if other_group is not group:
+            return None
+        split = qtypes.get(other.type).find(text)
+        if split is not None:
+            theirs, mine = split
+        else:
+            split = qtypes.get(step.type).find(text)
+            if split is None:
+                return None
+            mine, theirs = split
+        if not mine or not theirs:
+            return None
+        try:
+            value, echo = self._parse(flow, state, step, inbound, mine, now)
+        except parsing.InvalidAnswer:
+            return None
+        turn = self._take(flow, state, step, group, value, echo, now)
+        if turn.state is None or turn.state.get("status") != "asking" \
+                or turn.state.get("step") != other.name:
+            return turn
+        try:
+            value, echo = self._parse(flow, turn.state, other, inbound, theirs, now)
+        except parsing.InvalidAnswer as err:
+            # The second answer is asked on its own, saying why it did not fit.
+            turn.prompt.texts.insert(0, T(err.reason, **err.params))
+            return turn
+        return self._take(flow, turn.state, other, group, value, echo, now)
+
+    def _accept_together(self, flow: Flow, state: dict[str, Any], inbound: Inbound,
+                         parts: list[str], now: datetime) -> Turn | None:
+        """Answers typed in order to a field-list prompt ("keramik, tembok, seng"): each
+        part answers the next question of the group; the first that does not fit is asked
+        again on its own. None when even the first part fits nothing."""
+        together = flow.step(state["step"]).params["together"]
+        got: list[T] = []
+        turn: Turn | None = None
+        for part in parts:
+            step = flow.step(state["step"]) if state.get("step") else None
+            if step is None or state["status"] != "asking" \
+                    or step.params.get("together") != together:
+                break
+            try:
+                value, _ = self._parse(flow, state, step, inbound, part, now)
+            except parsing.InvalidAnswer as err:
+                if turn is None:
+                    return None
+                if err.reason == "answer.which_one":
+                    turn = self._which_one(state, step, list(err.params["candidates"]))
+                    turn.changed = True
+                else:
+                    turn.prompt.texts.insert(0, T(err.reason, **err.params))
+                break
+            got.append(T("flow.pair", title=T(step.title), value=self.display(step, value)))
+            turn = self._accept(flow, state, step, None, value, [], now)
+            if turn.state is None:
+                return turn
+            state = turn.state
+        assert turn is not None
+        answers: T | str = "-"
+        for pair in reversed(got):
+            answers = pair if answers == "-" else T("together.options", first=pair, rest=answers)
+        turn.prompt.texts.insert(0, T("together.recorded", answers=answers))
+        return turn
+
+    def _fewer_items(self, flow: Flow, state: dict[str, Any], text: str) -> Turn | None:
+        """"sudah" (or "tidak") at the first, typed question of an item begun because a size
+        was stated: there are fewer than said, and the count check offers to correct it."""
+        rep = state.get("repeat")
+        if rep is None or not rep.get("index") or rep["history"] or rep.get("edit"):
+            return None
+        group = flow.step(rep["group"])
+        if self._expected_count(group, state) is None or (
+            flow.find(state["step"])[0].type != StepType.TEXT
+        ):
+            return None
+        done = normalize(text) in DONE_WORDS
+        yes = parsing.parse_yes_no(text)
+        if yes is True and not done:
+            # The habit of "add another? ya": this item has begun already; not a name.
+            assert group.repeat is not None
+            return self._unchanged(flow, state, [T("repeat.started", noun=T(group.repeat.noun))])
+        if not done and yes is not False:
+            return None
+        state["repeat"] = {"group": group.name, "index": None, "mismatch": True}
+        state["status"] = "repeat_more"
+        state["step"] = group.name
+        return Turn(state, self._more_prompt(group, state, Prompt()))
 
     def _means_skip(self, step: Step, text: str) -> bool:
         """An optional question passed over in words people use ("ga ada", "skip", "-",
@@ -356,7 +477,7 @@ class Engine:
                 action = "add" if yes else "done"
             elif normalize(text) in {"tambah", "tambah lagi", "add", "lagi"}:
                 action = "add"
-            elif normalize(text) in {"sudah", "udah", "selesai", "cukup", "done", "sudah semua"}:
+            elif normalize(text) in DONE_WORDS:
                 action = "done"
         if action is None:
             return self._unchanged(flow, state, [T("repeat.hint")])
@@ -462,10 +583,14 @@ class Engine:
             previous = history.pop()
             step = flow.step(previous)
             if step.type == StepType.REPEAT and previous in state["answers"]:
-                # Back into a finished group: "add another?" again, nothing is lost.
                 state["repeat"] = {"group": previous, "index": None}
-                state["status"] = "repeat_more"
                 state["step"] = previous
+                if self._expected_count(step, state) is not None \
+                        and state["answers"][previous]:
+                    # Its size was stated: back to the last item's last answer.
+                    return self._more_back(flow, state)
+                # Back into a finished group: "add another?" again, nothing is lost.
+                state["status"] = "repeat_more"
                 return Turn(state, self._more_prompt(step, state, Prompt()))
             if previous in state["answers"] or previous in state["skipped"]:
                 _drop(step, state)
@@ -489,6 +614,11 @@ class Engine:
             if not items:
                 state["answers"].pop(group.name, None)
             return self._back(flow, state)
+        if self._expected_count(group, state) is not None and items:
+            # No "add another?" was asked: back goes to the previous item's last answer.
+            state["repeat"] = {"group": group.name, "index": None}
+            state["step"] = group.name
+            return self._more_back(flow, state)
         state["repeat"] = {"group": group.name, "index": None}
         return self._advance(flow, state, Prompt())
 
@@ -602,6 +732,8 @@ class Engine:
             assert index is not None
             state["repeat"] = self._reopen(group, index, items[index], edit=True)
             return self._advance(flow, state, prompt)
+        if mode == "item":
+            return self._advance(flow, state, prompt)
         if mode == "mismatch":
             state["repeat"] = {"group": group.name, "index": None, "mismatch": True}
         state["status"] = "repeat_more"
@@ -613,7 +745,7 @@ class Engine:
         """Why a relevant repeat group needs the user now, or None when it is done."""
         rep = state.get("repeat")
         if rep is not None and rep["group"] == group.name:
-            return "more"
+            return "more" if rep.get("index") is None else "item"
         items = state["answers"].get(group.name)
         if items is None:
             return None if group.name in state["skipped"] else "start"
@@ -708,6 +840,14 @@ class Engine:
             items.append(item)
         if rep.get("edit"):
             state.pop("repeat")
+            return
+        expected = self._expected_count(group, state)
+        if expected is not None and len(items) < expected:
+            # The size was stated: the next item starts without "add another?".
+            state["repeat"] = self._new_item(group, state, len(items))
+        elif expected is not None and len(items) == expected:
+            state.pop("repeat")
+            state["history"].append(group.name)
         else:
             state["repeat"] = {"group": group.name, "index": None}
 
@@ -763,6 +903,13 @@ class Engine:
 
     def _ask(self, flow: Flow, state: dict[str, Any], prompt: Prompt) -> Prompt:
         step, group = flow.find(state["step"])
+        state.pop("together", None)
+        together = step.params.get("together")
+        if together and group is None and "editing" not in state \
+                and not (state.get("narrow") or {}).get(step.name):
+            combined = self._ask_together(flow, state, step, together, prompt)
+            if combined is not None:
+                return combined
         if group is not None:
             assert group.repeat is not None
             rep = state["repeat"]
@@ -770,7 +917,10 @@ class Engine:
             name = item.get(group.repeat.label_child) if group.repeat.label_child else None
             if not rep["history"] and not rep.get("edit") and "editing" not in state:
                 # The first question of a new item says whose turn it is.
-                heading = T(group.repeat.item, n=rep["index"] + 1)
+                heading: T = T(group.repeat.item, n=rep["index"] + 1)
+                total = self._expected_count(group, state)
+                if total is not None and total > 1:
+                    heading = T("repeat.item_of", item=heading, total=total)
                 prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
                                     if isinstance(name, str)
                                     else T("repeat.item_heading_new", label=heading))
@@ -788,6 +938,34 @@ class Engine:
         if not step.required:
             prompt.texts.append(T("flow.optional_hint"))
             prompt.choices.append((f"{step.name}:__skip", T("flow.skip_button")))
+        return prompt
+
+    def _ask_together(self, flow: Flow, state: dict[str, Any], first: Step, together: str,
+                      prompt: Prompt) -> Prompt | None:
+        """A field-list group not begun yet: every list in one message, and the first
+        question's buttons for answering one at a time."""
+        members = [s for s in flow.steps if s.params.get("together") == together]
+        if any(s.name in state["answers"] or s.name in state["skipped"] for s in members):
+            return None
+        scope, day = self._scope(state), _flow_day(state)
+        inside = {s.name for s in members}
+        # A question that depends on an earlier one of the group is shown: it may apply.
+        shown = [s for s in members if s.relevant is None or s.relevant.refs() & inside
+                 or _holds(s.relevant, scope, day)]
+        if len(shown) < 2 or shown[0] is not first:
+            return None
+        state["together"] = together
+        prompt.texts.append(T(f"{flow.id}.{together}.label"))
+        for n, step in enumerate(shown, 1):
+            offered = self._offered(step, scope, day)
+            options: T | str = "-"
+            for o in reversed(offered.choices):
+                option = T("together.option", code=o.value, label=T(o.label))
+                options = option if options == "-" else T("together.options", first=option,
+                                                          rest=options)
+            prompt.texts.append(T("together.line", n=n, title=T(step.title), options=options))
+        prompt.texts.append(T("together.hint", first=T(first.title)))
+        qtypes.get(first.type).prompt(self._offered(first, scope, day), prompt)
         return prompt
 
     def _label_params(self, step: Step, state: dict[str, Any]) -> dict[str, Any]:
@@ -985,7 +1163,28 @@ class Engine:
         if step.constraint is not None and not _holds(step.constraint, scope, day,
                                                       current=parsed):
             raise parsing.InvalidAnswer(step.constraint_message or "answer.constraint")
+        if step.params.get("unique") == "yes":
+            self._check_unique(flow, state, step, parsed)
         return parsed, echo
+
+    def _check_unique(self, flow: Flow, state: dict[str, Any], step: Step, value: Any) -> None:
+        """Refuse an answer another item of the repeat has (a sealed number by its hash)."""
+        rep = state.get("repeat")
+        if rep is None or rep.get("index") is None:
+            return
+        group = flow.step(rep["group"])
+        assert group.repeat is not None
+
+        def key(answer: Any) -> Any:
+            return answer.get("hash") if isinstance(answer, dict) else answer
+
+        mine = key(value)
+        items = state["answers"].get(group.name) or []
+        for index, item in enumerate(items):
+            if index != rep["index"] and step.name in item and key(item[step.name]) == mine:
+                name = item.get(group.repeat.label_child) if group.repeat.label_child else None
+                label = name if isinstance(name, str) else T(group.repeat.item, n=index + 1)
+                raise parsing.InvalidAnswer("answer.unique", title=T(step.title), name=label)
 
     def _offered(self, step: Step, scope: dict[str, Any], day: date) -> Step:
         """The step with only the options its choice filter lets through."""
@@ -1013,6 +1212,17 @@ class Engine:
         if rep is not None and rep.get("index") is not None:
             scope.update(rep["answers"])
         return scope
+
+
+_PARTS = re.compile(r"\s*(?:[,;·\n]|\s-\s|\bdan\b)\s*", re.IGNORECASE)
+_NUMBERS = re.compile(r"\d+(?:\s+\d+)+")
+
+
+def _parts(text: str) -> list[str]:
+    """'keramik, tembok dan seng' or '2 1 3': one part per question of a field-list."""
+    if _NUMBERS.fullmatch(text.strip()):
+        return text.split()
+    return [part for part in _PARTS.split(text) if part.strip()]
 
 
 def _box(state: dict[str, Any], group: Step | None) -> dict[str, Any]:

@@ -15,9 +15,15 @@ survey
     (``past``: a bare weekday means the last one), ``chat::max_length``,
     ``chat::numbers`` (``code``: a typed number is the option's code, as on paper),
     ``chat::ask`` (``no``: never asked, kept when sent — a photo), ``chat::of``
-    (``households`` / ``people``: an integer that counts those); on a repeat
+    (``households`` / ``people``: an integer that counts those), ``chat::unique``
+    (``yes``: in a repeat, no two items share the answer — one person, one NIK),
+    ``chat::with`` (the next question, answerable in the same message: a name with its
+    NIK, an RT/RW with the landmark); on a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
+    A group with the ``appearance`` ``field-list`` (select_one questions only) is asked
+    in one message: each list on a line, the answers typed in order ("keramik, tembok,
+    seng"); a single answer is the first question's.
 choices
     ``chat_aliases`` (comma-separated words people type) and ``chat_exclusive``
     (``yes``: a "none of these" option). Plain names, because form tools copy the
@@ -80,9 +86,9 @@ _XLSFORM_NAME = {"select one": "select_one", "select all that apply": "select_mu
 _SURVEY_CHAT = frozenset({
     "type", "title", "confirm", "derive", "retain", "finish_if", "timestamp", "context",
     "function", "when", "max_length", "noun", "item", "seed", "label_child", "choices",
-    "numbers", "ask", "of",
+    "numbers", "ask", "of", "unique", "with",
 })
-_PARAMS = ("when", "max_length", "numbers", "ask", "of")
+_PARAMS = ("when", "max_length", "numbers", "ask", "of", "unique", "with")
 _SETTINGS_CHAT = frozenset({
     "intro", "summary_intro", "cancelled", "pausable", "with_meta", "command", "menu",
     "roles", "done", "ref_prefix",
@@ -245,17 +251,32 @@ class _Builder:
         return Form(flow, self.texts, plain, path)
 
     def steps(self, children: list[dict[str, Any]], group_relevant: str | None, *,
-              in_repeat: bool) -> Iterator[Step]:
+              in_repeat: bool, together: str | None = None) -> Iterator[Step]:
         for child in children:
             kind = child.get("type")
             name = str(child.get("name") or "")
             if kind == "group":
-                if name == "meta" and (child.get("control") or {}).get("bodyless"):
+                control = child.get("control") or {}
+                if name == "meta" and control.get("bodyless"):
                     continue  # instanceID and the like: form tools' own bookkeeping
                 relevant = (child.get("bind") or {}).get("relevant")
                 combined = _and(group_relevant, relevant)
-                yield from self.steps(child.get("children") or [], combined,
-                                      in_repeat=in_repeat)
+                inner = together
+                if control.get("appearance") == "field-list":
+                    # One screen in form tools; one message by chat.
+                    if in_repeat or together is not None:
+                        raise self.fail(name, "a field-list group is asked in one message: "
+                                              "not inside a repeat or another field-list")
+                    if not self.text(f"{self.id}.{name}.label", child.get("label")):
+                        raise self.fail(name, "a field-list group needs a label")
+                    inner = name
+                grouped = list(self.steps(child.get("children") or [], combined,
+                                          in_repeat=in_repeat, together=inner))
+                if inner is not None and inner != together and any(
+                        s.type != StepType.SELECT_ONE for s in grouped):
+                    raise self.fail(name, "a field-list group holds select_one questions "
+                                          "only (their answers are told apart by list)")
+                yield from grouped
                 continue
             if kind == "repeat":
                 if in_repeat:
@@ -263,7 +284,7 @@ class _Builder:
                                           "asked by chat")
                 yield self.repeat(child, group_relevant)
                 continue
-            yield self.step(child, group_relevant)
+            yield self.step(child, group_relevant, together)
 
     def common(self, child: dict[str, Any]) -> dict[str, Any]:
         name = str(child["name"])
@@ -274,7 +295,8 @@ class _Builder:
                                   f"{', '.join(sorted('chat::' + u for u in unknown))}")
         return chat
 
-    def step(self, child: dict[str, Any], group_relevant: str | None) -> Step:
+    def step(self, child: dict[str, Any], group_relevant: str | None,
+             together: str | None = None) -> Step:
         name = str(child["name"])
         kind = str(child.get("type"))
         chat = self.common(child)
@@ -321,6 +343,8 @@ class _Builder:
                 raise self.fail(name, "a yes_no question needs a list of two choices named "
                                       "yes/no (or 1 Ya / 2 Tidak)")
         params = {k: str(chat[k]).strip() for k in _PARAMS if chat.get(k) not in (None, "")}
+        if together is not None:
+            params["together"] = together
         return Step(
             name=name, type=qtype, label=label, title=title,
             required=_is_yes(bind.get("required")),

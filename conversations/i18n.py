@@ -171,6 +171,8 @@ class Translator:
             return self(lang, "common.yes" if value else "common.no")
         if isinstance(value, datetime):
             return format_when(value, lang)
+        if isinstance(value, PlainDay):
+            return babel_format_date(value, "d MMMM y", locale=lang)
         if isinstance(value, date):
             return format_day(value, lang)
         if isinstance(value, int | Decimal) and not isinstance(value, bool):
@@ -183,6 +185,10 @@ class Translator:
         """The text of a key in every language (for matching what people type)."""
         for lang in LANGUAGES:
             yield self._texts[lang].get(key, key)
+
+
+class PlainDay(date):
+    """A date read without its weekday ("12 Maret 1981"): a birth date, an issue date."""
 
 
 class _SafeDict(dict[str, str]):

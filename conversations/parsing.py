@@ -2018,6 +2018,41 @@ def _pad(value: int) -> str:
     return f"{value:03d}"
 
 
+def find_rt_rw(text: str) -> tuple[str, str] | None:
+    """The one RT/RW mention in a longer answer, and the rest of it:
+    ``RT 5 RW 3 gang Melati`` -> ``("RT 5 RW 3", "gang Melati")``."""
+    if len(text) > _RT_RW_LIMIT:
+        return None
+    s = unicodedata.normalize("NFKC", text).lower()
+    if len(s) != len(text):
+        return None  # spans would not point into the text as typed
+    hits = _rt_rw_hits(s)
+    if len(hits) != 1 or hits[0].ambiguous or hits[0].rt is None or hits[0].rw is None:
+        return None
+    hit = hits[0]
+    return text[hit.start:hit.end], _rest(text, hit.start, hit.end)
+
+
+_ID_RUN = re.compile(r"(?<![0-9])(?:[0-9][ .\-]?){15}[0-9](?![0-9])")
+_ID_LABEL = re.compile(r"(?:^|\s)(?:nik|no\.?\s*ktp|ktp|no\.?)\s*[:.]?\s*$", re.IGNORECASE)
+
+
+def find_id_number(text: str) -> tuple[str, str] | None:
+    """A 16-digit number (NIK, No. KK) in a longer answer, and the rest of it:
+    ``Budi Santoso NIK 3172…`` -> ``("3172…", "Budi Santoso")``."""
+    found = list(_ID_RUN.finditer(text))
+    if len(found) != 1:
+        return None
+    m = found[0]
+    before = _ID_LABEL.sub("", text[:m.start()])
+    return m.group(), _rest(before + " " + text[m.end():], 0, 0)
+
+
+def _rest(text: str, start: int, end: int) -> str:
+    """``text`` without ``[start:end]``, and without the commas and spaces left around it."""
+    return re.sub(r"\s+", " ", text[:start] + " " + text[end:]).strip(" ,.;:-")
+
+
 def parse_rt_rw(text: str) -> tuple[str, str] | None:
     """RT and RW as zero-padded 3-digit strings: ``RT 5 RW 3`` -> ``("005", "003")``.
 

@@ -37,10 +37,10 @@ async def two_households(db: Database) -> None:
     team = await team_with_volunteer(db, Clock())
     evil = "=HYPERLINK(\"http://x\")"
     script = list(HOUSEHOLD)
-    script[10] = (R, evil)  # the landmark: a formula must stay text
+    script[7] = (R, evil)  # the landmark: a formula must stay text
     await team.run([*script, (R, "ya")])
     # The same household again: an update of the first ("pembaruan: ya").
-    await team.run([*HOUSEHOLD[:7], (R, "ya"), *HOUSEHOLD[7:], (R, "ya")])
+    await team.run([*HOUSEHOLD[:5], (R, "ya"), *HOUSEHOLD[5:], (R, "ya")])
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -89,7 +89,7 @@ def check_household(row: dict[str, Any], *, full: bool = False) -> None:
     assert s("skrining") == "hamil"
     assert s("kerentanan_label").startswith("Balita; Ibu hamil")
     assert s("jumlah_art") == s("jumlah_anggota_tercatat") == "3"
-    assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-11"
+    assert s("relawan_jenis") == "tagana" and s("versi_pemberitahuan") == "asesmen-2026-12"
     assert s("dibuat") == "2026-11-28 10:00:00"  # WIB; a date cell in XLSX
 
 
@@ -224,7 +224,7 @@ async def test_a_keluarga_without_a_card_number_is_saved_flagged_and_exported(
     team = await team_with_volunteer(db, Clock())
     script = list(HOUSEHOLD)
     at = script.index((R, KK))
-    script[at:at + 2] = [(R, "ga ada"), (R, "hilang")]  # no card at hand: lost
+    script[at:at + 1] = [(R, "ga ada"), (R, "hilang")]  # no card at hand: lost
     await team.run([*script, (R, "ya")])
     households, members = export_columns()
     result = await export_assessments(db, tmp_path / "asesmen.csv", "csv",

@@ -65,17 +65,17 @@ def texts(engine: Engine, turn: Turn) -> str:
     return "\n".join(engine.tr("id", t) for t in turn.prompt.texts)
 
 
-HEAD = ["ya", "ya", "kalibaru", "Budi Santoso", HEAD_NIK, "ya", KK, "ya", "rt 5 rw 3",
+HEAD = ["ya", "kalibaru", "Budi Santoso", HEAD_NIK, KK, "rt 5 rw 3",
         "lewati", "1", "3"]
 SCREEN = "hamil"  # the household health screen: someone is pregnant
 HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
-WIFE = ["Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp", "ya", "pengupas kerang"]
+WIFE = ["Siti Aminah", WIFE_NIK, "istri", "ya", "smp", "ya", "pengupas kerang"]
 CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar"]
 HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor",
          "tidak bayar", "1",
          "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
-FULL = [*HEAD, SCREEN, *HEAD_MEMBER, "ya", *WIFE, "ya", *CHILD, "tidak", *HOUSE]
+FULL = [*HEAD, SCREEN, *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE]
 
 
 def test_the_flow_is_valid_and_its_diagram_shows_the_repeat() -> None:
@@ -110,15 +110,15 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
 def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
     house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "leding, tanpa meteran",
              "50rb", "1"]
-    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, "tidak", *house])
+    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, *house])
     assert turn.state is not None
     assert "jarak_tinja" not in turn.state["answers"]
     assert turn.state["step"] == "kloset"  # fasilitas_bab was answered with "1"
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["ya", "tidak", *HEAD[2:-1], "2", "nikah", "sd", "ya", "nelayan", "ya",
-              "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "tidak", *HOUSE]
+    inputs = ["tanpa data spesifik", *HEAD[1:-1], "2", "nikah", "sd", "ya", "nelayan",
+              "Putri", "lewati", "anak", "perempuan", "3 maret 2024", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
     head, child = turn.state["answers"]["anggota"]
@@ -127,8 +127,9 @@ def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
     assert set(child) == {"hubungan", "jenis_kelamin", "tanggal_lahir", "umur"}
 
 
-def test_count_check_offers_to_fix_the_stated_size(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER, "tidak"])
+@pytest.mark.parametrize("fewer", ["tidak", "sudah", "tidak ada lagi"])
+def test_count_check_offers_to_fix_the_stated_size(engine: Engine, fewer: str) -> None:
+    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER, fewer])  # 3 stated, 1 there
     assert turn.state is not None and turn.state["status"] == "repeat_more"
     shown = texts(engine, turn)
     assert "(1) tidak sama" in shown and "(3)" in shown
@@ -140,14 +141,29 @@ def test_count_check_offers_to_fix_the_stated_size(engine: Engine) -> None:
 
 
 def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, "tidak", "kembali"])
-    assert turn.state is not None and turn.state["status"] == "repeat_more"
+    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER])
+    assert turn.state is not None and turn.state["step"] == "status_rumah"  # 1 of 1: done
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
     assert turn.state is not None and turn.state["step"] == "pekerjaan"
     assert turn.state["answers"]["anggota"] == []  # the member is being edited again
     turn = engine.resume(ASSESSMENT, turn.state, inbound("ojek"), START)
-    assert turn.state is not None
+    assert turn.state is not None and turn.state["step"] == "status_rumah"
     assert turn.state["answers"]["anggota"][0]["pekerjaan"] == "13"
+
+
+def test_the_next_member_starts_at_once_and_back_returns_to_the_last(engine: Engine) -> None:
+    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER])  # 3 stated
+    assert turn.state is not None and turn.state["step"] == "nama"
+    shown = texts(engine, turn)
+    assert "Anggota ke-2 dari 3" in shown and "Tambah anggota" not in shown
+    # "ya", from the habit of "add another?", is not taken for a name.
+    again = engine.resume(ASSESSMENT, turn.state, inbound("ya"), START)
+    assert again.changed is False and "sudah dimulai" in texts(engine, again)
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
+    assert turn.state is not None and turn.state["step"] == "pekerjaan"
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("nelayan"), START)
+    assert turn.state is not None and turn.state["step"] == "nama"
+    assert [m["nama"] for m in turn.state["answers"]["anggota"]] == ["Budi Santoso"]
 
 
 def test_back_from_the_first_member_question_leaves_the_group(engine: Engine) -> None:
@@ -178,7 +194,7 @@ def test_edit_a_member_from_the_summary_and_remove_one(engine: Engine) -> None:
 
 def test_editing_the_head_nik_follows_into_member_one(engine: Engine) -> None:
     other = "3172015203810009"  # a woman born 12-03-1981
-    turn = run(engine, [*FULL, "ubah", "NIK kepala", other, "ya"])
+    turn = run(engine, [*FULL, "ubah", "NIK kepala", other])
     assert turn.state is not None
     head = turn.state["answers"]["anggota"][0]
     assert head["nik"]["masked"] == "3172********0009" and head["jenis_kelamin"] == "2"
@@ -195,27 +211,30 @@ def test_none_of_these_cannot_be_combined(engine: Engine) -> None:
 def test_refusing_consent_ends_the_flow_at_once(engine: Engine) -> None:
     turn = run(engine, ["tidak"])
     assert turn.state is None and turn.completed is not None
-    assert turn.completed["persetujuan"] == "no"
+    assert turn.completed["persetujuan"] == "0"
     # Nothing about the household was asked; the flags are computed (and empty).
     assert set(turn.completed) == {"persetujuan", "kerentanan", "_meta"}
     assert turn.completed["kerentanan"] == []
 
 
-def test_read_back_retry_and_a_corrected_number(engine: Engine) -> None:
-    turn = run(engine, HEAD[:5])
-    assert turn.state is not None and turn.state["status"] == "check"
-    assert "3172********0001" in texts(engine, turn) and "laki-laki" in texts(engine, turn)
-    turn = engine.resume(ASSESSMENT, turn.state, inbound("tidak"), START)
-    assert turn.state is not None and turn.state["status"] == "asking"
-    assert "ketik ulang" in texts(engine, turn)
-    turn = engine.resume(ASSESSMENT, turn.state, inbound(HEAD_NIK), START)
-    turn = engine.resume(ASSESSMENT, turn.state or {}, inbound(WIFE_NIK), START)
+def test_the_nik_is_read_back_with_the_next_question_and_kembali_retypes_it(
+        engine: Engine) -> None:
+    turn = run(engine, HEAD[:4])
+    assert turn.state is not None and turn.state["step"] == "no_kk"
+    shown = texts(engine, turn)
+    assert "3172********0001" in shown and "laki-laki" in shown and "12 Maret 1981" in shown
+    assert "Kamis" not in shown  # no weekday in a read-back
+    assert "kembali" in shown and "Nomor Kartu Keluarga" in shown
+    assert turn.prompt.ephemeral  # the masked number leaves no copy in the outbox
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
+    assert turn.state is not None and turn.state["step"] == "kepala_nik"
+    turn = engine.resume(ASSESSMENT, turn.state, inbound(WIFE_NIK), START)
     assert turn.state is not None and "perempuan" in texts(engine, turn)
-    assert turn.state["pending"]["masked"] == "3172********0002"
+    assert turn.state["answers"]["kepala_nik"]["masked"] == "3172********0002"
 
 
 def test_nanti_pauses_the_assessment_but_is_an_answer_elsewhere(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:4], "nanti"])
+    turn = run(engine, [*HEAD[:3], "nanti"])
     assert turn.paused and turn.state is not None and turn.state["step"] == "kepala_nik"
     complaint = run(engine, ["keluhan", "nanti"], flow=COMPLAINT)
     assert not complaint.paused
@@ -223,7 +242,7 @@ def test_nanti_pauses_the_assessment_but_is_an_answer_elsewhere(engine: Engine) 
 
 
 def test_the_state_never_holds_an_identity_number(engine: Engine) -> None:
-    turn = run(engine, [*FULL[:7], "Catatan: NIK istri 3172 0155 0688 0002"])
+    turn = run(engine, [*FULL[:6], "Catatan: NIK istri 3172 0155 0688 0002"])
     dumped = json.dumps(turn.state)
     for number in (HEAD_NIK, KK, WIFE_NIK):
         assert number not in dumped
@@ -309,3 +328,19 @@ def test_the_diagrams_in_the_docs_are_the_generated_ones() -> None:
     for flow in (ASSESSMENT, REGISTRATION):
         assert f"```mermaid\n{mermaid(flow)}```" in docs, (
             "docs/volunteers.md is out of date: regenerate it from conversations.flow.mermaid")
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ({"persetujuan": "yes", "persetujuan_khusus": "yes"}, "1"),
+    ({"persetujuan": "yes", "persetujuan_khusus": "no"}, "2"),
+    ({"persetujuan": "yes"}, "2"),  # paused before the second answer: nothing specific yet
+    ({"persetujuan": "no"}, "0"),
+    ({"persetujuan": "2"}, "2"),
+])
+def test_a_draft_from_the_two_answer_consent_keeps_a_refusal(before: dict[str, str],
+                                                              after: str) -> None:
+    from conversations.assessment import from_two_consents
+
+    answers = dict(before)
+    from_two_consents(answers)
+    assert answers["persetujuan"] == after

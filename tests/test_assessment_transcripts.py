@@ -33,15 +33,13 @@ def by(who: str, *actions: Action) -> list[Step]:
     return [(who, a) for a in actions]
 
 
-START = by(R, "/asesmen", Button("persetujuan:yes"), Button("persetujuan_khusus:yes"),
-           Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK, Button("kepala_nik:__ok"),
-           KK, "ya", "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "3",
+START = by(R, "/asesmen", Button("persetujuan:1"),
+           Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK,
+           KK, "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "3",
            "hamil")  # the household health screen
 HEAD_MEMBER = by(R, "nikah", "SD", "ya", "nelayan")
-WIFE = by(R, Button("anggota:__add"), "Siti Aminah", WIFE_NIK, "ya", "istri", "ya", "smp",
-          "ya", "pengupas kerang")
-CHILD = by(R, "ya", "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar",
-           "tidak")
+WIFE = by(R, "Siti Aminah", WIFE_NIK, "istri", "ya", "smp", "ya", "pengupas kerang")
+CHILD = by(R, "Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar")
 HOUSE = by(R, "1", "24", "keramik", "tembok", "seng", "sumur bor", "kurang dari 10 m", "sumur bor",
            "tidak bayar", "1",
            "leher angsa", "lubang tanah", "450", "3 kg", "perahu, motor tempel",
@@ -94,16 +92,15 @@ async def test_three_members_with_skip_logic(db: Database) -> None:
 
 async def test_invalid_nik_is_reprompted_with_its_reason(db: Database) -> None:
     team = await team_with_volunteer(db)
-    script = [*START[:5], *by(
+    script = [*START[:4], *by(
         R,
         "31720112038",  # 11 digits
         "3172 0132 0381 0001",  # day 32: no such birth date
         "3172011203810000",  # serial 0000
         "9972011203810001",  # 99 is no province
         "NIK 3172-0112-0381-0001",  # right, typed with a prefix and dashes
-        "tidak",  # the read-back is not what the card says: type again
+        "kembali",  # the read-back is not what the card says: type again
         HEAD_NIK,
-        "ya",
     )]
     check_golden("assessment_invalid_nik", await team.run(script))
 
@@ -132,28 +129,27 @@ async def test_edit_from_the_summary(db: Database) -> None:
 async def test_pause_and_resume_across_a_restart(db: Database) -> None:
     clock = Clock()
     team = await team_with_volunteer(db, clock)
-    await team.run([*START, *HEAD_MEMBER, *WIFE[:3]])
+    await team.run([*START, *HEAD_MEMBER, *WIFE[:2]])
     script: list[Step] = [
-        (R, "nanti"),  # at the NIK read-back of the second member
+        (R, "nanti"),  # at the second member's relationship, her NIK just read back
         Restart(),
         Later(18),
         (R, "halo"),
         (R, "/asesmen"),
         (R, Button("asm:draft:1")),
-        (R, "ya"),  # the NIK read back again
         (R, "istri"),
     ]
     check_golden("assessment_pause_resume", await team.run(script))
     async with db.session() as s:
         assert (await s.execute(select(func.count(AssessmentDraft.id)))).scalar_one() == 0
-    await team.run([*WIFE[5:], *CHILD, *HOUSE, (R, "ya")])
+    await team.run([*WIFE[3:], *CHILD, *HOUSE, (R, "ya")])
     [a] = await assessments(db)
     assert [m["nama"] for m in a.answers["anggota"]] == ["Budi Santoso", "Siti Aminah", "Putri"]
 
 
 async def test_menu_pause_then_asesmen_continues(db: Database) -> None:
     team = await team_with_volunteer(db)
-    await team.run(START[:5])
+    await team.run(START[:4])
     await team.send(R, "menu")
     out = await team.say(R, "/asesmen")
     assert "lanjutkan asesmen" in out.text and "NIK kepala rumah tangga" in out.text
@@ -161,8 +157,8 @@ async def test_menu_pause_then_asesmen_continues(db: Database) -> None:
 
 async def test_several_drafts_and_a_new_assessment(db: Database) -> None:
     team = await team_with_volunteer(db)
-    await team.run([*START[:5], (R, "nanti")])
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:4], (R, "Ani Lestari"),
+    await team.run([*START[:4], (R, "nanti")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:3], (R, "Ani Lestari"),
                     (R, "nanti")])
     out = await team.say(R, "/asesmen")
     assert "Ani Lestari" in out.text and "Budi Santoso" in out.text
@@ -179,16 +175,16 @@ async def test_duplicate_nik_in_the_same_kelurahan_is_flagged(db: Database) -> N
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
     [first] = await assessments(db)
-    script = [*START[:7], *by(R, "tidak")]  # NIK confirmed: warned at once; "tidak" stops
+    script = [*START[:5], *by(R, "tidak")]  # NIK typed: warned at once; "tidak" stops
     check_golden("assessment_duplicate_nik", await team.run(script))
     assert len(await assessments(db)) == 1
     # Answered "ya", it is saved as an update linked to the earlier record.
-    await team.run([*START[:7], (R, "ya"), *START[7:], *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE,
+    await team.run([*START[:5], (R, "ya"), *START[5:], *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE,
                     (R, "ya")])
     first_again, second = await assessments(db)
     assert second.duplicate_of == first.id == first_again.id
     # Another kelurahan is another household (NIKs stay where they were first issued).
-    await team.run([*START[:3], (R, Button("kelurahan:1003")), *START[4:7]])
+    await team.run([*START[:2], (R, Button("kelurahan:1003")), *START[3:5]])
     out = await team.say(R, KK)
     assert "sudah pernah diases" not in out.text
 
@@ -197,7 +193,7 @@ async def test_duplicate_found_by_family_card(db: Database) -> None:
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
     other_head = "3172010101700003"
-    outs = await team.run([*START[:5], (R, other_head), (R, "ya"), (R, KK), (R, "ya")])
+    outs = await team.run([*START[:4], (R, other_head), (R, KK)])
     assert "No. KK ini sudah pernah diases" in outs and "pembaruan" in outs
 
 
@@ -235,10 +231,10 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])  # a saved assessment
     # A draft: an update of that household, with the number typed into a free-text answer.
-    await team.run([*START[:7], *by(R, "ya", KK, "ya", "RT 5 RW 3",
+    await team.run([*START[:5], *by(R, "ya", KK, "RT 5 RW 3",
                                     "Catatan: KK lama 3172-0120-0515-0007", "nanti")])
-    # A session in the middle, waiting at the KK read-back.
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:7], (R, "ya")])
+    # A session in the middle, just past the KK and its read-back.
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:5], (R, "ya")])
     out = await team.say(R, KK)
     assert "3172********0007" in out.text
     await db.close()  # everything on disk
@@ -259,7 +255,7 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
             assert draft.state["answers"]["patokan"] == "Catatan: KK lama [nomor disembunyikan]"
             [state] = (await tx.session.execute(select(ConversationSession.state).where(
                 ConversationSession.flow_id == "assessment"))).scalars()
-            assert state["flow"]["status"] == "check" and state["flow"]["pending"]["sealed"]
+            assert state["flow"]["answers"]["no_kk"]["sealed"]
             entries = (await tx.session.execute(select(AuditEntry.action))).scalars().all()
             assert "assessment.created" in entries
     finally:
@@ -269,10 +265,10 @@ async def test_no_plaintext_identity_numbers_in_the_database_file(
 async def test_correcting_the_number_drops_the_update_question(db: Database) -> None:
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
-    await team.run([*HOUSEHOLD[:7], (R, "ya"), *HOUSEHOLD[7:]])
+    await team.run([*HOUSEHOLD[:5], (R, "ya"), *HOUSEHOLD[5:]])
     out = await team.say(R, "ubah")
     assert "edit:pembaruan" in [c.id for c in out.choices]
-    await team.run(by(R, "NIK kepala", "3172010101700003", "ya"))
+    await team.run(by(R, "NIK kepala", "3172010101700003"))
     async with db.session() as s:
         state = (await s.execute(select(ConversationSession.state))).scalars().all()
     [flow] = [st["flow"] for st in state if st.get("flow")]
@@ -280,7 +276,7 @@ async def test_correcting_the_number_drops_the_update_question(db: Database) -> 
     # The KK is still the old household's: the question stays, about that number now.
     assert flow["ctx"]["duplicate"]["by"] == "kk"
     out = await team.say(R, "ubah")
-    await team.run(by(R, "No. KK", "3172012005160008", "ya"))
+    await team.run(by(R, "No. KK", "3172012005160008"))
     async with db.session() as s:
         state = (await s.execute(select(ConversationSession.state))).scalars().all()
     [flow] = [st["flow"] for st in state if st.get("flow")]
@@ -294,8 +290,8 @@ async def test_no_identity_number_in_any_table(db: Database) -> None:
 
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, "ya")])
-    await team.run([*START[:7], *by(R, "ya", KK, "ya", "nanti")])
-    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:7], (R, "ya")])
+    await team.run([*START[:5], *by(R, "ya", KK, "nanti")])
+    await team.run([(R, "/asesmen"), (R, Button("asm:new")), *START[1:5], (R, "ya")])
     await team.say(R, KK)
     seen = 0
     async with db.session() as s:

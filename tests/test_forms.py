@@ -149,6 +149,12 @@ def write_form(path: Path, rows: list[list[str]], *, extra: dict[str, list[str]]
         ([["begin_repeat", "r", "Anggota", "Member", "", ""],
           ["text", "nama", "Nama?", "Name?", "", ""], ["end_repeat", "", "", "", "", ""]],
          None, None, "a repeat group needs chat::noun and chat::item"),
+        ([["begin_group", "g", "Dua sekaligus?", "Both?", "", ""],
+          ["select_one yt", "a", "A?", "A?", "", ""], ["text", "b", "B?", "B?", "", ""],
+          ["end_group", "", "", "", "", ""]],
+         [["yt", "ya", "Ya", "Yes"], ["yt", "tidak", "Tidak", "No"]],
+         {"appearance": ["field-list", "", "", ""]},
+         "'g': a field-list group holds select_one questions only"),
     ],
 )
 def test_a_workbook_that_cannot_run_fails_loudly(tmp_path: Path, rows: list[list[str]],

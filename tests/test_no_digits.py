@@ -94,7 +94,7 @@ async def test_the_database_without_the_key_narrows_no_number(db: Database,
     team = await team_with_volunteer(db)
     await team.run([*HOUSEHOLD, (R, Button("confirm:yes"))])
     # A paused update of the household: the No. KK read back, then typed into free text.
-    await team.run([*START[:7], *by(R, "ya", KK, "ya", "RT 5 RW 3",
+    await team.run([*START[:5], *by(R, "ya", KK, "RT 5 RW 3",
                                     f"Catatan: KK lama {KK[:4]}-{KK[4:8]}-{KK[8:12]}-"
                                     f"{KK[12:]}", "nanti")])
     # A correction request with the number typed, grouped with spaces.

@@ -45,11 +45,11 @@ from conversations.assessment import (
     ASSESSMENT,
     NOTICE_KEY,
     NOTICE_VERSION,
-    SPECIFIC_NOTICE_KEY,
+    consent_given,
     families_in_house,
+    from_two_consents,
     house_answers,
     household_label,
-    repeated_nik,
 )
 from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
@@ -543,6 +543,7 @@ class VolunteersFeature:
                 if draft.flow_version == ASSESSMENT.version:
                     turn = self.d.engine.reask(ASSESSMENT, draft.state, intro)
                 else:
+                    from_two_consents(draft.state["answers"])
                     turn = self.d.engine.refresh(ASSESSMENT, draft.state, intro)
                 ctx.session.flow = turn.state
                 ctx.replies.append(turn.prompt)
@@ -569,13 +570,6 @@ class VolunteersFeature:
             turn.state = None
             turn.paused = False
             turn.prompt = Prompt(texts=[T("asm.paused", label=label or T("asm.draft_unnamed"))])
-            return
-        if turn.state is not None and (name := repeated_nik(turn.state)) is not None:
-            state = turn.state
-            state.pop("pending", None)
-            state["status"] = "asking"
-            refreshed = self.d.engine.refresh(flow, state, [T("asm.nik_twice", name=name)])
-            turn.state, turn.prompt = refreshed.state, refreshed.prompt
             return
         if turn.state is not None:
             await self._check_duplicate(ctx, flow, turn)
@@ -633,7 +627,7 @@ class VolunteersFeature:
             "notice_version": NOTICE_VERSION, "language": ctx.lang,
             "channel": ctx.contact.channel,
         }
-        if not is_yes(answers.get("persetujuan")):
+        if not consent_given(answers):
             await repo.add_consent(**consent, scope="umum", granted=False,
                                    notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
                                    at=_parse_time(times.get("persetujuan"), ctx.now))
@@ -681,8 +675,8 @@ class VolunteersFeature:
                                at=_parse_time(times.get("persetujuan"), ctx.now))
         await repo.add_consent(**consent, assessment_id=assessment.id, scope="spesifik",
                                granted=is_yes(answers.get("persetujuan_khusus")),
-                               notice_sha256=self._notice_hash(ctx.lang, SPECIFIC_NOTICE_KEY),
-                               at=_parse_time(times.get("persetujuan_khusus"), ctx.now))
+                               notice_sha256=self._notice_hash(ctx.lang, NOTICE_KEY),
+                               at=_parse_time(times.get("persetujuan"), ctx.now))
         # One record per keluarga; keluarga of one house share the first one's reference.
         house_ref = str(flow_ctx.get("rumah") or assessment.ref)
         kk_number = int(flow_ctx.get("kk_ke") or 1)

@@ -107,6 +107,11 @@ class QuestionType:
         """For confirmable types: the line that reads the answer back."""
         return None
 
+    def find(self, text: str) -> tuple[str, str] | None:
+        """An answer of this type inside a longer message, and the rest of the message
+        (a question with ``chat::with`` takes two answers in one message)."""
+        return None
+
     # -- helpers for subclasses ------------------------------------------------------------
 
     def need_text(self, answer: Answer, *, limit: int = MAX_SHORT_ANSWER) -> str:

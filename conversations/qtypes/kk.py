@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from conversations import parsing
-from conversations.i18n import JAKARTA, T
+from conversations.i18n import JAKARTA, PlainDay, T
 from conversations.qtypes import Answer, Case, Display, QuestionType, register
 from conversations.qtypes.nik import masked, sealed
 
@@ -36,4 +35,4 @@ class KkType(QuestionType):
 
     def readback(self, step: Step, value: Any) -> T | None:
         return T("kk.readback", masked=value["masked"],
-                 issued=date.fromisoformat(value["issued"]))
+                 issued=PlainDay.fromisoformat(value["issued"]))

@@ -5,11 +5,10 @@ Only a masked form and a ciphertext from the caller's sealer are kept, never the
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from conversations import parsing
-from conversations.i18n import JAKARTA, T
+from conversations.i18n import JAKARTA, PlainDay, T
 from conversations.privacy import ID_PLACEHOLDER, identity_label
 from conversations.qtypes import Answer, Case, Display, QuestionType, register
 
@@ -55,6 +54,9 @@ class NikType(QuestionType):
     def display(self, step: Step, value: Any) -> Display:
         return masked(value)
 
+    def find(self, text: str) -> tuple[str, str] | None:
+        return parsing.find_id_number(text)
+
     def readback(self, step: Step, value: Any) -> T | None:
         return T("nik.readback", masked=value["masked"], sex=T(f"nik.sex.{value['sex']}"),
-                 birth=date.fromisoformat(value["birth_date"]))
+                 birth=PlainDay.fromisoformat(value["birth_date"]))

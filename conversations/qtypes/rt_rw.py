@@ -31,5 +31,8 @@ class RtRw(QuestionType):
             raise InvalidAnswer("answer.rt_rw")
         return {"rt": found[0], "rw": found[1]}, []
 
+    def find(self, text: str) -> tuple[str, str] | None:
+        return parsing.find_rt_rw(text)
+
     def display(self, step: Step, value: Any) -> Display:
         return T("summary.rt_rw", rt=value["rt"], rw=value["rw"])
