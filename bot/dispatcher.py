@@ -265,14 +265,17 @@ class Dispatcher:
             # Not a message from the person: the window and "last seen" stay as they were.
             contact = await tx.contacts.state(inbound.channel, inbound.user_id)
         if contact is None:
-            contact = await tx.contacts.touch(
+            # The session document comes with the contact (one statement on SQLite).
+            contact, document = await tx.contacts.touch_reading_session(
                 inbound.channel, inbound.user_id, now,
                 name=inbound.contact_name, alt_id=inbound.alt_user_id,
             )
+        else:
+            document = await tx.sessions.state(contact.id)
         ids = {f"{contact.channel}:{contact.external_id}", f"{contact.channel}:{contact.alt_id}"}
         if ids & self.coordinators:
             contact.role = "coordinator"
-        session = Session.from_json(await tx.sessions.state(contact.id))
+        session = Session.from_json(document)
         ctx = Context(tx, contact, inbound, now, session, self)
         await self._route(ctx)
         await self._persist(ctx)

@@ -275,20 +275,29 @@ _PROFILE = (
 )
 
 
-def _touch(where: str) -> TextClause:
-    return _sql(
+def _touch(where: str, *, with_session: bool = False) -> TextClause:
+    # SQLite: the session document comes along (``_Hot.prefetch``), one trip fewer.
+    session = (", (SELECT state FROM sessions WHERE contact_id = contacts.id) AS "
+               "session_state" if with_session else "")
+    stmt = _sql(
         "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
         f"window_closed = :false, stopped = :false, {_PROFILE} "
         f"WHERE channel = :channel AND {where} = :ext "
-        f"RETURNING {_CONTACT_COLUMNS}",
+        f"RETURNING {_CONTACT_COLUMNS}{session}",
         now=UTCDateTime(),
         false=Boolean(),
-    ).columns(**_CONTACT_TYPES)
+    )
+    if with_session:
+        return stmt.columns(**_CONTACT_TYPES, session_state=JSON())
+    return stmt.columns(**_CONTACT_TYPES)
 
 
+_UNREAD = object()
 # A person who writes to us has evidently unblocked the bot, and opened the WhatsApp window.
 _TOUCH_BY_EXTERNAL = _touch("external_id")
 _TOUCH_BY_ALT = _touch("alt_id")
+_SQLITE_TOUCH = {_TOUCH_BY_EXTERNAL: _touch("external_id", with_session=True),
+                 _TOUCH_BY_ALT: _touch("alt_id", with_session=True)}
 # Someone first known by phone number (a coordinator added as whatsapp:6281…) now writes
 # with a WhatsApp user id: same person; keep the number as the id, the user id beside it.
 _ADOPT_BY_PHONE = _sql(
@@ -369,6 +378,36 @@ class ContactRepo:
         One statement in the common case: the UPDATE … RETURNING both locks the row (on
         PostgreSQL) and reads it.
         """
+        contact, _state = await self._touch(channel, external_id, now, name=name,
+                                            alt_id=alt_id, language=language)
+        return contact
+
+    async def touch_reading_session(
+        self,
+        channel: str,
+        external_id: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        alt_id: str | None = None,
+        language: str = "id",
+    ) -> tuple[ContactState, dict[str, Any] | None]:
+        """``touch``, and the person's session document (``SessionRepo.state``: None when
+        there is none) — what every message needs first. On SQLite one statement reads
+        both: each statement is a trip to aiosqlite's thread, which costs more than the
+        statement itself."""
+        contact, state = await self._touch(channel, external_id, now, name=name,
+                                           alt_id=alt_id, language=language,
+                                           with_session=True)
+        if state is _UNREAD:
+            state = await SessionRepo(self.s, self.hot).state(contact.id)
+        return contact, state
+
+    async def _touch(self, channel: str, external_id: str, now: datetime, *,
+                     name: str | None, alt_id: str | None, language: str,
+                     with_session: bool = False) -> tuple[ContactState, Any]:
+        """The contact, and its session document if the statement read it (else
+        ``_UNREAD``)."""
         name = name[:200] if name else None
         params = {"channel": channel, "ext": external_id, "now": now, "false": False,
                   "name": name, "alt_id": alt_id}
@@ -385,13 +424,19 @@ class ContactRepo:
                 )
                 stmt = _TOUCH_BY_EXTERNAL
             if self.hot.sqlite:
-                found = await self.hot.first(stmt, params)
+                found = await self.hot.first(
+                    _SQLITE_TOUCH.get(stmt, stmt) if with_session else stmt, params)
                 if found is not None:
-                    return ContactState.from_mapping(found)
+                    contact = ContactState.from_mapping(
+                        {k: v for k, v in found.items() if k != "session_state"})
+                    if "session_state" in found:
+                        state = found["session_state"]
+                        return contact, dict(state) if state is not None else None
+                    return contact, _UNREAD
                 continue
             row = (await self.s.execute(stmt, params)).first()
             if row is not None:
-                return ContactState.from_row(row)
+                return ContactState.from_row(row), _UNREAD
         raise AssertionError("contact vanished while it was being created")
 
     async def _execute(self, stmt: TextClause, params: dict[str, Any]) -> None:
@@ -444,7 +489,8 @@ class ContactRepo:
         if inbound:
             contact.last_inbound_at = now
             contact.window_closed = False
-            # A person who writes to us has evidently unblocked the bot.
+            _UNREAD = object()
+# A person who writes to us has evidently unblocked the bot.
             contact.stopped = False
         contact.updated_at = now
         return contact
