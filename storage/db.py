@@ -106,6 +106,21 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
     return create_async_engine(url, **kwargs)
 
 
+@asynccontextmanager
+async def _settled(session: AsyncSession) -> AsyncIterator[Repos]:
+    """``session``'s transaction, then its ``after_commit`` or ``after_rollback``."""
+    repos = Repos(session)
+    try:
+        async with session.begin():
+            yield repos
+    except BaseException:
+        for callback in repos.after_rollback:
+            callback()
+        raise
+    for callback in repos.after_commit:
+        callback()
+
+
 class Database:
     """Owns the engine; hands out one session per unit of work."""
 
@@ -136,11 +151,13 @@ class Database:
     async def transaction(self) -> AsyncIterator[Repos]:
         """One transaction: commit on success, roll back on any exception."""
         if self._write_lock is None:
-            async with self._sessions() as session, session.begin():
-                yield Repos(session)
+            async with self._sessions() as session:
+                async with _settled(session) as repos:
+                    yield repos
             return
-        async with self._write_lock, self._sessions() as session, session.begin():
-            yield Repos(session)
+        async with self._write_lock, self._sessions() as session:
+            async with _settled(session) as repos:
+                yield repos
 
     async def run(self, work: Callable[[Repos], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction and return its result once it is committed.

@@ -244,6 +244,10 @@ class Repos:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Run by ``Database.transaction`` once this transaction has committed, or rolled
+        # back: what a unit of work must only make known in memory when it is durable.
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         hot = _Hot(session)
         self.contacts = ContactRepo(session, hot)
         self.sessions = SessionRepo(session, hot)
