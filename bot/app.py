@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -80,6 +80,7 @@ async def build_services(
         await upgrade(settings.database_url)
     db = Database(settings.database_url)
     translator = library.translator()
+    _load_calendars()
     metrics = Metrics()
     dispatcher = Dispatcher(
         db,
@@ -102,6 +103,16 @@ async def build_services(
                         features=list(features))
     await bootstrap_coordinators(services)
     return services
+
+
+def _load_calendars() -> None:
+    """Babel reads a language's calendar data (day and month names: ``format_day``) the
+    first time it is used (tens of milliseconds of CPU): at start-up, not in the
+    middle of the first resident's answer."""
+    from conversations.i18n import LANGUAGES, format_day
+
+    for lang in LANGUAGES:
+        format_day(date(2026, 1, 1), lang)
 
 
 async def bootstrap_coordinators(services: Services) -> None:
