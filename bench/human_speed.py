@@ -200,10 +200,21 @@ async def phase_think(args: argparse.Namespace, tmp: Path, kind: str, users: int
         replies = Replies(fake)
         load = Load()
         load_before = loadavg()
+        profiler = None
+        if args.py_spy and kind == "ours":
+            # Stacks of the service while residents report, for `py-spy`'s flame graphs
+            # or `sort | uniq`-style reading (raw collapsed format).
+            profiler = await asyncio.create_subprocess_exec(
+                args.py_spy, "record", "--pid", str(bot.child.process.pid), "--rate", "250",
+                "--format", "raw", "--gil", "--duration", str(max(1, int(args.seconds))),
+                "--output", f"{args.py_spy_out}-{folder.name}.txt",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         cpu = bot.child.cpu_seconds()
         t0 = time.perf_counter()
         await residents(bot.child.url, bot.secret, replies, who, args.seconds, load)
         elapsed = time.perf_counter() - t0
+        if profiler is not None:
+            await profiler.wait()
         figures = {**load.figures(), **cost(bot, load, elapsed, cpu),
                    "throttled_429": fake.throttled, "loadavg": round(load_before, 2)}
     finally:
@@ -582,6 +593,10 @@ def main() -> None:
                         help="run our service from another checkout (before/after)")
     parser.add_argument("--cprofile", default=None, metavar="FILE",
                         help="profile our service with cProfile into FILE")
+    parser.add_argument("--py-spy", default=None, metavar="PY_SPY",
+                        help="record our service with this py-spy executable (think, cap)")
+    parser.add_argument("--py-spy-out", default="/tmp/human-speed", metavar="PREFIX",
+                        help="py-spy's raw profiles go to PREFIX-<phase folder>.txt")
     parser.add_argument("--out", type=Path, default=None,
                         help="also write the figures so far to this file after each phase")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -51,13 +51,18 @@ def main() -> None:
                         help="profile the service with cProfile into FILE (pstats)")
     args = parser.parse_args()
 
-    from bot.app import create_app
+    from bot import app as service
     from bot.cli import _logging
     from bot.settings import Settings
 
     settings = Settings.from_env()
     _logging(settings.log_level)
-    app = create_app(settings)
+    # As `warga serve` does (an older checkout may not have it: migrated in-process there).
+    upgrade_in_child = getattr(service, "upgrade_in_child", None)
+    if upgrade_in_child is not None:
+        app = service.create_app(settings, migrate=not upgrade_in_child(settings.database_url))
+    else:
+        app = service.create_app(settings)
     if args.probe_ms > 0:
         probe = LagProbe(args.probe_ms / 1000)
 
@@ -78,8 +83,10 @@ def main() -> None:
         app.cleanup_ctx.append(probing)
     if args.cprofile:
         import cProfile
+        import time
 
-        with cProfile.Profile() as profile:
+        # CPU time of the event loop's thread, not wall time: waits are not work.
+        with cProfile.Profile(time.thread_time) as profile:
             web.run_app(app, host=settings.host, port=settings.port, print=None,
                         shutdown_timeout=10)
         profile.dump_stats(args.cprofile)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -36,7 +39,7 @@ from conversations import library
 from storage.db import Database
 
 __all__ = ["SERVICES", "Services", "build_services", "create_app", "default_features",
-           "utc_now"]
+           "upgrade_in_child", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ async def build_services(
         await upgrade(settings.database_url)
     db = Database(settings.database_url)
     translator = library.translator()
+    _load_calendars()
     metrics = Metrics()
     dispatcher = Dispatcher(
         db,
@@ -99,6 +103,16 @@ async def build_services(
                         features=list(features))
     await bootstrap_coordinators(services)
     return services
+
+
+def _load_calendars() -> None:
+    """Babel reads a language's calendar data (day and month names: ``format_day``) the
+    first time it is used (tens of milliseconds of CPU): at start-up, not in the
+    middle of the first resident's answer."""
+    from conversations.i18n import LANGUAGES, format_day
+
+    for lang in LANGUAGES:
+        format_day(date(2026, 1, 1), lang)
 
 
 async def bootstrap_coordinators(services: Services) -> None:
@@ -158,14 +172,42 @@ async def database_unavailable(
                                  headers={"Retry-After": "5"})
 
 
+def upgrade_in_child(database_url: str) -> bool:
+    """Bring the database to the latest revision in a process of its own
+    (``python -m storage.migrate``); False when it cannot (an in-memory database lives in
+    this process: ``build_services`` migrates it).
+
+    Alembic, its templates and the migration scripts are never needed again once the
+    service runs; imported here, they would stay in its memory for good.
+    Raises ``RuntimeError`` when the migration fails (its own messages went to stderr).
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:"
+                                                 or "mode=memory" in database_url):
+        return False
+    # The address goes through the environment: a password in argv is visible to every
+    # user of the machine.
+    done = subprocess.run([sys.executable, "-m", "storage.migrate"], check=False,
+                          env={**os.environ, "WARGA_DATABASE_URL": database_url})
+    if done.returncode != 0:
+        raise RuntimeError(f"database migration failed (exit status {done.returncode})")
+    return True
+
+
 def create_app(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = utc_now,
     plugins: list[ChannelPlugin] | None = None,
     features: list[Feature] | None = None,
+    migrate: bool = True,
 ) -> web.Application:
-    """The service: HTTP routes, channels, outbox loop and scheduler, with clean shutdown."""
+    """The service: HTTP routes, channels, outbox loop and scheduler, with clean shutdown.
+
+    ``migrate=False``: the database is at the latest revision already
+    (``upgrade_in_child``)."""
     app = web.Application(client_max_size=settings.max_body_bytes,
                           middlewares=[database_unavailable])
     app.router.add_get("/healthz", healthz)
@@ -180,7 +222,8 @@ def create_app(
             page.add_routes(app)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        services = await build_services(settings, clock=clock, features=features)
+        services = await build_services(settings, clock=clock, features=features,
+                                        migrate=migrate)
         app[SERVICES] = services
         async with contextlib.AsyncExitStack() as stack:
             for plugin in plugins:

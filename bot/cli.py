@@ -45,7 +45,7 @@ def key_refusal(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import create_app, default_plugins
+    from bot.app import create_app, default_plugins, upgrade_in_child
     from bot.logs import server_options
 
     settings = _settings()
@@ -58,8 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("local trial: the secret key is kept in the data folder; do not use "
                     "this set-up for real residents' data")
     log.info("settings: %s", settings.redacted())
+    try:
+        migrated = upgrade_in_child(settings.database_url)
+    except RuntimeError as error:
+        print(f"warga: {error}", file=sys.stderr)
+        return 1
     plugins = default_plugins(settings)
-    app = create_app(settings, plugins=plugins)
+    app = create_app(settings, plugins=plugins, migrate=not migrated)
     web.run_app(app, host=settings.host, port=settings.port, print=None,
                 shutdown_timeout=10, **server_options())
     # A channel that had to stop the service (Telegram 409 Conflict) makes the exit non-zero.

@@ -113,6 +113,9 @@ class Dispatcher:
         self.timers: list[Timer] = []
         self.specs: list[FeatureSpec] = []
         self.on_enqueued: list[Callable[[], None]] = []
+        # The outbox sender's claim inside the transaction that queued a reply
+        # (``OutboxSender.claim_within``): True when it took what was queued.
+        self.claim_within: Callable[[Repos], Awaitable[bool]] | None = None
         self.app = FeatureContext(
             db=db, clock=clock, translator=translator, notify=self.notify, wake=self.wake,
             engine=self.engine, render=self.render, sealer=sealer, session_hours=session_hours,
@@ -203,15 +206,22 @@ class Dispatcher:
         inbound = _without_nul(inbound)
         key = f"{inbound.channel}:{inbound.user_id}"
         started = _time.perf_counter()
+        claimed: list[bool] = []
+
+        async def unit(tx: Repos) -> bool:
+            claimed.clear()  # run again alone if its batch rolled back
+            return await self._admitted(tx, inbound, claimed)
+
         async with self._contact_lock(key):
-            if not await self.db.run(lambda tx: self._admitted(tx, inbound)):
+            if not await self.db.run(unit):
                 self.metrics.duplicates.labels(inbound.channel).inc()
                 return False
             self.metrics.inbound.labels(inbound.channel, inbound.kind.value).inc()
             self.metrics.handle_seconds.labels(inbound.channel).observe(
                 _time.perf_counter() - started
             )
-        self.wake()
+        if not claimed:
+            self.wake()
         if inbound.media is not None and inbound.channel in self.media_fetchers:
             # Download after the commit: a slow platform must not hold up the webhook.
             task = asyncio.create_task(self._store_media(inbound.channel, inbound.media))
@@ -219,7 +229,7 @@ class Dispatcher:
             task.add_done_callback(self._background.discard)
         return True
 
-    async def _admitted(self, tx: Repos, inbound: Inbound) -> bool:
+    async def _admitted(self, tx: Repos, inbound: Inbound, claimed: list[bool]) -> bool:
         """The inbound limit first: a message over it is stored (acknowledged, not lost)
         and handled in its turn (``handle_held``); False for a re-delivery."""
         gate = self.inbound_gate
@@ -227,7 +237,7 @@ class Dispatcher:
             verdict = await gate.admit(tx, inbound, self)
             if verdict is not True:
                 return verdict is False
-        return await self._handle_in(tx, inbound)
+        return await self._handle_in(tx, inbound, claimed)
 
     async def handle_held(self, channel: str, external_id: str) -> bool:
         """Handle a contact's oldest held message if its turn has come; False if not."""
@@ -255,8 +265,12 @@ class Dispatcher:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _handle_in(self, tx: Repos, inbound: Inbound) -> bool:
-        """Everything one message changes, inside one transaction; False for a re-delivery."""
+    async def _handle_in(self, tx: Repos, inbound: Inbound,
+                         claimed: list[bool] | None = None) -> bool:
+        """Everything one message changes, inside one transaction; False for a re-delivery.
+
+        ``claimed`` (given): the sender may claim the reply in this same transaction; it
+        then holds True and nobody needs to wake the sender."""
         now = self.clock()
         if not await tx.inbound.remember(inbound.channel, inbound.message_id, now):
             return False
@@ -265,18 +279,25 @@ class Dispatcher:
             # Not a message from the person: the window and "last seen" stay as they were.
             contact = await tx.contacts.state(inbound.channel, inbound.user_id)
         if contact is None:
-            contact = await tx.contacts.touch(
+            # The session document comes with the contact (one statement on SQLite).
+            contact, document = await tx.contacts.touch_reading_session(
                 inbound.channel, inbound.user_id, now,
                 name=inbound.contact_name, alt_id=inbound.alt_user_id,
             )
+        else:
+            document = await tx.sessions.state(contact.id)
         ids = {f"{contact.channel}:{contact.external_id}", f"{contact.channel}:{contact.alt_id}"}
         if ids & self.coordinators:
             contact.role = "coordinator"
-        session = Session.from_json(await tx.sessions.state(contact.id))
+        session = Session.from_json(document)
         ctx = Context(tx, contact, inbound, now, session, self)
         await self._route(ctx)
-        await self._persist(ctx)
+        queued = await self._persist(ctx)
         await tx.contacts.save_changes(contact, now)
+        if queued and claimed is not None and self.claim_within is not None:
+            # The reply leaves as soon as it is committed, without a claim of its own.
+            if await self.claim_within(tx):
+                claimed.append(True)
         return True
 
     # -- routing -------------------------------------------------------------------------
@@ -655,7 +676,8 @@ class Dispatcher:
 
     # -- persistence ---------------------------------------------------------------------
 
-    async def _persist(self, ctx: Context) -> None:
+    async def _persist(self, ctx: Context) -> bool:
+        """Save the session and queue the turn's reply; True if a reply was queued."""
         session = ctx.session
         session.start_payload = None
         fstate = session.flow
@@ -693,6 +715,7 @@ class Dispatcher:
                 dedupe_key=f"reply:{ctx.inbound.channel}:{ctx.inbound.message_id}",
                 ephemeral=any(p.ephemeral for p in ctx.replies),
             )
+        return outbound is not None
 
     def render(self, contact: ContactState, prompts: Sequence[Prompt], *,
                remove_keyboard: bool = False) -> Outbound:

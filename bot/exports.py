@@ -210,9 +210,13 @@ def _child(argv: list[str]) -> int:
     what, fmt, out, zone, delimiter, public_url = argv
     from zoneinfo import ZoneInfo
 
-    # Background work: on a busy machine the service's replies get the CPU first.
+    # Background work: on a busy machine the service's replies get the CPU first — the
+    # lowest priority there is short of SCHED_IDLE (which a busy machine could starve),
+    # and scheduled as batch work (the service's wake-ups preempt it at once).
     with contextlib.suppress(AttributeError, OSError):
-        os.nice(10)
+        os.nice(19)
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
     async def main() -> Exported:
         db = Database(os.environ["WARGA_DATABASE_URL"])

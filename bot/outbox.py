@@ -217,18 +217,61 @@ class OutboxSender:
         until = max(0.0, min(self._next_poll, self._flush_due) - time.monotonic())
         return until if wait is None else max(0.0, min(wait, until))
 
+    def _need(self) -> tuple[int, int | None]:
+        """How many rows to claim, and up to which priority."""
+        waiting = sum(len(lane.waiting) for lane in self.lanes.values())
+        need = sum(lane.target for lane in self.lanes.values()) - waiting
+        if need <= 0:
+            # Enough held already; a reply that just came must not wait behind it.
+            return WAKE_CLAIM, 0
+        return need, None
+
+    async def claim_within(self, tx: Repos) -> bool:
+        """Claim what is due — the replies ``tx`` has just queued among it — in ``tx``
+        itself, as a claim of its own would (recording what was sent first): the rows
+        are this sender's once ``tx`` commits, and nothing is taken if it rolls back.
+        Saves the transaction a claim after every answer would take. False: not done
+        (the sender is not running, is stopping, or sends for some recipients only):
+        wake it instead."""
+        if self._runner is None or self._stopping or self.recipients is not None:
+            return False
+        need, max_priority = self._need()
+        now = self.clock()
+        jobs: list[_Job] = []
+        sent, self._sent = self._sent, []
+        tx.after_rollback.append(lambda: self._unrecorded(sent))
+        await tx.outbox.mark_sent_many(sent, now)
+        rows = await self._claim_in(tx, now, need, max_priority, jobs)
+        tx.after_commit.append(lambda: self._taken(sent, rows, jobs, need, max_priority))
+        return True
+
+    def _unrecorded(self, sent: list[tuple[int, str | None]]) -> None:
+        """Deliveries a rolled-back transaction did not record: with a later claim."""
+        self._sent = sent + self._sent
+        self._flush_due = min(self._flush_due, time.monotonic() + FLUSH_DELAY)
+
+    def _taken(self, sent: list[tuple[int, str | None]], rows: list[ClaimedMessage],
+               jobs: list[_Job], need: int, max_priority: int | None) -> None:
+        """A claim committed: what it recorded is settled, what it took is held (taken
+        after ``stop`` gave its rows back, they wait for their lease to run out, as after
+        a crash)."""
+        for row_id, _ in sent:
+            self._held.pop(row_id, None)
+        if not self._sent:
+            self._flush_due = float("inf")
+        self._more_due = self._more_due or (max_priority is None and len(rows) == need)
+        for job in jobs:
+            self._held[job.row.id] = job.row.attempts
+            self.lanes[job.row.channel].waiting[job.row.id] = job
+        self._wake.set()
+
     async def _claim(self) -> int:
         """Take due rows into the lanes; returns how many."""
         self._claim_wanted = False
         self._next_poll = time.monotonic() + POLL_SECONDS
         if self._stopping:
             return 0
-        waiting = sum(len(lane.waiting) for lane in self.lanes.values())
-        need = sum(lane.target for lane in self.lanes.values()) - waiting
-        max_priority: int | None = None
-        if need <= 0:
-            # Enough held already; a reply that just came must not wait behind it.
-            need, max_priority = WAKE_CLAIM, 0
+        need, max_priority = self._need()
         now = self.clock()
         jobs: list[_Job] = []
         sent, self._sent = self._sent, []

@@ -51,6 +51,9 @@ class Services:
                                    lease=timedelta(seconds=lease),
                                    limiters=self.limiters())
         self.dispatcher.on_enqueued.append(self.sender.wake)
+        if self.db.is_sqlite:
+            # One writer: the claim joins the answer's transaction instead of following it.
+            self.dispatcher.claim_within = self.sender.claim_within
         return self.sender
 
     def limiters(self) -> dict[str, Limiter]:

@@ -49,8 +49,14 @@ def _prepare_sqlite_path(url: str) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine with the connection settings this project relies on."""
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine with the connection settings this project relies on.
+
+    ``read_only``: for long reads beside the service (exports). On SQLite its
+    transactions are deferred (``BEGIN``: a WAL snapshot that never takes the write lock,
+    so no writer in any process waits for it) and ``PRAGMA query_only`` refuses writes;
+    on PostgreSQL every transaction is ``READ ONLY``.
+    """
     # Statement parameters (names, phones, texts) never go into error messages or logs.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
@@ -73,31 +79,61 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
+
+        # A reader's BEGIN IMMEDIATE would hold the write lock for as long as it reads:
+        # every webhook would wait for a page of an export (across processes, too).
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
             # One statement, no cursor to open and close: one trip to aiosqlite's thread
             # instead of three (the adapter's ``execute``, as sqlite3's connection has).
-            conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+            conn.connection.dbapi_connection.execute(begin)
 
         return engine
+    if read_only:
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        settings = dict(connect_args.get("server_settings", {}))
+        settings.setdefault("default_transaction_read_only", "on")
+        connect_args["server_settings"] = settings
+        kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
 
+@asynccontextmanager
+async def _settled(session: AsyncSession) -> AsyncIterator[Repos]:
+    """``session``'s transaction, then its ``after_commit`` or ``after_rollback``."""
+    repos = Repos(session)
+    try:
+        async with session.begin():
+            yield repos
+    except BaseException:
+        for callback in repos.after_rollback:
+            callback()
+        raise
+    for callback in repos.after_commit:
+        callback()
+
+
 class Database:
     """Owns the engine; hands out one session per unit of work."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, read_only: bool = False, **engine_kwargs: Any) -> None:
+        """``read_only``: only reads, and never in any writer's way (see ``create_engine``)."""
         self.url = url
-        self.engine = create_engine(url, **engine_kwargs)
+        self.read_only = read_only
+        self.engine = create_engine(url, read_only=read_only, **engine_kwargs)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer. Queueing writers here, in order, is far cheaper than
         # letting them collide in SQLite's busy handler, which sleeps and retries.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.is_sqlite and not read_only else None)
         self._pending: list[tuple[Callable[[Repos], Awaitable[Any]], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -115,11 +151,13 @@ class Database:
     async def transaction(self) -> AsyncIterator[Repos]:
         """One transaction: commit on success, roll back on any exception."""
         if self._write_lock is None:
-            async with self._sessions() as session, session.begin():
-                yield Repos(session)
+            async with self._sessions() as session:
+                async with _settled(session) as repos:
+                    yield repos
             return
-        async with self._write_lock, self._sessions() as session, session.begin():
-            yield Repos(session)
+        async with self._write_lock, self._sessions() as session:
+            async with _settled(session) as repos:
+                yield repos
 
     async def run(self, work: Callable[[Repos], Awaitable[T]]) -> T:
         """Run ``work`` in a transaction and return its result once it is committed.
@@ -175,8 +213,9 @@ class Database:
 
         For long reads and the CPU they bring (an export turning 100,000 rows into a
         file): nothing of it runs on this event loop, so every resident's reply keeps
-        going meanwhile. An in-memory SQLite database exists in one connection only:
-        there the work runs here.
+        going meanwhile. The connection is read-only (``work`` only reads): its
+        transactions never hold SQLite's write lock. An in-memory SQLite database exists
+        in one connection only: there the work runs here.
         """
         if self.in_memory:
             return await work(self)
@@ -184,8 +223,8 @@ class Database:
 
         def worker() -> T:
             async def main() -> T:
-                own = Database(url) if url.startswith("sqlite") else Database(
-                    url, pool_size=1, max_overflow=0)
+                own = Database(url, read_only=True) if url.startswith("sqlite") else Database(
+                    url, read_only=True, pool_size=1, max_overflow=0)
                 try:
                     return await work(own)
                 finally:

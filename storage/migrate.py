@@ -94,3 +94,19 @@ async def upgrade(url: str, revision: str = "heads") -> None:
                     )
     finally:
         await engine.dispose()
+
+
+def _main() -> int:
+    """``python -m storage.migrate``: upgrade ``WARGA_DATABASE_URL`` to the latest revision
+    (``warga serve`` runs it in a process of its own, ``bot.app.upgrade_in_child``)."""
+    import asyncio
+    import logging
+    import os
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(upgrade(os.environ["WARGA_DATABASE_URL"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

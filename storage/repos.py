@@ -217,6 +217,11 @@ class _Hot:
                 for row in found]
 
     async def executemany(self, stmt: TextClause, many: Sequence[Mapping[str, Any]]) -> None:
+        if len(many) == 1:
+            # One trip to the driver's thread; executemany's cursor would take a second
+            # one to close.
+            await self.execute(stmt, many[0])
+            return
         compiled = self._compiled(stmt)
         args = [[params[name] if convert is None else convert(params[name])
                  for name, convert in compiled.binds] for params in many]
@@ -239,6 +244,10 @@ class Repos:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # Run by ``Database.transaction`` once this transaction has committed, or rolled
+        # back: what a unit of work must only make known in memory when it is durable.
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         hot = _Hot(session)
         self.contacts = ContactRepo(session, hot)
         self.sessions = SessionRepo(session, hot)
@@ -270,20 +279,29 @@ _PROFILE = (
 )
 
 
-def _touch(where: str) -> TextClause:
-    return _sql(
+def _touch(where: str, *, with_session: bool = False) -> TextClause:
+    # SQLite: the session document comes along (``_Hot.prefetch``), one trip fewer.
+    session = (", (SELECT state FROM sessions WHERE contact_id = contacts.id) AS "
+               "session_state" if with_session else "")
+    stmt = _sql(
         "UPDATE contacts SET last_inbound_at = :now, updated_at = :now, "
         f"window_closed = :false, stopped = :false, {_PROFILE} "
         f"WHERE channel = :channel AND {where} = :ext "
-        f"RETURNING {_CONTACT_COLUMNS}",
+        f"RETURNING {_CONTACT_COLUMNS}{session}",
         now=UTCDateTime(),
         false=Boolean(),
-    ).columns(**_CONTACT_TYPES)
+    )
+    if with_session:
+        return stmt.columns(**_CONTACT_TYPES, session_state=JSON())
+    return stmt.columns(**_CONTACT_TYPES)
 
 
+_UNREAD = object()
 # A person who writes to us has evidently unblocked the bot, and opened the WhatsApp window.
 _TOUCH_BY_EXTERNAL = _touch("external_id")
 _TOUCH_BY_ALT = _touch("alt_id")
+_SQLITE_TOUCH = {_TOUCH_BY_EXTERNAL: _touch("external_id", with_session=True),
+                 _TOUCH_BY_ALT: _touch("alt_id", with_session=True)}
 # Someone first known by phone number (a coordinator added as whatsapp:6281…) now writes
 # with a WhatsApp user id: same person; keep the number as the id, the user id beside it.
 _ADOPT_BY_PHONE = _sql(
@@ -364,6 +382,36 @@ class ContactRepo:
         One statement in the common case: the UPDATE … RETURNING both locks the row (on
         PostgreSQL) and reads it.
         """
+        contact, _state = await self._touch(channel, external_id, now, name=name,
+                                            alt_id=alt_id, language=language)
+        return contact
+
+    async def touch_reading_session(
+        self,
+        channel: str,
+        external_id: str,
+        now: datetime,
+        *,
+        name: str | None = None,
+        alt_id: str | None = None,
+        language: str = "id",
+    ) -> tuple[ContactState, dict[str, Any] | None]:
+        """``touch``, and the person's session document (``SessionRepo.state``: None when
+        there is none) — what every message needs first. On SQLite one statement reads
+        both: each statement is a trip to aiosqlite's thread, which costs more than the
+        statement itself."""
+        contact, state = await self._touch(channel, external_id, now, name=name,
+                                           alt_id=alt_id, language=language,
+                                           with_session=True)
+        if state is _UNREAD:
+            state = await SessionRepo(self.s, self.hot).state(contact.id)
+        return contact, state
+
+    async def _touch(self, channel: str, external_id: str, now: datetime, *,
+                     name: str | None, alt_id: str | None, language: str,
+                     with_session: bool = False) -> tuple[ContactState, Any]:
+        """The contact, and its session document if the statement read it (else
+        ``_UNREAD``)."""
         name = name[:200] if name else None
         params = {"channel": channel, "ext": external_id, "now": now, "false": False,
                   "name": name, "alt_id": alt_id}
@@ -380,13 +428,19 @@ class ContactRepo:
                 )
                 stmt = _TOUCH_BY_EXTERNAL
             if self.hot.sqlite:
-                found = await self.hot.first(stmt, params)
+                found = await self.hot.first(
+                    _SQLITE_TOUCH.get(stmt, stmt) if with_session else stmt, params)
                 if found is not None:
-                    return ContactState.from_mapping(found)
+                    contact = ContactState.from_mapping(
+                        {k: v for k, v in found.items() if k != "session_state"})
+                    if "session_state" in found:
+                        state = found["session_state"]
+                        return contact, dict(state) if state is not None else None
+                    return contact, _UNREAD
                 continue
             row = (await self.s.execute(stmt, params)).first()
             if row is not None:
-                return ContactState.from_row(row)
+                return ContactState.from_row(row), _UNREAD
         raise AssertionError("contact vanished while it was being created")
 
     async def _execute(self, stmt: TextClause, params: dict[str, Any]) -> None:
@@ -439,7 +493,8 @@ class ContactRepo:
         if inbound:
             contact.last_inbound_at = now
             contact.window_closed = False
-            # A person who writes to us has evidently unblocked the bot.
+            _UNREAD = object()
+# A person who writes to us has evidently unblocked the bot.
             contact.stopped = False
         contact.updated_at = now
         return contact
@@ -670,14 +725,6 @@ class ComplaintRepo:
             # detached everything else). The identity map holds clean rows weakly anyway.
 
 
-_CLAIMED_CONTACTS = _sql(
-    "SELECT id, opted_out, stopped, last_inbound_at, window_closed FROM contacts "
-    "WHERE id IN (SELECT value FROM json_each(:ids))"
-).columns(
-    opted_out=Boolean(), stopped=Boolean(), window_closed=Boolean(),
-    last_inbound_at=UTCDateTime(),
-)
-
 # Rows still to be sent (or being sent): they hold back a recipient's later rows.
 _OPEN = ("pending", "sending")
 # What a final row's body becomes when it must not stay readable (``ephemeral``) or when
@@ -692,6 +739,9 @@ def _sqlite_head(alias: str) -> str:
     return (f" AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = {alias}.channel "
             f"AND p.recipient = {alias}.recipient AND p.priority = {alias}.priority "
             f"AND p.status IN ('pending', 'sending') AND p.id < {alias}.id)")
+
+
+_CLAIM_CONTACT_FIELDS = ("opted_out", "stopped", "last_inbound_at", "window_closed")
 
 
 @functools.cache
@@ -723,10 +773,15 @@ def _sqlite_claim(by_channel: bool, exclude: bool, heads: bool, max_priority: bo
         "RETURNING id, contact_id, channel, recipient, priority, payload, attempts, "
         "next_attempt_at, ephemeral, EXISTS (SELECT 1 FROM outbox n WHERE "
         "n.channel = outbox.channel AND n.recipient = outbox.recipient "
-        "AND n.status = 'pending' AND n.id > outbox.id) AS more",
+        "AND n.status = 'pending' AND n.id > outbox.id) AS more, "
+        # What the sender needs of the contact, in the same statement: one trip to
+        # aiosqlite's thread fewer per claim (they cost more than the subqueries).
+        + ", ".join(f"(SELECT c.{name} FROM contacts c WHERE c.id = outbox.contact_id) "
+                    f"AS contact_{name}" for name in _CLAIM_CONTACT_FIELDS),
         now=UTCDateTime(), lease_until=UTCDateTime(),
     ).columns(payload=JSON(), next_attempt_at=UTCDateTime(), ephemeral=Boolean(),
-              more=Boolean())
+              more=Boolean(), contact_opted_out=Boolean(), contact_stopped=Boolean(),
+              contact_window_closed=Boolean(), contact_last_inbound_at=UTCDateTime())
 
 
 _RENEW = _sql(
@@ -838,16 +893,19 @@ class OutboxRepo:
                 params["max_priority"] = max_priority
             stmt = _sqlite_claim(channels is not None, bool(exclude), heads,
                                  max_priority is not None)
-            rows: Sequence[Any] = [_Row(r) for r in await self.hot.all(stmt, params)]
+            found = await self.hot.all(stmt, params)
+            rows: Sequence[Any] = [_Row(r) for r in found]
+            # The contacts came with the claim (None: the row has no contact, or it is gone).
+            contacts: dict[int, Any] = {
+                r["contact_id"]: _Row({name: r[f"contact_{name}"]
+                                       for name in _CLAIM_CONTACT_FIELDS})
+                for r in found if r["contact_id"] is not None}
         else:
             rows = await self._claim_postgres(now, limit, lease, channels, exclude, heads,
                                               max_priority)
+            contacts = {}
         contact_ids = {r.contact_id for r in rows if r.contact_id is not None}
-        contacts: dict[int, Any] = {}
-        if contact_ids and self.hot.sqlite:
-            found = await self.hot.all(_CLAIMED_CONTACTS, {"ids": json.dumps(sorted(contact_ids))})
-            contacts = {c["id"]: _Row(c) for c in found}
-        elif contact_ids:
+        if contact_ids and not self.hot.sqlite:
             result = await self.s.execute(
                 select(Contact.id, Contact.opted_out, Contact.stopped, Contact.last_inbound_at,
                        Contact.window_closed).where(Contact.id.in_(contact_ids))

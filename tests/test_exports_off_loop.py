@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from bot.exports import export
 from bot.settings import Settings, SettingsError
@@ -30,6 +31,31 @@ async def test_work_in_a_worker_runs_on_its_own_thread_and_loop(db: Database) ->
 
     there = await db.in_worker(where)
     assert there[0] != here[0] and there[1] is not here[1]
+
+
+async def test_an_exports_reads_never_keep_a_residents_answer_waiting(
+        db: Database) -> None:
+    """The export's own connection reads while the service writes: the service's commit
+    does not wait for the export's transaction, and the export cannot write."""
+    await add_contact(db, "warga-1", NOW, name="Siti")
+
+    async def reading(own: Database) -> tuple[int, int]:
+        async with own.transaction() as tx:
+            before = await tx.contacts.count()
+            # A resident's answer is committed while the export's transaction is open.
+            async with asyncio.timeout(5):
+                await add_contact(db, "warga-2", NOW, name="Budi")
+            during = await tx.contacts.count()  # its snapshot: still what it started with
+        with pytest.raises(DBAPIError):
+            async with own.transaction() as tx:
+                await tx.contacts.upsert("console", "warga-3", NOW, name="Ani", inbound=False)
+        return before, during
+
+    before, during = await db.in_worker(reading)
+    assert before == 1
+    assert during in (1, 2)  # PostgreSQL reads committed rows; SQLite keeps its snapshot
+    async with db.transaction() as tx:
+        assert await tx.contacts.count() == 2
 
 
 @pytest.mark.parametrize("what", ["complaints", "assessments"])

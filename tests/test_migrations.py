@@ -79,6 +79,28 @@ async def test_upgrade_head_matches_models(fresh_url: str) -> None:
     assert "0001" not in HEADS and len(HEADS) >= 1  # every feature revision applied
 
 
+async def test_the_service_migrates_in_a_process_of_its_own(fresh_url: str) -> None:
+    """`warga serve` upgrades through `python -m storage.migrate` (Alembic stays out of
+    the service's memory): the same schema as in-process."""
+    from bot.app import upgrade_in_child
+
+    assert await asyncio.to_thread(upgrade_in_child, fresh_url) is True
+    differences, current = await _inspect(fresh_url)
+    assert (differences, current) == ([], HEADS)
+    # An in-memory database lives in the service's process: migrated there instead.
+    assert upgrade_in_child("sqlite+aiosqlite://") is False
+
+
+async def test_a_failed_migration_in_its_process_stops_the_start(tmp_path: Path) -> None:
+    from bot.app import upgrade_in_child
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the database folder should be")
+    with pytest.raises(RuntimeError, match="database migration failed"):
+        await asyncio.to_thread(upgrade_in_child,
+                                f"sqlite+aiosqlite:///{blocked}/warga.db")
+
+
 async def test_upgrade_twice_is_a_no_op(fresh_url: str) -> None:
     await upgrade(fresh_url)
     database = Database(fresh_url)

@@ -364,3 +364,48 @@ async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> Non
     async with asyncio.timeout(within):  # bounded only to fail a hung test
         while not predicate():  # noqa: ASYNC110 - the sender has no event to wait on
             await asyncio.sleep(0.005)
+
+
+# -- claimed in the answer's own transaction -----------------------------------------------
+
+
+async def test_a_reply_claimed_in_its_answers_transaction_goes_once_if_committed(
+        db: Database) -> None:
+    clock = Clock()
+    channel = ScriptedChannel()
+    sender = OutboxSender(db, {"test": channel}, clock=clock, lease=timedelta(seconds=1))
+    running = asyncio.create_task(sender.run())
+    await asyncio.sleep(0.05)
+
+    def reply(text: str) -> dict[str, object]:
+        return Outbound(channel="test", user_id="ani", text=text).as_dict()
+
+    try:
+        async with db.transaction() as tx:
+            first = await tx.outbox.enqueue(channel="test", recipient="ani", now=clock(),
+                                            payload=reply("halo"))
+            assert await sender.claim_within(tx)
+        assert first is not None
+        # Claimed as it was committed: no claim of its own needed, nobody woke the sender.
+        assert (await row(db, first)).status == "sending"
+        await wait_until(lambda: channel.delivered == ["halo"])
+        # The next answer fails after the claim: nothing of it is taken, and the delivery
+        # of "halo" it would have recorded is recorded later, not sent again.
+        with pytest.raises(RuntimeError, match="answer failed"):
+            async with db.transaction() as tx:
+                await tx.outbox.enqueue(channel="test", recipient="ani", now=clock(),
+                                        payload=reply("lagi"))
+                assert await sender.claim_within(tx)
+                raise RuntimeError("the answer failed")
+        await enqueue(db, clock, "ani", "lagi")
+        sender.wake()
+        await wait_until(lambda: channel.delivered == ["halo", "lagi"])
+        await asyncio.sleep(1.5)  # past the lease: an unrecorded row would go again
+        assert channel.delivered == ["halo", "lagi"]
+        async with db.transaction() as tx:
+            assert await tx.outbox.counts() == {"sent": 2}
+    finally:
+        await sender.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

@@ -173,6 +173,32 @@ async def test_session_save_get_delete_round_trips_json(db: Database) -> None:
         assert await tx.sessions.count_active() == 0
 
 
+async def test_a_message_reads_its_senders_contact_and_session_together(
+        db: Database) -> None:
+    """What the dispatcher reads first for every message (on SQLite one statement):
+    the contact, created if new, and the session document as it is in the database."""
+    async with db.transaction() as tx:
+        first, state = await tx.contacts.touch_reading_session("telegram", "501", NOW,
+                                                               name="Siti")
+        assert state is None  # no session yet
+        assert first.name == "Siti"
+        await tx.sessions.save(first.id, {"step": "jenis"}, NOW)
+    async with db.transaction() as tx:
+        again, state = await tx.contacts.touch_reading_session("telegram", "501", NOW)
+        assert (again.id, again.name, state) == (first.id, "Siti", {"step": "jenis"})
+        await tx.sessions.save(again.id, {"step": "kategori"}, NOW)
+        other, state = await tx.contacts.touch_reading_session("telegram", "502", NOW)
+        assert other.id != first.id and state is None
+    async with db.transaction() as tx:
+        _, state = await tx.contacts.touch_reading_session("telegram", "501", NOW)
+        assert state == {"step": "kategori"}
+        await tx.sessions.delete(first.id)
+    async with db.transaction() as tx:
+        # Known by another id (WhatsApp's phone number beside its user id): same person.
+        _, state = await tx.contacts.touch_reading_session("telegram", "501", NOW)
+        assert state is None
+
+
 async def test_concurrent_read_modify_write_loses_no_update(db: Database) -> None:
     contact_id = await make_contact(db)
     async with db.transaction() as tx:

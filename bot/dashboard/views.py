@@ -21,10 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import jinja2
 from aiohttp import BodyPartReader, web
 from markupsafe import Markup
 
@@ -65,6 +64,9 @@ from conversations.tickets_flow import (
 from storage import dashboard_sources
 from storage.repos_activities import ActivityRepo
 from storage.repos_tickets import TicketFilter, TicketRepo
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +158,6 @@ class Dashboard:
     def __init__(self, feature: TicketsFeature) -> None:
         self.feature = feature
         self.settings = feature.settings
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            finalize=_finalize,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
         self._key: bytes | None = None
         self.csp = (
             "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -171,6 +165,21 @@ class Dashboard:
             + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
         self.secure_cookies = (self.settings.public_url or "").startswith("https://")
+
+    @functools.cached_property
+    def env(self) -> jinja2.Environment:
+        """The templates, loaded with the first page: the residents' side of the service
+        never renders one, so Jinja2 stays out of its memory until a coordinator looks."""
+        import jinja2
+
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            finalize=_finalize,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
 
     def routes(self, app: web.Application) -> None:
         add = app.router.add_route
