@@ -4,7 +4,6 @@ list for volunteers and coordinators, changed when the role changes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ from bot.telegram_menus import menu
 from conversations.roles import COORDINATOR, RESIDENT, VOLUNTEER
 from storage import roles
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.test_telegram_e2e import Resident, Service, make_settings
+from tests.fakes.telegram_settings import telegram_settings
+from tests.test_telegram_e2e import Resident, Service
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +23,15 @@ RESIDENT_ID = 681234567
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
-    assert api.problems == [], api.problems
 
 
 @pytest.fixture
 async def service(fake: FakeBotAPI, database_url: str,
                   tmp_path: Path) -> AsyncIterator[Service]:
-    settings = replace(make_settings(database_url, tmp_path, fake, "webhook"),
-                       coordinators=(f"telegram:{COORDINATOR_ID}",))
+    settings = telegram_settings(database_url, tmp_path, fake,
+                                 coordinators=(f"telegram:{COORDINATOR_ID}",))
     async with Service(settings) as running:
         yield running
 
