@@ -314,8 +314,8 @@ async def test_webhook_complaint_end_to_end(fake: FakeBotAPI, database_url: str,
         commands = fake.requests("setMyCommands")
         assert [c.get("language_code") for c in commands] == [None, "id", "en"]
         assert [c["command"] for c in commands[1]["commands"]] == [
-            "start", "lapor", "status", "jadwal", "wilayah", "asesmen", "data_saya", "menu",
-            "bahasa", "bantuan", "batal"]
+            "start", "lapor", "status", "jadwal", "wilayah", "data_saya", "menu", "bahasa",
+            "bantuan", "batal"]
         assert commands[2]["commands"][1]["description"] == "Make a new report"
         assert all("scope" not in c for c in commands)
         assert fake.webhook is not None

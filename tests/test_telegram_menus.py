@@ -74,6 +74,21 @@ async def test_each_role_sees_its_own_menu_and_it_follows_role_changes(
     assert [d["scope"] for d in deleted] == [{"type": "chat", "chat_id": RESIDENT_ID}]
 
 
+async def test_the_assessment_is_offered_to_volunteers_only(
+        fake: FakeBotAPI, service: Service) -> None:
+    assert "asesmen" not in fake.menus[(None, "id")]
+    assert "asesmen" not in fake.menus[(None, "en")]
+    resident = Resident(fake, service, user_id=RESIDENT_ID)
+    # Typed anyway, it still says how to become a volunteer.
+    await resident.text("/asesmen")
+    assert "hanya untuk relawan yang sudah terdaftar" in resident.last()["text"]
+    assert "/relawan KODE" in resident.last()["text"]
+    await set_role(service, RESIDENT_ID, VOLUNTEER)
+    await resident.text("menu")
+    await fake.wait_for(lambda: (RESIDENT_ID, None) in fake.menus)
+    assert "asesmen" in fake.menus[(RESIDENT_ID, None)]
+
+
 async def test_a_change_made_elsewhere_is_found_by_the_periodic_look(
         fake: FakeBotAPI, service: Service) -> None:
     menus = service.plugin.menus
