@@ -402,7 +402,7 @@ class Dispatcher:
             return False
         command, args = found
         if command.roles is not None and ctx.contact.role not in command.roles:
-            ctx.say(T("bot.not_allowed"))
+            ctx.say(command.refusal or T("bot.not_allowed"))
             self.reask(ctx)
             return True
         await command.handler(ctx, args)

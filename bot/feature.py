@@ -125,8 +125,9 @@ class Command:
     """'/name args' anywhere; 'name args' typed outside a flow.
 
     ``names`` are lower-case words ("relawan", "daftar relawan"); ``roles`` limits who may
-    use it (others get a polite refusal); ``menu_text`` is the catalog key of its line in
-    Telegram's command menu, for the roles that see it.
+    use it (others get a polite refusal, ``refusal`` when the feature has a more helpful
+    one); ``menu_text`` is the catalog key of its line in Telegram's command menu, for the
+    roles that see it.
     """
 
     names: tuple[str, ...]
@@ -139,6 +140,7 @@ class Command:
     # Also when typed as the whole message inside a flow (then the flow's question comes
     # again): "status" mid-report.
     in_flow: bool = False
+    refusal: T | None = None
 
 
 @dataclass(frozen=True)

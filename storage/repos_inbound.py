@@ -17,6 +17,15 @@ from sqlalchemy import JSON, Double, TextClause
 from storage.models import UTCDateTime
 from storage.repos import Repos, _Hot, _sql
 
+# The two statements that charge the bucket share its arithmetic. Columns are qualified:
+# inside ON CONFLICT DO UPDATE a bare name would be ambiguous on PostgreSQL.
+# The bucket has room for one more message (within the burst tolerance) ...
+_ROOM = "inbound_pace.tat - :tolerance <= :now"
+# ... and after that message it is charged one interval, from now if it had drained.
+_CHARGED = ("(CASE WHEN inbound_pace.tat > :now THEN inbound_pace.tat ELSE :now END) "
+            "+ :interval")
+_PACE_TYPES = {"now": Double(), "interval": Double(), "tolerance": Double()}
+
 # One statement for the common case (admitted): the bucket is charged, or the message is
 # counted as held when the bucket is empty or earlier messages are still held. Every SET
 # expression reads the row as it was before this statement (SQLite and PostgreSQL alike).
@@ -24,13 +33,12 @@ _ADMIT = _sql(
     "INSERT INTO inbound_pace (channel, external_id, tat, queued) "
     "VALUES (:channel, :external_id, :now + :interval, 0) "
     "ON CONFLICT (channel, external_id) DO UPDATE SET "
-    "tat = CASE WHEN inbound_pace.queued = 0 AND inbound_pace.tat - :tolerance <= :now "
-    "THEN (CASE WHEN inbound_pace.tat > :now THEN inbound_pace.tat ELSE :now END) + :interval "
+    f"tat = CASE WHEN inbound_pace.queued = 0 AND {_ROOM} THEN {_CHARGED} "
     "ELSE inbound_pace.tat END, "
-    "queued = CASE WHEN inbound_pace.queued = 0 AND inbound_pace.tat - :tolerance <= :now "
+    f"queued = CASE WHEN inbound_pace.queued = 0 AND {_ROOM} "
     "THEN 0 ELSE inbound_pace.queued + 1 END "
     "RETURNING queued",
-    now=Double(), interval=Double(), tolerance=Double(),
+    **_PACE_TYPES,
 )
 _HOLD = _sql(
     "INSERT INTO inbound_queue (channel, external_id, message_id, inbound, received_at) "
@@ -44,11 +52,10 @@ _UNCOUNT = _sql(
 )
 # A held message's turn: the bucket has a message again; charged, one fewer held.
 _TURN = _sql(
-    "UPDATE inbound_pace SET "
-    "tat = (CASE WHEN tat > :now THEN tat ELSE :now END) + :interval, queued = queued - 1 "
+    f"UPDATE inbound_pace SET tat = {_CHARGED}, queued = queued - 1 "
     "WHERE channel = :channel AND external_id = :external_id AND queued > 0 "
-    "AND tat - :tolerance <= :now RETURNING queued",
-    now=Double(), interval=Double(), tolerance=Double(),
+    f"AND {_ROOM} RETURNING queued",
+    **_PACE_TYPES,
 )
 _OLDEST = _sql(
     "SELECT id, inbound FROM inbound_queue WHERE channel = :channel "

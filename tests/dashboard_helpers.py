@@ -5,14 +5,20 @@ server is plain http, so a Secure cookie jar would drop them)."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse, DummyCookieJar
+from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import SERVICES, Services, create_app
 from bot.dashboard.auth import issue_login_link
+from bot.dashboard.feature import DashboardFeature
+from bot.features.complaints import ComplaintsFeature
+from bot.features.tickets import TicketsFeature
 from bot.settings import Secret, Settings
 from conversations.tickets import new_ticket
 from storage.db import Database
@@ -35,6 +41,23 @@ def dashboard_settings(database_url: str, data_dir: Path, **changes: Any) -> Set
     }
     values.update(changes)
     return Settings(**values)
+
+
+@asynccontextmanager
+async def dashboard_service(database_url: str, data_dir: Path, clock: Callable[[], datetime]
+                            ) -> AsyncIterator[tuple[TestClient[Any, Any], Services, Settings]]:
+    """The service with complaints, tickets and the dashboard, no channel, on a loopback
+    port; no shared cookie jar, so each ``DashClient`` is its own browser."""
+    settings = dashboard_settings(database_url, data_dir)
+    tickets = TicketsFeature(settings)
+    app = create_app(settings, clock=clock, plugins=[],
+                     features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
+    client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
+    await client.start_server()
+    try:
+        yield client, app[SERVICES], settings
+    finally:
+        await client.close()
 
 
 async def add_contact(db: Database, external_id: str, now: datetime, *, role: str = "resident",

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from bot.app import SERVICES, Services, create_app
 from bot.dashboard.auth import LOGIN_TTL, SESSION_TTL, issue_login_link
 from bot.dashboard.feature import DashboardFeature
-from bot.features.complaints import ComplaintsFeature
 from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
 from conversations import library
@@ -33,6 +32,7 @@ from tests.dashboard_helpers import (
     DashClient,
     add_complaint,
     add_contact,
+    dashboard_service,
     dashboard_settings,
 )
 from tests.harness import Clock
@@ -80,15 +80,8 @@ class Site:
 @pytest.fixture
 async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     clock = Clock()
-    settings = dashboard_settings(database_url, tmp_path)
-    tickets = TicketsFeature(settings)
-    app = create_app(settings, clock=clock, plugins=[],
-                     features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
-    # No shared cookie jar: each DashClient is its own browser.
-    client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
-    await client.start_server()
-    try:
-        services = app[SERVICES]
+    async with dashboard_service(database_url, tmp_path, clock) as (client, services,
+                                                                     settings):
         now = clock()
         coordinator = await add_contact(services.db, "koor", now, role="coordinator",
                                         name="Bu Koordinator")
@@ -99,8 +92,6 @@ async def site(database_url: str, tmp_path: Path) -> AsyncIterator[Site]:
                                         description=f"Air keruh. NIK saya {NIK} <script>")
         yield Site(client, services, settings, clock, coordinator, resident, volunteer,
                    complaint.ticket)
-    finally:
-        await client.close()
 
 
 async def test_without_a_session_every_page_redirects_to_the_login_notice(site: Site) -> None:

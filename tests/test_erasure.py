@@ -15,13 +15,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.logs import QUIET, configure_logging
-from bot.settings import Secret, Settings
+from bot.settings import Secret
 from storage.db import Database
 from storage.erasure import erase_data_subject
 from storage.models import Base, Complaint, Contact, MediaFile, OutboxMessage
 from storage.models_volunteers import DataRequest
-from tests.fakes.telegram_api import TOKEN, FakeBotAPI
-from tests.test_telegram_e2e import PHOTO, SECRET, Resident, Service
+from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_settings import telegram_settings
+from tests.test_telegram_e2e import PHOTO, Resident, Service
 
 pytestmark = pytest.mark.e2e
 
@@ -103,10 +104,8 @@ async def report_and_ask_for_erasure(fake: FakeBotAPI, service: Service) -> Resi
 async def test_hapus_data_leaves_nothing_of_the_resident(
         database_url: str, tmp_path: Path, captured: io.StringIO) -> None:
     fake = await FakeBotAPI().start()
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path, public_url="https://warga.example.id",
-        telegram_bot_token=Secret(TOKEN), telegram_api_url=fake.url, telegram_mode="webhook",
-        telegram_webhook_secret=Secret(SECRET),
+    settings = telegram_settings(
+        database_url, tmp_path, fake,
         secret_key=Secret("erasure-test-secret-key-0123456789"),
         coordinators=(f"telegram:{COORDINATOR}",), log_level="DEBUG")
     configure_logging("DEBUG", settings, stream=captured)

@@ -117,19 +117,18 @@ def telegram_shaped(draw: st.DrawFn) -> dict[str, Any]:
 
 @pytest.fixture
 async def telegram(database_url: str, tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
-    from tests.test_telegram_e2e import FakeBotAPI, Service, make_settings
+    from tests.fakes.telegram_api import FakeBotAPI
+    from tests.fakes.telegram_settings import telegram_settings
+    from tests.test_telegram_e2e import Service
 
-    fake = await FakeBotAPI().start()
-    try:
-        async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
-            yield service.client
-    finally:
-        await fake.close()
+    async with FakeBotAPI() as fake, Service(telegram_settings(database_url, tmp_path,
+                                                                fake)) as service:
+        yield service.client
 
 
 async def post_update(client: TestClient[Any, Any], body: bytes) -> int:
     from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
-    from tests.test_telegram_e2e import SECRET
+    from tests.fakes.telegram_settings import SECRET
 
     response = await client.post(WEBHOOK_PATH, data=body, headers={
         SECRET_HEADER: SECRET, "Content-Type": "application/json"})

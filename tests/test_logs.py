@@ -17,8 +17,9 @@ from bot.logs import QUIET, RedactingFilter, configure_logging, server_options
 from bot.settings import Secret, Settings
 from bot.whatsapp import WhatsAppPlugin
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI
+from tests.fakes.telegram_settings import SECRET, telegram_settings
 from tests.fakes.whatsapp_api import FakeGraphAPI
-from tests.test_telegram_e2e import SECRET, Resident, Service
+from tests.test_telegram_e2e import Resident, Service
 from tests.test_whatsapp_e2e import FAST as WA_FAST
 from tests.test_whatsapp_e2e import VERIFY_TOKEN, settings_for
 
@@ -61,11 +62,8 @@ class LoggedService(Service):
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
 
 
 def found(text: str, value: str) -> bool:
@@ -77,10 +75,8 @@ def found(text: str, value: str) -> bool:
 async def test_debug_logs_of_a_real_telegram_service_hold_no_secret_nor_personal_data(
         database_url: str, tmp_path: Path, fake: FakeBotAPI,
         captured: io.StringIO) -> None:
-    settings = Settings(
-        database_url=database_url, data_dir=tmp_path, public_url="https://warga.example.id",
-        telegram_bot_token=Secret(TOKEN), telegram_api_url=fake.url, telegram_mode="webhook",
-        telegram_webhook_secret=Secret(SECRET), secret_key=Secret(KEY),
+    settings = telegram_settings(
+        database_url, tmp_path, fake, secret_key=Secret(KEY),
         coordinators=(f"telegram:{COORDINATOR}",), log_level="DEBUG")
     async with LoggedService(settings, captured) as service:
         resident = Resident(fake, service)

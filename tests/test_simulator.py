@@ -11,19 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.app import SERVICES, Services, create_app
-from bot.dashboard.feature import DashboardFeature
+from bot.app import Services
 from bot.dashboard.simulator import CHANNEL, SAMPLE_LOCATION, SimulatorChannel
-from bot.features.complaints import ComplaintsFeature
-from bot.features.tickets import TicketsFeature
 from bot.settings import Settings
 from conversations.messages import Choice, InboundKind, Location, Outbound
 from storage.models import Contact, OutboxMessage
-from tests.dashboard_helpers import DashClient, add_contact, dashboard_settings
+from tests.dashboard_helpers import DashClient, add_contact, dashboard_service
 from tests.harness import Clock
 
 pytestmark = [pytest.mark.storage, pytest.mark.e2e]
@@ -53,19 +49,11 @@ class Sim:
 @pytest.fixture
 async def sim(database_url: str, tmp_path: Path) -> AsyncIterator[Sim]:
     clock = Clock()
-    settings = dashboard_settings(database_url, tmp_path)
-    tickets = TicketsFeature(settings)
-    app = create_app(settings, clock=clock, plugins=[],
-                     features=[ComplaintsFeature(), tickets, DashboardFeature(tickets)])
-    client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
-    await client.start_server()
-    try:
-        services = app[SERVICES]
+    async with dashboard_service(database_url, tmp_path, clock) as (client, services,
+                                                                     settings):
         coordinator = await add_contact(services.db, "koor", clock(), role="coordinator",
                                         name="Bu Ani")
         yield Sim(client, services, settings, clock, coordinator)
-    finally:
-        await client.close()
 
 
 async def say(browser: DashClient, csrf: str, persona: str, kind: str, value: str) -> None:

@@ -45,12 +45,8 @@ LONG = "\n\n".join(f"Paragraf {i}: " + "air bersih " * 60 for i in range(15))
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
-    assert api.problems == [], api.problems
 
 
 def make_bot(url: str, **timeouts: float) -> Bot:

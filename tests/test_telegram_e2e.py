@@ -23,16 +23,15 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 from sqlalchemy import func, select
 
 from bot.app import SERVICES, Services, create_app
-from bot.settings import Secret, Settings
+from bot.settings import Settings
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramPlugin
 from conversations.messages import Pacing
 from storage.models import Complaint, Contact, MediaFile, OutboxMessage, ProcessedInbound
 from tests.fakes.telegram_api import BOT_ID, BOT_USERNAME, TOKEN, FakeBotAPI
+from tests.fakes.telegram_settings import PUBLIC, SECRET, telegram_settings
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "kalibaru-webhook-secret_0123456789abcdef"
-PUBLIC = "https://warga.example.id"
 TICKET = re.compile(r"\b[A-Z]{3}-[0-9A-Z]{5}\b")
 PHOTO = b"\xff\xd8\xff\xe0 a photo of murky water \xff\xd9" * 40
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,25 +45,8 @@ FAST = Pacing(rate=1000.0, per_recipient_interval=0.0, burst=100)
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
-    assert api.problems == [], api.problems
-
-
-def make_settings(database_url: str, data_dir: Path, fake: FakeBotAPI, mode: str,
-                  public_url: str | None = PUBLIC) -> Settings:
-    return Settings(
-        database_url=database_url,
-        data_dir=data_dir,
-        public_url=public_url,
-        telegram_bot_token=Secret(TOKEN),
-        telegram_api_url=fake.url,
-        telegram_mode=mode,
-        telegram_webhook_secret=Secret(SECRET),
-    )
 
 
 class Service:
@@ -326,14 +308,14 @@ async def assert_complaint(service: Service, ticket: str) -> None:
 
 async def test_webhook_complaint_end_to_end(fake: FakeBotAPI, database_url: str,
                                             tmp_path: Path) -> None:
-    settings = make_settings(database_url, tmp_path, fake, "webhook")
+    settings = telegram_settings(database_url, tmp_path, fake)
     async with Service(settings) as service:
         # Start-up: commands menu in Indonesian (default too) and English, the webhook.
         commands = fake.requests("setMyCommands")
         assert [c.get("language_code") for c in commands] == [None, "id", "en"]
         assert [c["command"] for c in commands[1]["commands"]] == [
-            "start", "lapor", "status", "jadwal", "wilayah", "asesmen", "data_saya", "menu",
-            "bahasa", "bantuan", "batal"]
+            "start", "lapor", "status", "jadwal", "wilayah", "data_saya", "menu", "bahasa",
+            "bantuan", "batal"]
         assert commands[2]["commands"][1]["description"] == "Make a new report"
         assert all("scope" not in c for c in commands)
         assert fake.webhook is not None
@@ -350,7 +332,7 @@ async def test_webhook_complaint_end_to_end(fake: FakeBotAPI, database_url: str,
 
 async def test_polling_complaint_end_to_end(fake: FakeBotAPI, database_url: str,
                                             tmp_path: Path) -> None:
-    settings = make_settings(database_url, tmp_path, fake, "polling", public_url=None)
+    settings = telegram_settings(database_url, tmp_path, fake, mode="polling", public_url=None)
     async with Service(settings) as service:
         # Polling starts by removing any webhook, and never serves a webhook route.
         assert fake.requests("deleteWebhook")
@@ -366,7 +348,7 @@ async def test_polling_complaint_end_to_end(fake: FakeBotAPI, database_url: str,
 
 async def test_polling_keeps_each_chat_in_order_while_chats_run_in_parallel(
         fake: FakeBotAPI, database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(database_url, tmp_path, fake, "polling", public_url=None)
+    settings = telegram_settings(database_url, tmp_path, fake, mode="polling", public_url=None)
     async with Service(settings) as service:
         residents = [Resident(fake, service, user_id=700 + i, first_name=f"Warga{i}",
                               webhook=False) for i in range(4)]
@@ -391,7 +373,7 @@ async def test_polling_keeps_each_chat_in_order_while_chats_run_in_parallel(
 async def test_restart_mid_flow_continues_at_the_same_step(fake: FakeBotAPI,
                                                            database_url: str,
                                                            tmp_path: Path) -> None:
-    settings = make_settings(database_url, tmp_path, fake, "polling", public_url=None)
+    settings = telegram_settings(database_url, tmp_path, fake, mode="polling", public_url=None)
     async with Service(settings) as service:
         resident = Resident(fake, service, webhook=False)
         await walk_to_location(resident)
@@ -409,7 +391,7 @@ async def test_restart_mid_flow_continues_at_the_same_step(fake: FakeBotAPI,
 async def test_the_same_update_delivered_twice_gets_one_reply(fake: FakeBotAPI,
                                                               database_url: str,
                                                               tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         update = resident.message(text="/start")
         assert await service.post(update) == 200
@@ -439,7 +421,7 @@ def menu_id(fake: FakeBotAPI, resident: Resident) -> int:
                                     SECRET[:-1], SECRET + "x"])
 async def test_a_missing_or_wrong_secret_is_refused_and_nothing_is_stored(
         fake: FakeBotAPI, database_url: str, tmp_path: Path, secret: str | None) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         assert await service.post(resident.message(text="/start"), secret=secret) == 403
         assert await service.count(ProcessedInbound) == 0
@@ -453,7 +435,7 @@ async def test_a_missing_or_wrong_secret_is_refused_and_nothing_is_stored(
                                   "{\"update_id\": 5, \"message\": \"\xe9\"}".encode("latin-1")])
 async def test_bad_bodies_get_400_and_nothing_is_stored(fake: FakeBotAPI, database_url: str,
                                                         tmp_path: Path, body: bytes) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         response = await service.client.post(
             WEBHOOK_PATH, data=body,
             headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"})
@@ -463,7 +445,7 @@ async def test_bad_bodies_get_400_and_nothing_is_stored(fake: FakeBotAPI, databa
 
 async def test_updates_with_nothing_for_us_get_200_and_no_answer(
         fake: FakeBotAPI, database_url: str, tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         await resident.location(-6.1, 106.9)  # a first answer, so the chat exists
         sent = len(resident.sent())
@@ -483,7 +465,7 @@ async def test_updates_with_nothing_for_us_get_200_and_no_answer(
 
 async def test_unsupported_messages_get_a_polite_answer(fake: FakeBotAPI, database_url: str,
                                                         tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         await resident.deliver(resident.message(voice={
             "duration": 4, "file_id": "AwAC-voice", "file_unique_id": "v1"}))
@@ -506,7 +488,7 @@ async def test_unsupported_messages_get_a_polite_answer(fake: FakeBotAPI, databa
 async def test_batal_from_the_command_menu_cancels_the_report(fake: FakeBotAPI,
                                                                database_url: str,
                                                                tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         await resident.text("/lapor")
         await resident.press("jenis:air")
@@ -533,7 +515,7 @@ async def test_batal_from_the_command_menu_cancels_the_report(fake: FakeBotAPI,
 
 async def test_a_429_is_waited_out_and_the_message_still_arrives(
         fake: FakeBotAPI, database_url: str, tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         fake.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
         await resident.text("/start")
@@ -547,7 +529,7 @@ async def test_a_429_is_waited_out_and_the_message_still_arrives(
 
 async def test_blocked_by_the_user_stops_the_contact_without_retries(
         fake: FakeBotAPI, database_url: str, tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         fake.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", times=5)
         await resident.text("/start")
@@ -560,7 +542,7 @@ async def test_blocked_by_the_user_stops_the_contact_without_retries(
 
 async def test_block_and_unblock_updates_stop_and_resume_the_contact(
         fake: FakeBotAPI, database_url: str, tmp_path: Path) -> None:
-    async with Service(make_settings(database_url, tmp_path, fake, "webhook")) as service:
+    async with Service(telegram_settings(database_url, tmp_path, fake)) as service:
         resident = Resident(fake, service)
         await resident.text("/start")
         bot = {"id": BOT_ID, "is_bot": True, "first_name": "Warga", "username": BOT_USERNAME}
@@ -585,7 +567,7 @@ async def test_polling_conflict_is_logged_and_stops_the_service(
         fake: FakeBotAPI, database_url: str, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
     fake.conflict = True
-    settings = make_settings(database_url, tmp_path, fake, "polling", public_url=None)
+    settings = telegram_settings(database_url, tmp_path, fake, mode="polling", public_url=None)
     with caplog.at_level(logging.CRITICAL, logger="bot.telegram"):
         async with Service(settings) as service:
             await wait_until(lambda: bool(service.fatal))

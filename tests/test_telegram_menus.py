@@ -4,7 +4,6 @@ list for volunteers and coordinators, changed when the role changes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,8 @@ from bot.telegram_menus import menu
 from conversations.roles import COORDINATOR, RESIDENT, VOLUNTEER
 from storage import roles
 from tests.fakes.telegram_api import FakeBotAPI
-from tests.test_telegram_e2e import Resident, Service, make_settings
+from tests.fakes.telegram_settings import telegram_settings
+from tests.test_telegram_e2e import Resident, Service
 
 pytestmark = pytest.mark.e2e
 
@@ -23,19 +23,15 @@ RESIDENT_ID = 681234567
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
-    assert api.problems == [], api.problems
 
 
 @pytest.fixture
 async def service(fake: FakeBotAPI, database_url: str,
                   tmp_path: Path) -> AsyncIterator[Service]:
-    settings = replace(make_settings(database_url, tmp_path, fake, "webhook"),
-                       coordinators=(f"telegram:{COORDINATOR_ID}",))
+    settings = telegram_settings(database_url, tmp_path, fake,
+                                 coordinators=(f"telegram:{COORDINATOR_ID}",))
     async with Service(settings) as running:
         yield running
 
@@ -76,6 +72,21 @@ async def test_each_role_sees_its_own_menu_and_it_follows_role_changes(
     await fake.wait_for(lambda: (RESIDENT_ID, None) not in fake.menus)
     deleted = fake.requests("deleteMyCommands")
     assert [d["scope"] for d in deleted] == [{"type": "chat", "chat_id": RESIDENT_ID}]
+
+
+async def test_the_assessment_is_offered_to_volunteers_only(
+        fake: FakeBotAPI, service: Service) -> None:
+    assert "asesmen" not in fake.menus[(None, "id")]
+    assert "asesmen" not in fake.menus[(None, "en")]
+    resident = Resident(fake, service, user_id=RESIDENT_ID)
+    # Typed anyway, it still says how to become a volunteer.
+    await resident.text("/asesmen")
+    assert "hanya untuk relawan yang sudah terdaftar" in resident.last()["text"]
+    assert "/relawan KODE" in resident.last()["text"]
+    await set_role(service, RESIDENT_ID, VOLUNTEER)
+    await resident.text("menu")
+    await fake.wait_for(lambda: (RESIDENT_ID, None) in fake.menus)
+    assert "asesmen" in fake.menus[(RESIDENT_ID, None)]
 
 
 async def test_a_change_made_elsewhere_is_found_by_the_periodic_look(

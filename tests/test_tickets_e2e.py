@@ -8,7 +8,6 @@ the walk helpers and the fake come from the Telegram channel's own end-to-end te
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,11 +20,11 @@ from bot.settings import Secret
 from storage.models import Complaint, ComplaintStatus
 from tests.dashboard_helpers import DashClient
 from tests.fakes.telegram_api import FakeBotAPI
+from tests.fakes.telegram_settings import telegram_settings
 from tests.test_telegram_e2e import (
     Resident,
     Service,
     buttons,
-    make_settings,
     walk_from_location,
     walk_to_location,
 )
@@ -39,17 +38,13 @@ JPEG = b"\xff\xd8\xff\xe0" + b"pump fixed " * 64 + b"\xff\xd9"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = await FakeBotAPI().start()
-    try:
+    async with FakeBotAPI() as api:
         yield api
-    finally:
-        await api.close()
-    assert api.problems == [], api.problems
 
 
 def service_for(database_url: str, tmp_path: Path, fake: FakeBotAPI) -> Service:
-    settings = dataclasses.replace(
-        make_settings(database_url, tmp_path, fake, "webhook"),
+    settings = telegram_settings(
+        database_url, tmp_path, fake,
         coordinators=(f"telegram:{COORDINATOR_ID}",),
         secret_key=Secret("e2e-secret-key-" + "y" * 30),
         map_tile_url="",

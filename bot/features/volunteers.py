@@ -185,8 +185,8 @@ class VolunteersFeature:
                    FormUse(REGISTRATION, self._save_registration), *requests),
             commands=(
                 Command(("relawan", "daftar relawan"), self._cmd_register),
-                Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess,
-                        menu_text="cmd.asesmen"),
+                Command(("asesmen", "asesmen rumah tangga"), self._cmd_assess, OFFICERS,
+                        menu_text="cmd.asesmen", refusal=T("asm.only_volunteers")),
                 Command(("kk_berikutnya", "kk berikutnya"), self._cmd_next_kk),
                 Command(("kode_relawan", "undang", "kode relawan", "buat kode relawan"),
                         self._cmd_code, COORDINATORS, menu_text="cmd.kode_relawan"),

@@ -7,8 +7,8 @@ it is not valid Telegram HTML, when ``callback_data`` is over 64 bytes or a row 
 than 8 buttons, when a text is over 4096 characters), serves queued updates to
 ``getUpdates`` (long polling, offsets confirm), serves files through ``getFile``, and can
 be scripted to fail (429 with ``retry_after``, 403 blocked, 409 conflict). Any other
-method, or a request it cannot make sense of, lands in ``problems``; the tests' fixture
-fails the test when that is not empty.
+method, or a request it cannot make sense of, lands in ``problems``; leaving
+``async with FakeBotAPI() as api`` fails the test when that is not empty.
 """
 
 from __future__ import annotations
@@ -112,6 +112,15 @@ class FakeBotAPI:
     async def close(self) -> None:
         if self._server is not None:
             await self._server.close()
+
+    async def __aenter__(self) -> FakeBotAPI:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        await self.close()
+        # A request Telegram would refuse, or one this fake does not know, fails the test.
+        if exc_type is None:
+            assert self.problems == [], self.problems
 
     @property
     def url(self) -> str:
