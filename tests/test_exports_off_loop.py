@@ -38,20 +38,29 @@ async def test_an_exports_reads_never_keep_a_residents_answer_waiting(
     """The export's own connection reads while the service writes: the service's commit
     does not wait for the export's transaction, and the export cannot write."""
     await add_contact(db, "warga-1", NOW, name="Siti")
+    opened, committed = threading.Event(), threading.Event()
 
     async def reading(own: Database) -> tuple[int, int]:
         async with own.transaction() as tx:
             before = await tx.contacts.count()
-            # A resident's answer is committed while the export's transaction is open.
-            async with asyncio.timeout(5):
-                await add_contact(db, "warga-2", NOW, name="Budi")
-            during = await tx.contacts.count()  # its snapshot: still what it started with
+            opened.set()
+            # The service commits (on its own loop) while this transaction stays open.
+            assert await asyncio.to_thread(committed.wait, 10)
+            during = await tx.contacts.count()  # SQLite: its snapshot, as it started
         with pytest.raises(DBAPIError):
             async with own.transaction() as tx:
                 await tx.contacts.upsert("console", "warga-3", NOW, name="Ani", inbound=False)
         return before, during
 
-    before, during = await db.in_worker(reading)
+    reader = asyncio.create_task(db.in_worker(reading))
+    assert await asyncio.to_thread(opened.wait, 10)
+    try:
+        # A resident's answer, committed while the export's transaction is open.
+        async with asyncio.timeout(5):
+            await add_contact(db, "warga-2", NOW, name="Budi")
+    finally:
+        committed.set()
+    before, during = await reader
     assert before == 1
     assert during in (1, 2)  # PostgreSQL reads committed rows; SQLite keeps its snapshot
     async with db.transaction() as tx:
