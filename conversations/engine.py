@@ -276,8 +276,9 @@ class Engine:
             return None
         try:
             value, echo = self._parse(flow, state, step, inbound, mine, now)
-        except parsing.InvalidAnswer:
-            return None
+        except parsing.InvalidAnswer as err:
+            # Not the whole message as this answer: it would keep the number inside it.
+            return self._unchanged(flow, state, [T(err.reason, **err.params)])
         turn = self._take(flow, state, step, group, value, echo, now)
         if turn.state is None or turn.state.get("status") != "asking" \
                 or turn.state.get("step") != other.name:
@@ -298,10 +299,12 @@ class Engine:
         together = flow.step(state["step"]).params["together"]
         got: list[T] = []
         turn: Turn | None = None
-        for part in parts:
+        left: list[str] = []
+        for n, part in enumerate(parts):
             step = flow.step(state["step"]) if state.get("step") else None
             if step is None or state["status"] != "asking" \
                     or step.params.get("together") != together:
+                left = parts[n:]
                 break
             try:
                 value, _ = self._parse(flow, state, step, inbound, part, now)
@@ -324,6 +327,9 @@ class Engine:
         for pair in reversed(got):
             answers = pair if answers == "-" else T("together.options", first=pair, rest=answers)
         turn.prompt.texts.insert(0, T("together.recorded", answers=answers))
+        if left:
+            # More answers than questions: said, not taken for the next question.
+            turn.prompt.texts.insert(1, T("together.left", extra=", ".join(left)[:200]))
         return turn
 
     def _fewer_items(self, flow: Flow, state: dict[str, Any], text: str) -> Turn | None:

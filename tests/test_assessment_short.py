@@ -294,3 +294,15 @@ def test_a_member_typed_with_the_heads_nik_is_asked_again() -> None:
     assert "sudah dicatat untuk *Budi Santoso*" in shown
     turn = engine.resume(ASSESSMENT, turn.state, inbound(WIFE_NIK), MOMENT)
     assert turn.state is not None and turn.state["step"] == "hubungan"
+
+
+def test_too_many_answers_and_a_bad_name_beside_a_nik_lose_nothing_silently() -> None:
+    engine, turn = _at_materials()
+    assert turn.state is not None
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("2 1 3 4"), MOMENT)
+    assert turn.state is not None and turn.state["step"] == "air_minum"
+    assert "lebihnya (*4*) tidak dipakai" in engine.tr("id", turn.prompt.texts[1])
+    engine = _engine()
+    turn = run(engine, ["ya", "kalibaru", f"😀 {HEAD_NIK}"])
+    assert turn.state is not None and turn.state["step"] == "kepala_nama"
+    assert "kepala_nama" not in turn.state["answers"]  # not "😀 [nomor disembunyikan]"
