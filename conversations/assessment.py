@@ -57,6 +57,29 @@ def from_two_consents(answers: dict[str, Any]) -> None:
     elif given == "no":
         answers["persetujuan"] = "0"
 
+
+def upgrade_draft(state: dict[str, Any]) -> None:
+    """A draft kept under an older version of the form, in today's terms: nothing it
+    answered is asked again, and no heading it passed is said again."""
+    answers = state["answers"]
+    from_two_consents(answers)
+    if "kelurahan" in answers:
+        state["notes"] = sorted({*state.get("notes", []), "bagian_1"})
+    if "jumlah_art" in answers and "susunan" not in answers:
+        # Sized before the roster existed: each member's relationship is asked.
+        state["skipped"] = sorted({*state["skipped"], "susunan"})
+    rep = state.get("repeat") or {}
+    items = [*(answers.get("anggota") or []), *([rep["answers"]] if "answers" in rep else [])]
+    for item in items:
+        worked = item.get("bekerja")
+        if "kerja" not in item and worked == "no":
+            item["kerja"] = "0"
+        elif "kerja" not in item and worked == "yes" and item.get("pekerjaan"):
+            item["kerja"] = item["pekerjaan"]
+    if "history" in rep:
+        rep["history"] = ["kerja" if h == "bekerja" else h for h in rep["history"]
+                          if h != "pekerjaan"]
+
 ELDERLY_AGE = 60
 TODDLER_AGE = 5
 ADULT_AGE = 18

@@ -32,7 +32,7 @@ from conversations.messages import Inbound, InboundKind
 from conversations.privacy import mask_ids
 from conversations.prompt import Prompt
 from conversations.qtypes import Answer, IdentitySealer
-from conversations.xpath import Env
+from conversations.xpath import Env, ExprError
 
 __all__ = ["COMMANDS", "Engine", "IdentitySealer", "Prompt", "Turn", "mask_ids"]
 
@@ -489,7 +489,7 @@ class Engine:
             return self._unchanged(flow, state, [T("repeat.hint")])
         items: list[dict[str, Any]] = state["answers"][group.name]
         if action == "add":
-            state["repeat"] = self._new_item(group, state, len(items))
+            state["repeat"] = self._new_item(flow, group, state, len(items))
             return self._advance(flow, state, Prompt())
         if action == "drop" and items:
             items.pop()
@@ -548,7 +548,7 @@ class Engine:
         group = flow.step(parts[0])
         items: list[dict[str, Any]] = state["answers"][group.name]
         if parts[1] == "+":
-            state["repeat"] = self._new_item(group, state, len(items))
+            state["repeat"] = self._new_item(flow, group, state, len(items))
             return self._advance(flow, state, Prompt())
         index = int(parts[1]) - 1
         if len(parts) == 2:
@@ -654,7 +654,7 @@ class Engine:
                 state["status"] = "asking"
                 state["step"] = child.name
                 return Turn(state, self._ask(flow, state, prompt))
-            self._close_item(group, state)
+            self._close_item(flow, group, state)
         scope = self._scope(state)
         nxt: Step | None = None
         mode: str | None = None
@@ -693,6 +693,8 @@ class Engine:
             if nxt is None and step.name not in state["answers"] and (
                 step.name not in state["skipped"]
             ) and self._to_ask(flow, step, state):
+                if self._take_default(flow, state, step, scope, day, prompt):
+                    continue
                 nxt = step
         if nxt is not None and nxt.type == StepType.REPEAT:
             return self._enter_repeat(flow, nxt, state, scope, prompt, mode, day)
@@ -703,6 +705,50 @@ class Engine:
         state["status"] = "confirm"
         state["step"] = None
         return Turn(state, self._summary_prompt(flow, state, prompt))
+
+    def _take_default(self, flow: Flow, state: dict[str, Any], step: Step,
+                      scope: dict[str, Any], day: date, prompt: Prompt) -> bool:
+        """A question whose default reads is answered with it, once: after *kembali* or
+        an edit it is asked. The answer is said with the next question."""
+        if step.default is None or step.name in state.get("defaulted", []):
+            return False
+        state.setdefault("defaulted", []).append(step.name)
+        value = self._read_default(flow, state, step, scope, day)
+        if value is None:
+            return False
+        state["answers"][step.name] = value
+        _derive(step, state["answers"])
+        state["history"].append(step.name)
+        scope[step.name] = value
+        prompt.texts.append(T("flow.defaulted", title=T(step.title),
+                              value=self.display(step, value)))
+        return True
+
+    def _read_default(self, flow: Flow, state: dict[str, Any], step: Step,
+                      scope: dict[str, Any], day: date, position: int | None = None) -> Any:
+        """A default read as if typed (a code, a kelurahan code, a number); None when it
+        is empty or does not fit the question."""
+        assert step.default is not None
+        try:
+            raw = _plain(step.default.evaluate(_env(scope, day, position=position)))
+        except ExprError:
+            return None
+        if raw in (None, "") or isinstance(raw, bool):
+            return None
+        text = str(raw)
+        inbound = Inbound(channel="form", user_id="", message_id="", text=text)
+        offered = self._offered(step, scope, day)
+        answer = Answer(offered, inbound, text, datetime.fromisoformat(state["started_at"]),
+                        words=self._words, sealer=self.sealer,
+                        mask_text=flow.mask_ids_in_text)
+        try:
+            value, _ = qtypes.get(step.type).parse(answer)
+        except parsing.InvalidAnswer:
+            return None
+        if step.constraint is not None and not _holds(step.constraint, scope, day,
+                                                      current=value):
+            return None
+        return value
 
     @staticmethod
     def _to_ask(flow: Flow, step: Step, state: dict[str, Any]) -> bool:
@@ -730,7 +776,7 @@ class Engine:
                       day: date) -> Turn:
         if mode == "start":
             state["answers"][group.name] = []
-            state["repeat"] = self._new_item(group, state, 0)
+            state["repeat"] = self._new_item(flow, group, state, 0)
             return self._advance(flow, state, prompt)
         if mode == "reopen":
             items = state["answers"][group.name]
@@ -761,12 +807,35 @@ class Engine:
             return "mismatch"
         return None
 
-    def _new_item(self, group: Step, state: dict[str, Any], index: int) -> dict[str, Any]:
+    def _new_item(self, flow: Flow, group: Step, state: dict[str, Any],
+                  index: int) -> dict[str, Any]:
         item: dict[str, Any] = {}
         if index == 0:
             self._seed(group, state, item)
-        return {"group": group.name, "index": index, "answers": item, "skipped": [],
-                "history": [], "edit": False}
+        rep: dict[str, Any] = {"group": group.name, "index": index, "answers": item,
+                               "skipped": [], "history": [], "edit": False}
+        defaulted = self._item_defaults(flow, group, state, item, index)
+        if defaulted:
+            rep["defaulted"] = defaulted
+        return rep
+
+    def _item_defaults(self, flow: Flow, group: Step, state: dict[str, Any],
+                       item: dict[str, Any], index: int) -> list[str]:
+        """Defaults of a new item, as form tools evaluate them when an item is added
+        (``position(..)`` is its number): each that reads is an answer not asked."""
+        assert group.repeat is not None
+        day = _flow_day(state)
+        taken = []
+        for child in group.repeat.children:
+            if child.default is None or child.name in item:
+                continue
+            scope = {**self._scope(state), **item}
+            value = self._read_default(flow, state, child, scope, day, position=index + 1)
+            if value is not None:
+                item[child.name] = value
+                _derive(child, item)
+                taken.append(child.name)
+        return taken
 
     def _reopen(self, group: Step, index: int, item: dict[str, Any], *,
                 edit: bool) -> dict[str, Any]:
@@ -834,7 +903,7 @@ class Engine:
             self._seed(group, state, rep["answers"])
         return self._walk_item(group, state, rep["answers"], rep["skipped"], day)
 
-    def _close_item(self, group: Step, state: dict[str, Any]) -> None:
+    def _close_item(self, flow: Flow, group: Step, state: dict[str, Any]) -> None:
         """The current item is complete: into the list; then "add another?" (or done)."""
         rep = state["repeat"]
         item = rep["answers"]
@@ -850,7 +919,7 @@ class Engine:
         expected = self._expected_count(group, state)
         if expected is not None and len(items) < expected:
             # The size was stated: the next item starts without "add another?".
-            state["repeat"] = self._new_item(group, state, len(items))
+            state["repeat"] = self._new_item(flow, group, state, len(items))
         elif expected is not None and len(items) == expected:
             state.pop("repeat")
             state["history"].append(group.name)
@@ -921,6 +990,10 @@ class Engine:
             rep = state["repeat"]
             item = rep["answers"]
             name = item.get(group.repeat.label_child) if group.repeat.label_child else None
+            given = [c for c in rep.get("defaulted", []) if c in item]
+            if not isinstance(name, str) and given:
+                # Who this item is, as far as known (the relationship from the roster).
+                name = self.display(flow.find(given[0])[0], item[given[0]])
             if not rep["history"] and not rep.get("edit") and "editing" not in state:
                 # The first question of a new item says whose turn it is.
                 heading: T = T(group.repeat.item, n=rep["index"] + 1)
@@ -928,7 +1001,7 @@ class Engine:
                 if total is not None and total > 1:
                     heading = T("repeat.item_of", item=heading, total=total)
                 prompt.texts.append(T("repeat.item_heading", label=heading, name=name)
-                                    if isinstance(name, str)
+                                    if isinstance(name, str | T)
                                     else T("repeat.item_heading_new", label=heading))
         prompt.texts.append(T(step.label, **self._label_params(step, state)))
         if step.hint:
@@ -1146,6 +1219,8 @@ class Engine:
         """The text is an option of this question ("tidak ada" may be one)."""
         if not step.choices or not qtypes.get(step.type).has_choices:
             return False
+        if qtypes.get(step.type).claims(text):
+            return True
         norm = normalize(text)
         return any(norm == normalize(word) for _, words in self._option_words(step)
                    for word in words)
@@ -1263,9 +1338,10 @@ def _retain_refused(step: Step, scope: dict[str, Any], day: date) -> bool:
 
 
 def _env(scope: dict[str, Any], day: date, *, current: Any = None,
-         props: Any = None) -> Env:
+         props: Any = None, position: int | None = None) -> Env:
     return Env(value=scope.get, current=current,
-               prop=(props.get if props is not None else None), today=day)
+               prop=(props.get if props is not None else None), today=day,
+               position=position)
 
 
 def _holds(expr: Expression, scope: dict[str, Any], day: date, *, current: Any = None,

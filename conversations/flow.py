@@ -144,6 +144,9 @@ class Step:
     params: Mapping[str, str] = field(default_factory=dict)
     # Answers the question's text shows (``${nama}`` in the label).
     label_refs: tuple[str, ...] = ()
+    # XLSForm ``default``: read as if typed when the question is reached (in a repeat,
+    # when the item begins, with ``position(..)``); a default that reads is not asked.
+    default: Expression | None = None
 
     def option(self, value: str) -> Option | None:
         for opt in self.choices:

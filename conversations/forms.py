@@ -18,7 +18,11 @@ survey
     (``households`` / ``people``: an integer that counts those), ``chat::unique``
     (``yes``: in a repeat, no two items share the answer — one person, one NIK),
     ``chat::with`` (the next question, answerable in the same message: a name with its
-    NIK, an RT/RW with the landmark); on a repeat
+    NIK, an RT/RW with the landmark). XLSForm's ``default`` is read as if it were typed
+    when the question is reached (in a repeat: when the item begins, ``position(..)`` its
+    number); a default that reads is kept without asking, said with the next question
+    (top level) and changed from the summary — a chat turn costs more than a tap on a
+    pre-filled screen. On a repeat
     ``chat::noun::<language>``, ``chat::item::<language>`` (``Anggota ke-{n}``),
     ``chat::seed`` (``nama = ${kepala_nama}; hubungan = '1'``), ``chat::label_child``.
     A group with the ``appearance`` ``field-list`` (select_one questions only) is asked
@@ -358,7 +362,19 @@ class _Builder:
             retain=self.expr(name, "chat::retain", chat.get("retain")),
             timestamp=_is_yes(chat.get("timestamp")), params=params,
             label_refs=self.refs_in(child.get("label")),
+            default=self.default_answer(name, child.get("default")),
         )
+
+    def default_answer(self, name: str, raw: Any) -> Expression | None:
+        """XLSForm's ``default``: a formula when it is one (``${x}``, ``position(..)``),
+        otherwise the literal answer (``1004``)."""
+        if raw in (None, ""):
+            return None
+        text = str(raw).strip()
+        if "${" in text or "(" in text:
+            return self.expr(name, "default", text)
+        quote = '"' if "'" in text else "'"
+        return self.expr(name, "default", f"{quote}{text}{quote}")
 
     def repeat(self, child: dict[str, Any], group_relevant: str | None) -> Step:
         name = str(child["name"])
@@ -524,11 +540,11 @@ def _check_step(flow: Flow, step: Step, earlier: set[str], seen: set[str], *,
         raise FlowError(f"{where}: repeat groups do not nest")
     if in_repeat and step.finish_if is not None:
         raise FlowError(f"{where}: finish_if works on top-level steps only")
-    if step.relevant is not None:
-        for ref in step.relevant.refs():
+    for column, expr in (("relevant", step.relevant), ("default", step.default)):
+        for ref in expr.refs() if expr is not None else ():
             if not ref.startswith("_") and ref not in earlier:
                 raise FlowError(
-                    f"{where}: relevant refers to {ref!r}, which is not an earlier step"
+                    f"{where}: {column} refers to {ref!r}, which is not an earlier step"
                 )
 
 

@@ -306,7 +306,7 @@ def _words_value(tokens: Sequence[str]) -> Decimal | None:
     return total + group + (pending or 0)
 
 
-def _small_int(tokens: Sequence[str]) -> int | None:
+def small_int(tokens: Sequence[str]) -> int | None:
     """A small count written with digits or words (``3``, ``dua``, ``dua belas``)."""
     if len(tokens) == 1 and tokens[0].isdigit():
         return int(tokens[0]) if len(tokens[0]) <= 3 else None
@@ -903,7 +903,7 @@ def _find_relative_units(state: _WhenState) -> datetime | date | None:
             unit, suffixed = found
             for width in (3, 2, 1):
                 if i - width >= 0:
-                    n = _small_int(words[i - width : i])
+                    n = small_int(words[i - width : i])
                     if n is not None:
                         count, start, first = n, tokens[i - width][1].start, i - width
                         break
@@ -923,7 +923,7 @@ def _find_relative_units(state: _WhenState) -> datetime | date | None:
             if unit in {"hour", "minute"} and after and after[0].isdigit():
                 continue  # "5 jam 3": not an amount of hours
             if after[:1] == ["sekali"] or (
-                len(after) == 2 and _small_int(after[:1]) is not None and after[1] in {"kali", "x"}
+                len(after) == 2 and small_int(after[:1]) is not None and after[1] in {"kali", "x"}
             ):
                 continue  # "3 hari sekali", "seminggu 2 kali": how often, not since when
             sign = -1
@@ -1920,7 +1920,7 @@ class _RtRwScanner:
             words.append(self.toks[j].text)
             j += 1
             spoken = [w for w in words if w not in {"nol", "kosong"}]  # "kosong lima"
-            value = _small_int(spoken) if spoken else None
+            value = small_int(spoken) if spoken else None
             if value is not None:
                 best = (value, j)
         return best

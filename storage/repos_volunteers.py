@@ -115,6 +115,21 @@ class VolunteerRepo:
                 .order_by(VolunteerApplication.id))
         return (await self.s.execute(stmt)).scalars().all()
 
+    async def area_of(self, contact_id: int) -> str | None:
+        """The kelurahan a volunteer works in: that of their last assessment, otherwise
+        the one of their approved application."""
+        last = (select(Assessment.kelurahan_code).where(Assessment.contact_id == contact_id)
+                .order_by(Assessment.id.desc()).limit(1))
+        code = (await self.s.execute(last)).scalar_one_or_none()
+        if code:
+            return code
+        applied = (select(VolunteerApplication.kelurahan_code)
+                   .where(VolunteerApplication.contact_id == contact_id,
+                          VolunteerApplication.status == "disetujui",
+                          VolunteerApplication.kelurahan_code.is_not(None))
+                   .order_by(VolunteerApplication.id.desc()).limit(1))
+        return (await self.s.execute(applied)).scalar_one_or_none()
+
     async def pending_applications(self, limit: int = 10) -> Sequence[VolunteerApplication]:
         stmt = (select(VolunteerApplication)
                 .where(VolunteerApplication.status == "menunggu")

@@ -99,8 +99,8 @@ def test_each_coded_list_equals_the_cited_list(step: Step) -> None:
 
 
 # Lists whose codes the paper prints with a leading zero (docs/assessment.md, rule 1).
-ZERO_PADDED = frozenset({"ijazah", "jenjang_pendidikan", "lapangan_usaha", "penyakit_kronis",
-                         "bahan_bakar"})
+ZERO_PADDED = frozenset({"ijazah", "jenjang_pendidikan", "lapangan_usaha", "kerja_utama",
+                         "penyakit_kronis", "bahan_bakar"})
 
 
 @pytest.mark.parametrize("step", coded_steps(), ids=lambda s: s.name)
@@ -110,6 +110,11 @@ def test_typing_each_paper_code_records_that_code(step: Step) -> None:
         if not option.value.isdigit():
             continue  # item numbers such as 502a are picked by button or word
         padded = LISTS[step.name] in ZERO_PADDED
+        if step.type == "roster" and option.value == "1":
+            # The roster lists the others: the head's own code is refused, not recorded.
+            with pytest.raises(InvalidAnswer, match="roster_head"):
+                qtype.parse(typed(step, option.value))
+            continue
         for text in {option.value, option.value.zfill(2) if padded else option.value}:
             value, _ = qtype.parse(typed(step, text))
             assert value in (option.value, [option.value]), (step.name, text)

@@ -47,7 +47,7 @@ from conversations.assessment import (
     NOTICE_VERSION,
     consent_given,
     families_in_house,
-    from_two_consents,
+    upgrade_draft,
     house_answers,
     household_label,
 )
@@ -518,8 +518,11 @@ class VolunteersFeature:
             answers=dict(offer["house"]))
 
     async def _start_assessment(self, ctx: Context) -> None:
+        # The kelurahan is the volunteer's area unless they change it: not asked.
+        area = await VolunteerRepo(ctx.tx.session).area_of(ctx.contact.id)
         await ctx.start_or_offer(ASSESSMENT.id,
-                                    {"volunteer_type": ctx.contact.volunteer_type})
+                                 {"volunteer_type": ctx.contact.volunteer_type,
+                                  "wilayah": area or ""})
 
     async def _on_asm_button(self, ctx: Context, button: AssessmentButton) -> None:
         if ctx.contact.role not in OFFICERS:
@@ -543,7 +546,7 @@ class VolunteersFeature:
                 if draft.flow_version == ASSESSMENT.version:
                     turn = self.d.engine.reask(ASSESSMENT, draft.state, intro)
                 else:
-                    from_two_consents(draft.state["answers"])
+                    upgrade_draft(draft.state)
                     turn = self.d.engine.refresh(ASSESSMENT, draft.state, intro)
                 ctx.session.flow = turn.state
                 ctx.replies.append(turn.prompt)
@@ -911,13 +914,17 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
                      for value, label in labels.items()]
         return cols
 
+    def yes_no(step: Step) -> bool:
+        # A yes/no question, or a calculation that says yes or no (416a from the work).
+        return step.type == StepType.YES_NO or {o.value for o in step.choices} == {"yes", "no"}
+
     def plain(step: Step, prefix: str = "") -> list[Column]:
         title = tr(lang, step.title)
-        kinds = {StepType.YES_NO: "bool", StepType.INTEGER: "int", StepType.DATE: "text",
+        kinds = {StepType.INTEGER: "int", StepType.DATE: "text",
                  StepType.NIK: "nik", StepType.KK: "kk", StepType.TEXT: "text",
                  StepType.IMAGE: "media", StepType.CALCULATE: "int"}
         return [Column(step.name, title, f"{prefix}{step.name}",
-                       kind=kinds.get(step.type, "text"))]
+                       kind="bool" if yes_no(step) else kinds.get(step.type, "text"))]
 
     households: list[Column] = [
         Column("ref", "Nomor asesmen", "ref", kind="row"),
@@ -940,11 +947,13 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
         Column("jumlah_anggota_tercatat", "Anggota tercatat", "member_count", kind="row"),
     ]
     skip = {"persetujuan", "persetujuan_khusus", "kelurahan", "kepala_nama", "kepala_nik",
-            "no_kk", "rt_rw", "patokan", "jumlah_art", "anggota", "lokasi", "pembaruan"}
+            "no_kk", "rt_rw", "patokan", "jumlah_art", "anggota", "lokasi", "pembaruan",
+            # the roster only fills the members' relationships and the size: both exported
+            "susunan"}
     for step in ASSESSMENT.steps:
         if step.name in skip:
             continue
-        households += coded(step) if step.choices and step.type != StepType.YES_NO else plain(step)
+        households += coded(step) if step.choices and not yes_no(step) else plain(step)
     households += [
         Column("latitude", "Lintang", "latitude", kind="row"),
         Column("longitude", "Bujur", "longitude", kind="row"),
@@ -961,7 +970,7 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
         Column("no_urut", "No. urut", "position", kind="row"),
     ]
     for child in group.repeat.children:
-        members += coded(child) if child.choices and child.type != StepType.YES_NO else plain(child)
+        members += coded(child) if child.choices and not yes_no(child) else plain(child)
     return households, members
 
 

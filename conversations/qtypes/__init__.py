@@ -107,6 +107,11 @@ class QuestionType:
         """For confirmable types: the line that reads the answer back."""
         return None
 
+    def claims(self, text: str) -> bool:
+        """The text is an answer of this type though it reads as a command ("tidak ada"
+        to a roster: nobody else)."""
+        return False
+
     def find(self, text: str) -> tuple[str, str] | None:
         """An answer of this type inside a longer message, and the rest of the message
         (a question with ``chat::with`` takes two answers in one message)."""
@@ -145,7 +150,7 @@ def get(name: str) -> QuestionType:
 
 BUILTIN = ("text", "integer", "decimal", "date_", "datetime_", "select_one", "select_multiple",
            "yes_no", "geopoint", "image", "note", "calculate", "nik", "kk", "phone", "rt_rw",
-           "kelurahan", "place")
+           "kelurahan", "place", "roster")
 
 
 def _load_builtins() -> None:
