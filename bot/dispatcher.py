@@ -311,7 +311,7 @@ class Dispatcher:
         if inbound.kind == InboundKind.UNSUPPORTED:
             self._unsupported(ctx, flow, fstate)
             return
-        text = self._typed_text(ctx)
+        text = self._typed_text(ctx, flow, fstate)
         word = match_command(text, KEYWORDS) if text else None
         if text.startswith("/"):
             word = self._slash(ctx, text) or word
@@ -338,11 +338,18 @@ class Dispatcher:
         else:
             self.menu(ctx, T("bot.unknown"))
 
-    def _typed_text(self, ctx: Context) -> str:
-        """The message as text; "2" typed after a numbered list becomes that button."""
+    def _typed_text(self, ctx: Context, flow: Flow | None,
+                    fstate: dict[str, Any] | None) -> str:
+        """The message as text; "2" typed after a numbered list becomes that button —
+        unless the open question numbers its options by their codes, as on paper (a "4"
+        at a list that starts at 0 is code 4, not the fourth button)."""
         inbound = ctx.inbound
         text = clean_text(inbound.text or "") if inbound.kind == InboundKind.TEXT else ""
         offered = ctx.session.offered
+        if text.isdigit() and flow is not None and fstate is not None \
+                and fstate.get("status") == "asking" and fstate.get("step") \
+                and flow.find(fstate["step"])[0].params.get("numbers") == "code":
+            return text
         if text.isdigit() and len(offered) >= 2 and 1 <= int(text) <= len(offered):
             ctx.inbound = replace(inbound, kind=InboundKind.CHOICE,
                                   choice_id=offered[int(text) - 1], text=None)

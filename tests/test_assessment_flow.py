@@ -66,11 +66,12 @@ def texts(engine: Engine, turn: Turn) -> str:
 
 
 HEAD = ["ya", "kalibaru", "Budi Santoso", HEAD_NIK, KK, "rt 5 rw 3",
-        "lewati", "1", "3"]
+        "lewati", "1", "istri, anak"]
 SCREEN = "hamil"  # the household health screen: someone is pregnant
-HEAD_MEMBER = ["nikah", "sd", "ya", "nelayan"]  # male: no pregnancy question
-WIFE = ["Siti Aminah", WIFE_NIK, "istri", "ya", "smp", "ya", "pengupas kerang"]
-CHILD = ["Putri", "lewati", "anak", "perempuan", "3 maret 2024", "belum terdaftar"]
+# Married: the roster has a spouse. Male: no pregnancy question.
+HEAD_MEMBER = ["sd", "nelayan"]
+WIFE = ["Siti Aminah", WIFE_NIK, "ya", "smp", "pengupas kerang"]
+CHILD = ["Putri", "lewati", "perempuan", "3 maret 2024", "belum terdaftar"]
 HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "sumur bor",
          "tidak bayar", "1",
          "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
@@ -110,15 +111,15 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
 def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
     house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "leding, tanpa meteran",
              "50rb", "1"]
-    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER, *house])
+    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", "cerai mati", *HEAD_MEMBER, *house])
     assert turn.state is not None
     assert "jarak_tinja" not in turn.state["answers"]
     assert turn.state["step"] == "kloset"  # fasilitas_bab was answered with "1"
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["tanpa data spesifik", *HEAD[1:-1], "2", "nikah", "sd", "ya", "nelayan",
-              "Putri", "lewati", "anak", "perempuan", "3 maret 2024", *HOUSE]
+    inputs = ["tanpa data spesifik", *HEAD[1:-1], "anak", "cerai mati", "sd", "nelayan",
+              "Putri", "lewati", "perempuan", "3 maret 2024", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
     head, child = turn.state["answers"]["anggota"]
@@ -141,10 +142,10 @@ def test_count_check_offers_to_fix_the_stated_size(engine: Engine, fewer: str) -
 
 
 def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:-1], "1", "tidak ada", *HEAD_MEMBER])
+    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", "cerai mati", *HEAD_MEMBER])
     assert turn.state is not None and turn.state["step"] == "status_rumah"  # 1 of 1: done
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
-    assert turn.state is not None and turn.state["step"] == "pekerjaan"
+    assert turn.state is not None and turn.state["step"] == "kerja"
     assert turn.state["answers"]["anggota"] == []  # the member is being edited again
     turn = engine.resume(ASSESSMENT, turn.state, inbound("ojek"), START)
     assert turn.state is not None and turn.state["step"] == "status_rumah"
@@ -160,7 +161,7 @@ def test_the_next_member_starts_at_once_and_back_returns_to_the_last(engine: Eng
     again = engine.resume(ASSESSMENT, turn.state, inbound("ya"), START)
     assert again.changed is False and "sudah dimulai" in texts(engine, again)
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
-    assert turn.state is not None and turn.state["step"] == "pekerjaan"
+    assert turn.state is not None and turn.state["step"] == "kerja"
     turn = engine.resume(ASSESSMENT, turn.state, inbound("nelayan"), START)
     assert turn.state is not None and turn.state["step"] == "nama"
     assert [m["nama"] for m in turn.state["answers"]["anggota"]] == ["Budi Santoso"]

@@ -26,4 +26,9 @@ class Calculate(QuestionType):
             return T("flow.list", items=labels) if labels else T("flow.none")
         if isinstance(value, bool | int):
             return value
+        option = step.option(value) if isinstance(value, str) and step.choices else None
+        if option is not None:
+            # A derived code reads as on paper, with its label ("4 Perikanan").
+            return (T("together.option", code=value, label=T(option.label))
+                    if value.isdigit() else T(option.label))
         return super().display(step, value)

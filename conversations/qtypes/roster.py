@@ -28,7 +28,7 @@ ALONE = frozenset({
     "sendiri", "sendirian", "tinggal sendiri", "hidup sendiri", "sendiri saja",
     "sendiri aja", "tidak ada", "ga ada", "gak ada", "nggak ada", "ngga ada", "enggak ada",
     "tidak ada lagi", "ga ada lagi", "gak ada lagi", "kepala saja", "kepala aja",
-    "hanya kepala", "cuma kepala", "0", "-",
+    "hanya kepala", "cuma kepala", "0", "-", "alone", "lives alone", "nobody", "none",
 })
 _PARTS = re.compile(r"\s*(?:[,;+&/\n]|\bdan\b|\bsama\b|\bdengan\b)\s*", re.IGNORECASE)
 _ORANG = re.compile(r"\borang\b", re.IGNORECASE)
@@ -52,6 +52,20 @@ def _count_and_word(part: str) -> tuple[int, str]:
         if after is not None:
             return after, " ".join(tokens[:-1])
     return 1, " ".join(tokens)
+
+
+def _exact(answer: Answer, word: str) -> list[str]:
+    """Options one of whose words is the typed word ("istri", "anaknya"): a loose match
+    here would count a neighbour ("tetangga") as a member."""
+    norm = normalize(word)
+    typed = {norm, norm.removesuffix("nya").strip()}
+    found = []
+    for option in answer.step.choices:
+        words = {normalize(piece) for w in answer.words(option)
+                 for piece in re.split(r"[/,]", w) if piece.strip()}
+        if typed & words:
+            found.append(option.value)
+    return found
 
 
 @register
@@ -96,7 +110,8 @@ class RosterType(QuestionType):
             doubled = _DOUBLED.match(normalize(word))
             if doubled:
                 raise InvalidAnswer("answer.roster_how_many", word=doubled[1])
-            found = candidates(answer, word) if word else []
+            found = _exact(answer, word) if word and not word.isdigit() else (
+                candidates(answer, word) if word else [])
             if len(found) != 1:
                 raise InvalidAnswer("answer.roster_unknown", part=part.strip()[:40])
             if found[0] == "1":
