@@ -18,8 +18,8 @@ from tests.harness import Button, Photo, Pin, check_golden, translator
 from tests.test_assessment_export import read_csv
 from tests.test_assessment_flow import ASSESSMENT, DAY, KK, inbound, run
 from tests.test_assessment_flow import HEAD as FLOW_HEAD
-from tests.test_assessment_flow import HOUSE as FLOW_HOUSE
 from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
+from tests.test_assessment_flow import HOUSE as FLOW_HOUSE
 from tests.test_assessment_flow import START as MOMENT
 from tests.test_assessment_transcripts import (
     HEAD_MEMBER,

@@ -47,9 +47,9 @@ from conversations.assessment import (
     NOTICE_VERSION,
     consent_given,
     families_in_house,
-    upgrade_draft,
     house_answers,
     household_label,
+    upgrade_draft,
 )
 from conversations.buttons import Payload
 from conversations.engine import Prompt, Turn
