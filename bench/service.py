@@ -51,11 +51,20 @@ def main() -> None:
                         help="profile the service with cProfile into FILE (pstats)")
     args = parser.parse_args()
 
-    from bot import app as service
     from bot.cli import _logging
     from bot.settings import Settings
 
     settings = Settings.from_env()
+    # As `warga serve` does: the workbooks checked in a process of their own first (an
+    # older checkout may not have it).
+    try:
+        from conversations.forms import check_in_child
+    except ImportError:
+        pass
+    else:
+        check_in_child([settings.forms_dir])
+    from bot import app as service
+
     _logging(settings.log_level)
     # As `warga serve` does (an older checkout may not have it: migrated in-process there).
     upgrade_in_child = getattr(service, "upgrade_in_child", None)

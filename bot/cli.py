@@ -45,8 +45,8 @@ def key_refusal(settings: Settings) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.app import create_app, default_plugins, upgrade_in_child
     from bot.logs import server_options
+    from conversations.forms import check_in_child
 
     settings = _settings()
     refusal = key_refusal(settings)
@@ -58,6 +58,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("local trial: the secret key is kept in the data folder; do not use "
                     "this set-up for real residents' data")
     log.info("settings: %s", settings.redacted())
+    # The workbooks are checked by pyxform in a process of its own, before the features
+    # load them: the service reads what it kept and never loads pyxform.
+    check_in_child([settings.forms_dir])
+    from bot.app import create_app, default_plugins, upgrade_in_child
+
     try:
         migrated = upgrade_in_child(settings.database_url)
     except RuntimeError as error:

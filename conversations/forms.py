@@ -48,15 +48,16 @@ the workbook is their catalog for the languages it has columns for
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from pyxform.errors import PyXFormError
-from pyxform.xls2json import parse_file_to_json
-from pyxform.xls2xform import convert
 
 from conversations import qtypes
 from conversations.flow import (
@@ -144,20 +145,95 @@ def load_builtin(name: str) -> Form:
 @functools.lru_cache(maxsize=64)
 def _load(path: str, _stamp: int, validate_xform: bool) -> Form:
     where = Path(path).name
-    try:
-        data = parse_file_to_json(path)
-        warnings: list[str] = []
-        if validate_xform:
-            # The whole XForm is built once: references and structure are checked as
-            # KoBo/ODK would (pyxform raises on what they would refuse).
-            convert(xlsform=path, warnings=warnings)
-    except PyXFormError as err:
-        raise FormError(f"{where}: {err}") from None
-    except FileNotFoundError:
-        raise FormError(f"{where}: no such workbook") from None
+    data, warnings = _checked(Path(path), validate_xform)
     form = _Builder(data, where).build(Path(path))
     return Form(form.flow, form.texts, form.settings, Path(path),
                 tuple(w for w in warnings if "is missing the" not in w))
+
+
+# -- what pyxform made of a workbook, kept ---------------------------------------------------
+
+# Bump when what is kept changes shape.
+_CACHE_FORMAT = 1
+
+
+def _cache_file(path: Path, raw: bytes) -> Path:
+    """Where pyxform's reading of this exact workbook is kept: beside it, as Python keeps
+    compiled modules, named by the workbook's bytes and the pyxform version."""
+    digest = hashlib.sha256(raw)
+    digest.update(f"|{_CACHE_FORMAT}|{metadata.version('pyxform')}".encode())
+    return path.parent / "__pycache__" / f"{path.stem}.{digest.hexdigest()[:24]}.form.json"
+
+
+def _checked(path: Path, validate_xform: bool) -> tuple[dict[str, Any], list[str]]:
+    """The workbook as pyxform reads it, and its warnings. A workbook checked before is
+    read from its kept copy: pyxform and openpyxl (about 11 MB) then never load into the
+    service (``warga serve`` checks the workbooks in a process of its own first)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FormError(f"{path.name}: no such workbook") from None
+    cache = _cache_file(path, raw)
+    if validate_xform:
+        try:
+            kept = json.loads(cache.read_text(encoding="utf-8"))
+            return kept["data"], list(kept["warnings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    data, warnings = _pyxform(path, validate_xform)
+    if validate_xform:
+        _keep(cache, {"data": data, "warnings": warnings})
+    return data, warnings
+
+
+def _pyxform(path: Path, validate_xform: bool) -> tuple[dict[str, Any], list[str]]:
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json import parse_file_to_json
+    from pyxform.xls2xform import convert
+
+    warnings: list[str] = []
+    try:
+        data = parse_file_to_json(str(path))
+        if validate_xform:
+            # The whole XForm is built once: references and structure are checked as
+            # KoBo/ODK would (pyxform raises on what they would refuse).
+            convert(xlsform=str(path), warnings=warnings)
+    except PyXFormError as err:
+        raise FormError(f"{path.name}: {err}") from None
+    return data, warnings
+
+
+def _keep(cache: Path, document: dict[str, Any]) -> None:
+    """Write the kept copy whole or not at all; a folder that cannot be written to only
+    means the workbook is read again next time."""
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        temporary = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(document, ensure_ascii=False, default=str),
+                             encoding="utf-8")
+        os.replace(temporary, cache)
+    except OSError:
+        pass
+
+
+def workbooks(folders: Iterable[Path | None]) -> list[Path]:
+    """The workbooks the service runs: the built-in ones, and those of ``WARGA_FORMS_DIR``."""
+    found = sorted(FORMS_DIR.glob("*.xlsx"))
+    for folder in folders:
+        if folder is not None:
+            found += sorted(p for p in folder.glob("*.xlsx") if not p.name.startswith("~$"))
+    return found
+
+
+def check_in_child(folders: Iterable[Path | None] = ()) -> None:
+    """Check every workbook in a process of its own (``python -m conversations.forms``),
+    so that the service reads the kept copies. A workbook at fault is reported when the
+    service loads it, as always."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "conversations.forms",
+                    *(str(p) for p in workbooks(folders))],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _language(header: str) -> str:
@@ -571,3 +647,11 @@ def extract_xlsform(fileobj: Any, keywords: Any, comment_tags: Any,
     default = form.texts.get(DEFAULT_LANGUAGE, {})
     for key in sorted(default):
         yield 0, None, key, [default[key]]
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        try:
+            _checked(Path(name), True)
+        except FormError as error:
+            print(error, file=sys.stderr)

@@ -44,12 +44,17 @@ from pathlib import Path
 from typing import IO, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import Complaint, ComplaintStatus, Contact, MediaFile
-from storage.xlsx_stream import StreamingWorkbook, csv_delimiter, csv_text, csv_writer
+from storage.xlsx_stream import (
+    StreamingWorkbook,
+    csv_delimiter,
+    csv_text,
+    csv_writer,
+    openpyxl_parts,
+)
 
 Cell = str | int | float | bool | datetime | date | None
 
@@ -399,7 +404,7 @@ def _xlsx_cell(value: Cell, kind: str) -> Cell:
             except ValueError:
                 pass
         # openpyxl refuses control characters; Excel caps a cell at 32,767 characters.
-        return guard_formula(ILLEGAL_CHARACTERS_RE.sub("", value))[:XLSX_MAX_CELL_CHARS]
+        return guard_formula(openpyxl_parts()[0].sub("", value))[:XLSX_MAX_CELL_CHARS]
     return value
 
 

@@ -23,17 +23,16 @@ reads accents, ``;`` as the default delimiter (what Excel set to Indonesian expe
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import re
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape
-
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.utils import get_column_letter
 
 Cell = str | int | float | bool | datetime | date | None
 MAX_ROWS = 1_048_576
@@ -91,8 +90,19 @@ def header_widths(header: Sequence[str]) -> list[float]:
     return [float(min(MAX_WIDTH, max(MIN_WIDTH, len(name) + 2))) for name in header]
 
 
+@functools.cache
+def openpyxl_parts() -> tuple[re.Pattern[str], Callable[[int], str]]:
+    """openpyxl's control-character rule and column letters, loaded when a workbook is
+    written (by an export's own process): the service that imports this module for CSV
+    settings does not carry openpyxl's 5 MB."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.utils import get_column_letter
+
+    return ILLEGAL_CHARACTERS_RE, get_column_letter
+
+
 def _text(value: str) -> str:
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_CELL_CHARS]
+    value = openpyxl_parts()[0].sub("", value)[:MAX_CELL_CHARS]
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
     return f"<is><t{space}>{escape(value)}</t></is>"
 
@@ -109,11 +119,13 @@ class _Sheet:
                        for i, w in enumerate(self.widths, start=1))
         self.file.write(_SHEET_HEAD + (f"<cols>{cols}</cols>" if cols else "") + "<sheetData>")
         self.rows = 0
-        self.letters = [get_column_letter(i + 1) for i in range(max(1, len(header)))]
+        letter = openpyxl_parts()[1]
+        self.letters = [letter(i + 1) for i in range(max(1, len(header)))]
 
     def _grow(self, width: int) -> None:
+        letter = openpyxl_parts()[1]
         while len(self.letters) < width:
-            self.letters.append(get_column_letter(len(self.letters) + 1))
+            self.letters.append(letter(len(self.letters) + 1))
 
     def write(self, values: Sequence[Cell], header: bool = False) -> None:
         self.rows += 1

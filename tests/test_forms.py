@@ -239,3 +239,39 @@ def test_the_message_template_is_current(tmp_path: Path) -> None:
     assert fresh == committed, "locales/messages.pot is stale: run `warga i18n extract`"
     assert 'msgid "complaint.uraian.label"' in committed  # a workbook's text
     assert 'msgid "bot.welcome"' in committed  # a text the code says
+
+
+def test_a_checked_workbook_is_read_from_its_kept_copy_until_it_changes(
+        tmp_path: Path) -> None:
+    path = write_form(tmp_path / "simpan.xlsx", [["text", "t", "Apa?", "What?", "", ""]])
+    first = load_form(path)
+    [kept] = (tmp_path / "__pycache__").glob("simpan.*.form.json")
+    # Changed in place (same size and time stamp would not fool it: the bytes name it).
+    write_form(path, [["text", "t", "Apa kabar?", "How are you?", "", ""]])
+    second = load_form(path)
+    assert first.texts["id"]["simpan.t.label"] == "Apa?"
+    assert second.texts["id"]["simpan.t.label"] == "Apa kabar?"
+    assert len(list((tmp_path / "__pycache__").glob("simpan.*.form.json"))) == 2
+    # A damaged copy is not trusted: the workbook is read again.
+    for copy in (tmp_path / "__pycache__").glob("*.form.json"):
+        copy.write_text("{not json", encoding="utf-8")
+    write_form(path, [["text", "t", "Apa?", "What?", "", ""]])
+    assert load_form(path).texts["id"]["simpan.t.label"] == "Apa?"
+    assert kept.exists()
+
+
+def test_the_service_checks_workbooks_in_a_child_and_never_loads_pyxform(
+        tmp_path: Path) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    write_form(forms / "anak.xlsx", [["text", "t", "Apa?", "What?", "", ""]])
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from conversations.forms import check_in_child, load_form\n"
+        f"check_in_child([Path({str(forms)!r})])\n"
+        "import bot.app\n"
+        f"load_form(Path({str(forms / 'anak.xlsx')!r}))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyxform', 'openpyxl'}))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]", done.stderr
