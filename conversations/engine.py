@@ -8,7 +8,9 @@ NIK/KK read back for confirmation —, ``repeat_more`` — "add another?" —, `
 ``edit_pick``), ``step``, ``answers``, ``skipped``, ``history``, ``ctx``, ``started_at``.
 A repeat group's answer is a list of dicts (``answers["anggota"] = [{...}, {...}]``); the
 item being filled in lives in ``repeat`` (``group``, ``index``, and its own ``answers``,
-``skipped`` and ``history``) until it is complete. NIK and No. KK answers are dicts with
+``skipped`` and ``history``, and ``defaulted``: children its defaults answered) until it
+is complete. ``defaulted`` (top level) names the questions whose default was taken once:
+after *kembali* or an edit they are asked. NIK and No. KK answers are dicts with
 the masked number and a ciphertext (``sealed``) from the caller's sealer: the number
 itself is never in the state.
 """
