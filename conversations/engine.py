@@ -9,8 +9,9 @@ NIK/KK read back for confirmation —, ``repeat_more`` — "add another?" —, `
 A repeat group's answer is a list of dicts (``answers["anggota"] = [{...}, {...}]``); the
 item being filled in lives in ``repeat`` (``group``, ``index``, and its own ``answers``,
 ``skipped`` and ``history``, and ``defaulted``: children its defaults answered) until it
-is complete. ``defaulted`` (top level) names the questions whose default was taken once:
-after *kembali* or an edit they are asked. NIK and No. KK answers are dicts with
+is complete. ``defaulted`` (top level) names the questions whose default was looked at:
+an edit asks them; *kembali* passes over one that was filled in and looks again after the
+answer before it. NIK and No. KK answers are dicts with
 the masked number and a ciphertext (``sealed``) from the caller's sealer: the number
 itself is never in the state.
 """
@@ -603,6 +604,11 @@ class Engine:
             if previous in state["answers"] or previous in state["skipped"]:
                 _drop(step, state)
                 state["skipped"] = [s for s in state["skipped"] if s != previous]
+                if previous in state.get("defaulted", []):
+                    # Filled in, not asked: back goes on to the question before it, and
+                    # the default follows that answer again.
+                    state["defaulted"].remove(previous)
+                    continue
                 return self._advance(flow, state, Prompt())
         return self._unchanged(flow, state, [T("flow.first_step")])
 
@@ -710,8 +716,8 @@ class Engine:
 
     def _take_default(self, flow: Flow, state: dict[str, Any], step: Step,
                       scope: dict[str, Any], day: date, prompt: Prompt) -> bool:
-        """A question whose default reads is answered with it, once: after *kembali* or
-        an edit it is asked. The answer is said with the next question."""
+        """A question whose default reads is answered with it, once (an edit from the
+        summary asks it). The answer is said with the next question."""
         if step.default is None or step.name in state.get("defaulted", []):
             return False
         state.setdefault("defaulted", []).append(step.name)

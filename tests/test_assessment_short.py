@@ -199,6 +199,19 @@ def test_the_roster_gives_the_size_and_each_relationship_and_more_can_be_added()
     assert turn.state["answers"]["jumlah_art"] == 1
 
 
+def test_back_passes_over_what_was_filled_in_and_the_size_follows_the_roster() -> None:
+    engine = _engine()
+    turn = run(engine, [*FLOW_HEAD[:-1], "istri", "kembali"])
+    assert turn.state is not None and turn.state["step"] == "susunan"  # not the size
+    assert "jumlah_art" not in turn.state["answers"]
+    turn = engine.resume(ASSESSMENT, turn.state, inbound("istri, anak, anak"), MOMENT)
+    assert turn.state is not None and turn.state["answers"]["jumlah_art"] == 4
+    # Changed from the summary, the size is asked (and then stays as answered).
+    family = [*head_with("istri"), "Siti Aminah", WIFE_NIK, "smp", "tidak", *FLOW_HOUSE]
+    turn = run(engine, [*family, "ubah", ("", "edit:jumlah_art")])
+    assert turn.state is not None and turn.state["step"] == "jumlah_art"
+
+
 def test_a_member_beyond_the_roster_is_asked_the_relationship() -> None:
     engine = _engine()
     family = [*head_with("istri"), "Siti Aminah", WIFE_NIK, "smp", "tidak", *FLOW_HOUSE]

@@ -194,11 +194,17 @@ async def test_duplicate_nik_in_the_same_kelurahan_is_flagged(db: Database) -> N
                     (R, "ya")])
     first_again, second = await assessments(db)
     assert second.duplicate_of == first.id == first_again.id
-    # Another kelurahan is another household (NIKs stay where they were first issued):
-    # "kembali" at the head's name asks the kelurahan that was filled in.
-    await team.run([*START[:2], (R, "kembali"), (R, Button("kelurahan:1003")), *START[3:5]])
-    out = await team.say(R, KK)
-    assert "sudah pernah diases" not in out.text
+    # Another kelurahan is another household (NIKs stay where they were first issued): a
+    # volunteer of Marunda, whose kelurahan is filled in from the registration.
+    other = "relawan_marunda"
+    contact_id = await team.add(other, "volunteer", "tagana")
+    async with db.transaction() as tx:
+        tx.session.add(VolunteerApplication(
+            contact_id=contact_id, volunteer_type="tagana", kelurahan_code="31.72.04.1003",
+            status="disetujui", created_at=team.clock()))
+    out = await team.run(by(other, "/asesmen", Button("persetujuan:1"), "Budi Santoso",
+                            HEAD_NIK, KK))
+    assert "Kelurahan: *Marunda*" in out and "sudah pernah diases" not in out
 
 
 async def test_duplicate_found_by_family_card(db: Database) -> None:
