@@ -2,9 +2,10 @@
 workbook is zipped when it is closed. Memory stays flat however many rows are written.
 
 Why not openpyxl's write-only mode: without lxml it serialises each cell through an
-element tree (≈20 µs a cell), which makes a 100,000-household export take minutes;
-writing the SpreadsheetML by hand costs about a microsecond a cell. openpyxl still reads
-these files back in the tests, so the format is checked by an independent reader.
+element tree, which makes a 100,000-household export take minutes; writing the
+SpreadsheetML by hand is many times cheaper (``bench/xlsx_writers.py``; the figures are
+in docs/performance.md). openpyxl still reads these files back in the tests, so the
+format is checked by an independent reader.
 
 Strings are written inline (``t="inlineStr"``: no shared-string table to keep in memory)
 with the text number format ``@``, so a phone, an RT ``005`` or an ID stays text when a
@@ -93,8 +94,8 @@ def header_widths(header: Sequence[str]) -> list[float]:
 @functools.cache
 def openpyxl_parts() -> tuple[re.Pattern[str], Callable[[int], str]]:
     """openpyxl's control-character rule and column letters, loaded when a workbook is
-    written (by an export's own process): the service that imports this module for CSV
-    settings does not carry openpyxl's 5 MB."""
+    written (by an export's own process): the service that imports this module for its
+    CSV settings does not carry openpyxl."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
