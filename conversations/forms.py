@@ -167,7 +167,7 @@ def _cache_file(path: Path, raw: bytes) -> Path:
 
 def _checked(path: Path, validate_xform: bool) -> tuple[dict[str, Any], list[str]]:
     """The workbook as pyxform reads it, and its warnings. A workbook checked before is
-    read from its kept copy: pyxform and openpyxl (about 11 MB) then never load into the
+    read from its kept copy: pyxform and openpyxl then never load into the
     service (``warga serve`` checks the workbooks in a process of its own first)."""
     try:
         raw = path.read_bytes()
