@@ -742,7 +742,8 @@ class Dispatcher:
             request_location=any(p.request_location for p in prompts),
             request_contact=any(p.request_contact for p in prompts),
             remove_keyboard=remove_keyboard,
-            extra={"lang": lang},
+            extra={"lang": lang, **({"coded": True} if last_with_choices is not None
+                                    and last_with_choices.coded else {})},
         )
 
     async def _store_media(self, channel: str, media: Media) -> None:

@@ -1022,6 +1022,7 @@ class Engine:
                                                      if o.value in narrow))
             prompt.texts.append(T("answer.which_one"))
         qtypes.get(step.type).prompt(offered, prompt)
+        prompt.coded = step.params.get("numbers") == "code" and bool(prompt.choices)
         if not step.required:
             prompt.texts.append(T("flow.optional_hint"))
             prompt.choices.append((f"{step.name}:__skip", T("flow.skip_button")))
@@ -1053,6 +1054,7 @@ class Engine:
             prompt.texts.append(T("together.line", n=n, title=T(step.title), options=options))
         prompt.texts.append(T("together.hint", first=T(first.title)))
         qtypes.get(first.type).prompt(self._offered(first, scope, day), prompt)
+        prompt.coded = first.params.get("numbers") == "code"
         return prompt
 
     def _label_params(self, step: Step, state: dict[str, Any]) -> dict[str, Any]:

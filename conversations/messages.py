@@ -128,6 +128,14 @@ class Outbound:
     edit_ref: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def numbered(self) -> list[tuple[str, Choice]]:
+        """The choices with the number a person types for each: its position, or — for a
+        question numbered by its codes, as on paper (``extra["coded"]``) — its code."""
+        if not self.extra.get("coded"):
+            return [(str(n), c) for n, c in enumerate(self.choices, start=1)]
+        return [(value if value.isdigit() else "•", c) for c in self.choices
+                for value in (c.id.partition(":")[2],)]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "channel": self.channel,

@@ -18,3 +18,6 @@ class Prompt:
     # Says something that must not stay readable once delivered (a login link, a read-back
     # of an identity number): the outbox blanks the message's body after delivery.
     ephemeral: bool = False
+    # The question numbers its options by their codes, as on paper: a typed "4" is code 4,
+    # and where a channel numbers the options it shows the codes.
+    coded: bool = False

@@ -71,7 +71,7 @@ class ConsoleChannel:
 
     async def send(self, message: Outbound) -> SendResult:
         lines = [message.text]
-        for number, choice in enumerate(message.choices, start=1):
+        for number, choice in message.numbered():
             lines.append(f"  {number}. {choice.label}")
         if message.request_location:
             lines.append("  📍 /lokasi LAT,LON")

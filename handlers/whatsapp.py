@@ -536,9 +536,7 @@ def render_template(message: Outbound, default: Template) -> dict[str, Any]:
         text = message.text
         if len(message.choices) >= 2:
             # Typed numbers still work: the dispatcher maps "2" to the second option.
-            text += " — " + " · ".join(
-                f"{n}. {c.label}" for n, c in enumerate(message.choices, start=1)
-            )
+            text += " — " + " · ".join(f"{n}. {c.label}" for n, c in message.numbered())
         params = [template_param(text)]
     body: dict[str, Any] = {"name": template.name, "language": {"code": template.language}}
     if params:
@@ -565,7 +563,7 @@ def render_free_form(message: Outbound) -> list[dict[str, Any]]:
         # A location request carries no buttons; two or more options become numbers, a
         # lone option (skip) is already spelled out in the prompt text.
         if len(choices) >= 2:
-            text = _numbered(text, choices)
+            text = _numbered(text, message)
         return _with_body(text, lambda body: {
             "type": "interactive",
             "interactive": {"type": "location_request_message", "body": {"text": body},
@@ -584,7 +582,7 @@ def render_free_form(message: Outbound) -> list[dict[str, Any]]:
         label = message.button_label or LIST_BUTTON_LABEL.get(lang, LIST_BUTTON_LABEL["id"])
         return _with_body(text, lambda body: _list(body, choices, label))
     return [{"type": "text", "text": {"body": part, "preview_url": False}}
-            for part in split_text(_numbered(text, choices), TEXT_MAX)]
+            for part in split_text(_numbered(text, message), TEXT_MAX)]
 
 
 def _with_body(text: str, build: Callable[[str], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -633,8 +631,8 @@ def _list(body: str, choices: Sequence[Choice], button: str) -> dict[str, Any]:
     }
 
 
-def _numbered(text: str, choices: Sequence[Choice]) -> str:
-    lines = [f"{n}. {c.label}" for n, c in enumerate(choices, start=1)]
+def _numbered(text: str, message: Outbound) -> str:
+    lines = [f"{n}. {c.label}" for n, c in message.numbered()]
     return f"{text}\n\n" + "\n".join(lines) if text else "\n".join(lines)
 
 

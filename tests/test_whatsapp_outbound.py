@@ -128,6 +128,12 @@ CASES = [
          out("Di kelurahan mana?", KELURAHAN),
          [text_body("Di kelurahan mana?\n\n" + "\n".join(
              f"{n}. Kelurahan nomor {n}" for n in range(1, 12)))]),
+    Case("a list numbered by its codes shows the codes (a typed 4 is code 4)",
+         out("Bahan bakar memasak?",
+             tuple((f"bahan_bakar:{n}", f"Bahan {n}") for n in range(12)),
+             extra={"coded": True}),
+         [text_body("Bahan bakar memasak?\n\n" + "\n".join(
+             f"{n}. Bahan {n}" for n in range(12)))]),
     Case("location request",
          out("Bagikan lokasi masalahnya.", request_location=True),
          [{**HEAD, "type": "interactive", "interactive": {
