@@ -170,7 +170,10 @@ def vulnerability_flags(answers: Mapping[str, Any], day: date) -> list[str]:
     reasons = [m.get("alasan_tanpa_nik") for m in members if m.get("alasan_tanpa_nik")]
     if reasons:
         flags.add("tanpa_nik")
-    if set(reasons) & ADMINDUK_REASONS:
+    # 411 summed: a member without a birth certificate (code 1 not in the sum) needs it.
+    no_birth_record = any(isinstance(m.get("kode_411"), int) and not m["kode_411"] & 1
+                          for m in members)
+    if set(reasons) & ADMINDUK_REASONS or no_birth_record:
         flags.add("perlu_adminduk")
     if answers.get("alasan_tanpa_kk"):
         flags.add("tanpa_kk")

@@ -68,6 +68,7 @@ def texts(engine: Engine, turn: Turn) -> str:
 HEAD = ["ya", "kalibaru", "Budi Santoso", HEAD_NIK, KK, "rt 5 rw 3",
         "lewati", "1", "istri, anak"]
 SCREEN = "hamil"  # the household health screen: someone is pregnant
+CARDS = "lengkap"  # everyone has the identity documents of their age (411)
 # Married: the roster has a spouse. Male: no pregnancy question.
 HEAD_MEMBER = ["sd", "nelayan"]
 WIFE = ["Siti Aminah", WIFE_NIK, "ya", "smp", "pengupas kerang"]
@@ -76,7 +77,7 @@ HOUSE = ["milik sendiri", "24", "keramik", "tembok", "seng", "sumur bor", "1", "
          "tidak bayar", "1",
          "leher angsa", "lubang", "450", "3 kg", "perahu, motor tempel", "pkh, sembako",
          "lewati", "lewati"]
-FULL = [*HEAD, SCREEN, *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE]
+FULL = [*HEAD, SCREEN, CARDS, *HEAD_MEMBER, *WIFE, *CHILD, *HOUSE]
 
 
 def test_the_flow_is_valid_and_its_diagram_shows_the_repeat() -> None:
@@ -111,14 +112,15 @@ def test_three_members_with_skip_logic(engine: Engine) -> None:
 def test_no_septic_distance_for_piped_water(engine: Engine) -> None:
     house = ["milik sendiri", "24", "keramik", "tembok", "seng", "leding", "leding, tanpa meteran",
              "50rb", "1"]
-    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", "cerai mati", *HEAD_MEMBER, *house])
+    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", CARDS, "cerai mati", *HEAD_MEMBER,
+                        *house])
     assert turn.state is not None
     assert "jarak_tinja" not in turn.state["answers"]
     assert turn.state["step"] == "kloset"  # fasilitas_bab was answered with "1"
 
 
 def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
-    inputs = ["tanpa data spesifik", *HEAD[1:-1], "anak", "cerai mati", "sd", "nelayan",
+    inputs = ["tanpa data spesifik", *HEAD[1:-1], "anak", CARDS, "cerai mati", "sd", "nelayan",
               "Putri", "lewati", "perempuan", "3 maret 2024", *HOUSE]
     turn = run(engine, inputs)
     assert turn.state is not None and turn.state["status"] == "confirm"
@@ -130,7 +132,7 @@ def test_without_specific_consent_child_data_is_minimal(engine: Engine) -> None:
 
 @pytest.mark.parametrize("fewer", ["tidak", "sudah", "tidak ada lagi"])
 def test_count_check_offers_to_fix_the_stated_size(engine: Engine, fewer: str) -> None:
-    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER, fewer])  # 3 stated, 1 there
+    turn = run(engine, [*HEAD, "tidak ada", CARDS, *HEAD_MEMBER, fewer])  # 3 stated, 1 there
     assert turn.state is not None and turn.state["status"] == "repeat_more"
     shown = texts(engine, turn)
     assert "(1) tidak sama" in shown and "(3)" in shown
@@ -142,7 +144,7 @@ def test_count_check_offers_to_fix_the_stated_size(engine: Engine, fewer: str) -
 
 
 def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None:
-    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", "cerai mati", *HEAD_MEMBER])
+    turn = run(engine, [*HEAD[:-1], "sendiri", "tidak ada", CARDS, "cerai mati", *HEAD_MEMBER])
     assert turn.state is not None and turn.state["step"] == "status_rumah"  # 1 of 1: done
     turn = engine.resume(ASSESSMENT, turn.state, inbound("kembali"), START)
     assert turn.state is not None and turn.state["step"] == "kerja"
@@ -153,7 +155,7 @@ def test_back_goes_into_the_group_without_losing_members(engine: Engine) -> None
 
 
 def test_the_next_member_starts_at_once_and_back_returns_to_the_last(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, "tidak ada", *HEAD_MEMBER])  # 3 stated
+    turn = run(engine, [*HEAD, "tidak ada", CARDS, *HEAD_MEMBER])  # 3 stated
     assert turn.state is not None and turn.state["step"] == "nama"
     shown = texts(engine, turn)
     assert "Anggota ke-2 dari 3" in shown and "Tambah anggota" not in shown
@@ -168,8 +170,8 @@ def test_the_next_member_starts_at_once_and_back_returns_to_the_last(engine: Eng
 
 
 def test_back_from_the_first_member_question_leaves_the_group(engine: Engine) -> None:
-    turn = run(engine, [*HEAD, "tidak ada", "kembali"])
-    assert turn.state is not None and turn.state["step"] == "skrining"
+    turn = run(engine, [*HEAD, "tidak ada", CARDS, "kembali"])
+    assert turn.state is not None and turn.state["step"] == "kartu_keluarga"
     assert "anggota" not in turn.state["answers"] and "repeat" not in turn.state
 
 

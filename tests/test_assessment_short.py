@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.export_assessments import csv_paths, export_assessments
 from tests.harness import Button, Photo, Pin, check_golden, translator
 from tests.test_assessment_export import read_csv
-from tests.test_assessment_flow import ASSESSMENT, DAY, KK, inbound, run
+from tests.test_assessment_flow import ASSESSMENT, CARDS, DAY, KK, inbound, run
 from tests.test_assessment_flow import HEAD as FLOW_HEAD
 from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
 from tests.test_assessment_flow import HOUSE as FLOW_HOUSE
@@ -63,7 +63,7 @@ def head_with(roster: str, screen: str = "tidak ada") -> list[str]:
     """Up to the head's answers, with this roster (no spouse in it: the head's marital
     status is asked) and health screen."""
     married = [] if "istri" in roster else ["cerai mati"]
-    return [*FLOW_HEAD[:-1], roster, screen, *married, *FLOW_HEAD_MEMBER]
+    return [*FLOW_HEAD[:-1], roster, screen, CARDS, *married, *FLOW_HEAD_MEMBER]
 
 
 def test_floor_area_4x6_lighting_in_one_list_and_no_work_questions_for_a_pupil() -> None:
@@ -126,13 +126,14 @@ def four() -> list[Step]:
         CARD, "RT 5 RW 3 Gang Melati", "1",
         "istri dan 2 anak",  # the roster: relationships and the size at once
         "0",  # health screen: nobody (the paper code)
+        "lengkap",  # identity documents: adults KTP and birth certificate, children KIA too
         "tamat smp", "nelayan",  # married: his wife is in the roster
         f"Siti Aminah {SPOUSE_NIK}", "tamat sd", "tidak",
         f"Andi {SON_NIK}", "belum kawin", "masih sekolah",
         f"Ani {DAUGHTER_NIK}",
         "kontrak", "4x6", "keramik, tembok, seng", "isi ulang", "leding, meteran sendiri",
-        "150rb", "sendiri, leher angsa, septik", "pln 900",
-        "4",  # the paper code of elpiji 3 kg (the fifth button: the list starts at 0)
+        "150rb", "sendiri, leher angsa, septik",
+        "pln 900, 4",  # lighting, and the paper code of elpiji 3 kg (its fifth option)
         "motor, smartphone",
         "pkh, sembako",
         Pin(-6.0962, 106.9321), Photo("rumah-budi"), Button("confirm:yes"),
@@ -171,7 +172,9 @@ async def test_household_of_four_golden_and_prompt_count(db: Database) -> None:
     assert "hamil" not in spouse and "disabilitas" not in head  # screened: nobody
     assert daughter["umur"] == 4 and "pendidikan_ringkas" not in daughter
     assert a.answers["luas_lantai"] == 24 and a.answers["daya_listrik"] == "2"
-    assert a.answers["bahan_bakar"] == "4"  # the paper code, not the fourth button
+    assert a.answers["bahan_bakar"] == "4"  # the paper code, not the fourth option
+    assert [m["kode_411"] for m in a.answers["anggota"]] == [5, 5, 3, 3]  # Regsosek sums
+    assert {m["keberadaan"] for m in a.answers["anggota"]} == {"1"}
     assert a.answers["kelurahan"]["name"] == "Kalibaru"
     assert [m["hubungan"] for m in a.answers["anggota"]] == ["1", "2", "3", "3"]
     assert head["status_kawin"] == "2" and (head["bekerja"], head["pekerjaan"]) == ("yes", "4")
@@ -256,7 +259,7 @@ async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_pat
     assert "*/kk_berikutnya*" in saved and "KK 2 dari 2" in saved
     second = await team.run(by(
         R, "/kk_berikutnya", Button("persetujuan:1"),
-        "Joko", SECOND_HEAD_NIK, SECOND_KK, "sendiri", "0",
+        "Joko", SECOND_HEAD_NIK, SECOND_KK, "sendiri", "0", "lengkap",
         "nikah", "tamat sma", "ojek",
         "kontrak", "leding", "leding, meteran sendiri", "100rb", "sendiri",
         "leher angsa", "3 kg", "motor", "tidak ada", Button("confirm:yes")))

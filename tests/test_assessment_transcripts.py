@@ -37,7 +37,8 @@ def by(who: str, *actions: Action) -> list[Step]:
 START = by(R, "/asesmen", Button("persetujuan:1"),
            Button("kelurahan:1004"), "Budi Santoso", HEAD_NIK,
            KK, "RT 5 RW 3", "Gang Melati, dekat musholla Al-Ikhlas", "1", "istri, anak",
-           "hamil")  # the household health screen
+           "hamil",  # the household health screen
+           "lengkap")  # identity documents: as expected for their ages
 HEAD_MEMBER = by(R, "SD", "nelayan")  # married: the roster has a spouse
 WIFE = by(R, "Siti Aminah", WIFE_NIK, "ya", "smp", "pengupas kerang")
 CHILD = by(R, "Putri", "lewati", "perempuan", "3 maret 2024", "belum terdaftar")
