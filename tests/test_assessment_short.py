@@ -387,3 +387,24 @@ def test_too_many_answers_and_a_bad_name_beside_a_nik_lose_nothing_silently() ->
     turn = run(engine, ["ya", "kalibaru", f"😀 {HEAD_NIK}"])
     assert turn.state is not None and turn.state["step"] == "kepala_nama"
     assert "kepala_nama" not in turn.state["answers"]  # not "😀 [nomor disembunyikan]"
+
+
+def test_identity_documents_asked_per_member_only_when_someone_lacks_one() -> None:
+    engine = _engine()
+    start = [*FLOW_HEAD[:-1], "anak", "tidak ada"]
+    turn = run(engine, [*start, "ada yang belum"])
+    assert turn.state is not None and turn.state["step"] == "kartu_identitas"
+    assert "Kartu identitas yang dimiliki Budi Santoso?" in "\n".join(
+        engine.tr("id", t) for t in turn.prompt.texts)
+    turn = run(engine, [*start, "ada yang belum", "ktp, akta", "cerai mati", "sd",
+                        "nelayan", "Putri", "lewati", "perempuan", "3 maret 2024",
+                        "belum terdaftar", "0"])
+    assert turn.state is not None
+    head, child = turn.state["answers"]["anggota"]
+    assert (head["kode_411"], child["kode_411"]) == (5, 0)  # summed as on paper
+    assert "perlu_adminduk" in vulnerability_flags(turn.state["answers"], DAY)
+    # "Lengkap": nobody is asked, each member's sum follows from the age.
+    turn = run(engine, [*start, "lengkap", "cerai mati", "sd", "nelayan", "Putri", "lewati",
+                        "perempuan", "3 maret 2024", "belum terdaftar"])
+    assert turn.state is not None
+    assert [m["kode_411"] for m in turn.state["answers"]["anggota"]] == [5, 3]
