@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build: wheels and compiled message catalogs. Run: a slim image as a non-root user.
+# Build: wheels, compiled message catalogs and the workbooks checked by pyxform (the
+# service user cannot write their kept copies). Run: a slim image as a non-root user.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -10,7 +11,8 @@ COPY storage ./storage
 COPY locales ./locales
 RUN python -m venv /opt/warga \
  && /opt/warga/bin/pip install --no-cache-dir . \
- && WARGA_LOCALES_DIR=/src/locales /opt/warga/bin/warga i18n compile
+ && WARGA_LOCALES_DIR=/src/locales /opt/warga/bin/warga i18n compile \
+ && /opt/warga/bin/python -m conversations.forms
 
 FROM python:3.11-slim
 # /data holds the database and photos: the service user's alone. The secret key is not

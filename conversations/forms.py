@@ -650,8 +650,9 @@ def extract_xlsform(fileobj: Any, keywords: Any, comment_tags: Any,
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
+    # The workbooks named, or the built-in ones (an image build keeps their copies).
+    for path in [Path(name) for name in sys.argv[1:]] or workbooks([]):
         try:
-            _checked(Path(name), True)
+            _checked(path, True)
         except FormError as error:
             print(error, file=sys.stderr)
