@@ -120,6 +120,11 @@ async def generate(url: str, count: int, *, migrate: bool = True) -> None:
         size = min(BATCH, count - done)
         for n in range(done, done + size):
             answers, identities = household(rng, cipher, n)
+            # One house in five has a second keluarga (its KK 2 is the next assessment).
+            second = n % 10 == 1
+            answers["rumah"] = f"ASM-{n - 1 if second else n:05X}"[:9]
+            answers["kk_ke"] = 2 if second else 1
+            answers["jumlah_kk_rumah"] = "2" if n % 10 in (0, 1) else "1"
             head, kk = answers["kepala_nik"], answers["no_kk"]
             rows.append({
                 "id": n + 1, "ref": f"ASM-{n:05X}"[:9], "contact_id": contact_id,
@@ -172,18 +177,20 @@ def _reset_peak() -> bool:
 
 async def export_once(url: str, fmt: str, out: Path) -> dict[str, Any]:
     db = Database(url)
-    households, members = export_columns()
+    households, members, houses = export_columns()
     before = _status_kib("VmRSS")
     reset = _reset_peak()
     started = time.perf_counter()
     result = await export_assessments(db, out, "xlsx" if fmt == "xlsx" else "csv",
-                                      households=households, members=members)
+                                      households=households, members=members,
+                                      houses=houses)
     elapsed = time.perf_counter() - started
     await db.close()
     size = sum(p.stat().st_size for p in result.files)
     peak_kib = (_status_kib("VmHWM") if reset else None) or resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss
     return {"format": fmt, "households": result.households, "members": result.members,
+            "houses": result.houses,
             "seconds": round(elapsed, 2), "households_per_s": round(result.households / elapsed),
             "rss_before_mib": round((before or 0) / 1024, 1),
             "peak_rss_mib": round(peak_kib / 1024, 1), "file_mib": round(size / 2**20, 1)}
@@ -212,7 +219,8 @@ def main() -> int:
                 capture_output=True, text=True, check=True)
             r = json.loads(run.stdout.strip().splitlines()[-1])
             print(f"{r['format']:>4}: {r['households']:,} households + {r['members']:,} "
-                  f"members in {r['seconds']} s ({r['households_per_s']:,} households/s); "
+                  f"members + {r['houses']:,} houses in {r['seconds']} s "
+                  f"({r['households_per_s']:,} households/s); "
                   f"RSS {r['rss_before_mib']} MiB before, peak {r['peak_rss_mib']} MiB during; "
                   f"files {r['file_mib']} MiB")
     return 0

@@ -38,11 +38,13 @@ Format = Literal["csv", "xlsx"]
 
 @dataclass
 class Exported:
-    """What an export wrote: complaints or households, members (assessments), files."""
+    """What an export wrote: complaints or households, members and houses (assessments),
+    files."""
 
     rows: int
     members: int = 0
     files: list[Path] = field(default_factory=list)
+    houses: int = 0
 
 
 # Headers of the fixed columns (storage.export.FIXED_COLUMNS), one literal key each.
@@ -145,11 +147,12 @@ async def export(db: Database, what: What, fmt: Format, out: Path, *, tz: tzinfo
         from bot.features.volunteers import export_columns
         from storage.export_assessments import export_assessments
 
-        households, members = export_columns()
+        households, members, houses = export_columns()
         result = await export_assessments(db, out, fmt, households=households,
-                                          members=members, reveal=reveal,
+                                          members=members, houses=houses, reveal=reveal,
                                           progress=progress, tz=tz, delimiter=chosen)
-        return Exported(result.households, result.members, list(result.files))
+        return Exported(result.households, result.members, list(result.files),
+                        houses=result.houses)
     raise ValueError(f"unknown export: {what!r}")
 
 
@@ -203,7 +206,8 @@ async def _in_child(url: str, what: What, fmt: Format, out: Path, tz: tzinfo,
         last = (stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
         raise RuntimeError(f"export failed in its process: {last[:200]}")
     done = json.loads(stdout.decode().strip().splitlines()[-1])
-    return Exported(int(done["rows"]), int(done["members"]), [Path(f) for f in done["files"]])
+    return Exported(int(done["rows"]), int(done["members"]), [Path(f) for f in done["files"]],
+                    houses=int(done.get("houses", 0)))
 
 
 def _child(argv: list[str]) -> int:
@@ -228,7 +232,7 @@ def _child(argv: list[str]) -> int:
             await db.close()
 
     done = asyncio.run(main())
-    print(json.dumps({"rows": done.rows, "members": done.members,
+    print(json.dumps({"rows": done.rows, "members": done.members, "houses": done.houses,
                       "files": [str(f) for f in done.files]}))
     return 0
 

@@ -1,16 +1,23 @@
-"""Assessment exports for coordinators: a households table and a members table, with the
-register codes and their Indonesian labels side by side.
+"""Assessment exports for coordinators: a households table (one row per keluarga), a
+members table and a houses table, with the register codes and their Indonesian labels side
+by side.
 
-- XLSX: sheets ``Rumah tangga``, ``Anggota`` and ``Kodebuku`` (variable, question, code,
-  label). CSV (UTF-8 with BOM, for Excel): ``FILE``, ``FILE_anggota.csv`` and
-  ``FILE_kodebuku.csv``.
+- XLSX: sheets ``Rumah tangga``, ``Anggota``, ``Bangunan rumah`` and ``Kodebuku``
+  (variable, question, code, label). CSV (UTF-8 with BOM, for Excel): ``FILE``,
+  ``FILE_anggota.csv``, ``FILE_bangunan_rumah.csv`` and ``FILE_kodebuku.csv``.
+- Houses: several keluarga (KK) may live in one house. Each keluarga row carries ``rumah``
+  (the ref of the house's first keluarga) and ``kk_ke``; the houses table has one row per
+  ``rumah``, its answers taken from the house's first keluarga, with the number of
+  keluarga recorded in it. An assessment from before houses were recorded is a house of
+  its own (``rumah`` = its ref, ``kk_ke`` = 1).
 - A coded answer gives two columns, ``air_minum`` (``4``) and ``air_minum_label`` (``Sumur
   bor/pompa``); a multiple choice also gives one 0/1 column per option
   (``bantuan.1``), as KoBoToolbox does, so a spreadsheet can count without parsing.
 - Streaming: assessments are read in keyset pages, each page in its own short
   transaction, and written row by row (CSV directly; XLSX through
   ``storage.xlsx_stream``, one temporary file per sheet), so 100,000 households export in
-  bounded memory. The columns are known from the flow definition: no first pass.
+  bounded memory. The columns are known from the flow definition: no first pass. The
+  export holds the assessments there were when it started (later ones wait for the next).
 - NIK and No. KK are masked ("3172********0001") unless ``reveal`` is given: the caller
   (the CLI) gives it only for a coordinator's explicit, audited request.
 - Text cells are guarded against formula injection as in the complaint export.
@@ -50,7 +57,8 @@ class Column:
     ``label`` of a row field) or a key of the answers (household or member). Kinds:
     ``row``, ``row_bool``, ``row_nik``, ``row_kk``, ``text``, ``int``, ``bool``, ``code``,
     ``label``, ``multi`` (codes joined with ";"), ``multi_label``, ``has`` (1 when
-    ``value`` was chosen), ``nik``, ``kk``, ``media``.
+    ``value`` was chosen), ``nik``, ``kk``, ``media``; ``house`` and ``house_kk``: the
+    house ref and the keluarga's number in it (the row's own ref and 1 when absent).
     """
 
     name: str
@@ -66,6 +74,7 @@ class ExportResult:
     households: int
     members: int
     files: list[Path]
+    houses: int = 0
 
 
 Reveal = Callable[[str, str], str]
@@ -116,6 +125,10 @@ def compile_column(column: Column, reveal: Reveal | None, tz: tzinfo) -> Getter:
             raw = getattr(row, source) if hasattr(row, source) else answers.get(source)
             return None if raw is None else labels.get(str(raw), str(raw))
         return label
+    if kind == "house":
+        return lambda row, a: str(a.get(source) or row.ref)
+    if kind == "house_kk":
+        return lambda _r, a: a.get(source) or 1
     if kind in ("nik", "kk"):
         return lambda _r, answers: _identity(answers.get(source), kind, reveal)
     if kind == "bool":
@@ -167,11 +180,25 @@ class _MemberRow:
         self.position = position
 
 
-async def _pages(db: Database, page_size: int) -> Any:
+class _HouseRow:
+    """A house's first keluarga row, with the number of keluarga recorded in the house
+    (``kk_count``); the other attributes are the keluarga row's."""
+
+    __slots__ = ("kk_count", "row")
+
+    def __init__(self, row: Any, kk_count: int) -> None:
+        self.row = row
+        self.kk_count = kk_count
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, name)
+
+
+async def _pages(db: Database, page_size: int, until: int) -> Any:
     last = 0
     while True:
         async with db.transaction() as tx:
-            rows = await VolunteerRepo(tx.session).assessment_page(last, page_size)
+            rows = await VolunteerRepo(tx.session).assessment_page(last, page_size, until)
         if not rows:
             return
         yield rows
@@ -194,6 +221,8 @@ def _codebook(columns: Sequence[Column]) -> Iterator[list[Cell]]:
 CODEBOOK_HEADER = ["variabel", "pertanyaan", "kode", "label"]
 HOUSEHOLDS_SHEET = "Rumah tangga"
 MEMBERS_SHEET = "Anggota"
+# The building, shared by the keluarga in it: not "Rumah" alone, too close to "Rumah tangga".
+HOUSES_SHEET = "Bangunan rumah"
 CODEBOOK_SHEET = "Kodebuku"
 
 
@@ -209,10 +238,13 @@ def _xlsx_value(value: Cell) -> Cell:
     return guard_formula(value) if isinstance(value, str) else value
 
 
-def csv_paths(out: Path) -> tuple[Path, Path, Path]:
-    """Where the three CSV files go: FILE, FILE_anggota.csv, FILE_kodebuku.csv."""
+def csv_paths(out: Path) -> tuple[Path, Path, Path, Path]:
+    """Where the CSV files go, one per sheet: FILE (households), FILE_anggota.csv,
+    FILE_bangunan_rumah.csv, FILE_kodebuku.csv."""
     stem, suffix = out.stem, out.suffix or ".csv"
-    return out, out.with_name(f"{stem}_anggota{suffix}"), out.with_name(f"{stem}_kodebuku{suffix}")
+    return (out, out.with_name(f"{stem}_anggota{suffix}"),
+            out.with_name(f"{stem}_bangunan_rumah{suffix}"),
+            out.with_name(f"{stem}_kodebuku{suffix}"))
 
 
 async def export_assessments(
@@ -222,6 +254,7 @@ async def export_assessments(
     *,
     households: Sequence[Column],
     members: Sequence[Column],
+    houses: Sequence[Column],
     reveal: Reveal | None = None,
     progress: Callable[[int], None] | None = None,
     tz: tzinfo = JAKARTA,
@@ -238,8 +271,8 @@ async def export_assessments(
 
     async def work(own: Database) -> ExportResult:
         return await _export(own, Path(out), fmt, households=households, members=members,
-                             reveal=reveal, progress=report, tz=tz, page_size=page_size,
-                             delimiter=delimiter)
+                             houses=houses, reveal=reveal, progress=report, tz=tz,
+                             page_size=page_size, delimiter=delimiter)
 
     return await db.in_worker(work)
 
@@ -251,6 +284,7 @@ async def _export(
     *,
     households: Sequence[Column],
     members: Sequence[Column],
+    houses: Sequence[Column],
     reveal: Reveal | None,
     progress: Callable[[int], None] | None,
     tz: tzinfo,
@@ -261,12 +295,36 @@ async def _export(
     targets = [out] if fmt == "xlsx" else list(csv_paths(out))
     token = secrets.token_hex(4)
     partials = [t.with_name(f".{t.name}.{token}.partial") for t in targets]
-    counts = [0, 0]
+    counts = [0, 0, 0]
     house_cells = [compile_column(c, reveal, tz) for c in households]
     member_cells = [compile_column(c, reveal, tz) for c in members]
+    building_cells = [compile_column(c, reveal, tz) for c in houses]
     clean = _csv_value if fmt == "csv" else _xlsx_value
+    # A house row is written when the house's first keluarga is read: KK n+1 of a house is
+    # started only once KK n is saved, so in id order the first one read is the lowest
+    # kk_ke present. Its KK count is needed then: one aggregate query first gives the
+    # houses with more than one keluarga (any other has one), so memory grows with the
+    # shared houses only, not with all of them; the pages stop at the last id that query
+    # saw, so a keluarga saved during the export cannot add a KK it did not count.
+    async with db.transaction() as tx:
+        repo = VolunteerRepo(tx.session)
+        until = await repo.last_assessment_id()
+        shared = await repo.shared_houses(until)
+    written: set[str] = set()
 
-    def rows_of(page: Sequence[Any]) -> Iterator[tuple[list[Cell], list[list[Cell]]]]:
+    def house_row(row: Any, answers: Mapping[str, Any]) -> list[Cell] | None:
+        key = str(answers.get("rumah") or row.ref)
+        kk_count = shared.get(key, 1)
+        if kk_count > 1:
+            if key in written:
+                return None
+            written.add(key)
+        holder = _HouseRow(row, kk_count)
+        return [clean(get(holder, answers)) for get in building_cells]
+
+    Rows = tuple[list[Cell], list[list[Cell]], list[Cell] | None]
+
+    def rows_of(page: Sequence[Any]) -> Iterator[Rows]:
         for row in page:
             answers = row.answers or {}
             household = [clean(get(row, answers)) for get in house_cells]
@@ -274,7 +332,7 @@ async def _export(
             for position, member in enumerate(answers.get("anggota") or [], start=1):
                 holder = _MemberRow(row.ref, position)
                 member_rows.append([clean(get(holder, member)) for get in member_cells])
-            yield household, member_rows
+            yield household, member_rows, house_row(row, answers)
 
     book = StreamingWorkbook() if fmt == "xlsx" else None
     try:
@@ -282,14 +340,20 @@ async def _export(
             with ExitStack() as stack:
                 files = [stack.enter_context(p.open("w", encoding="utf-8-sig", newline=""))
                          for p in partials]
-                house_w, member_w, book_w = (csv_writer(f, delimiter) for f in files)
+                house_w, member_w, building_w, book_w = (csv_writer(f, delimiter)
+                                                         for f in files)
                 house_w.writerow([c.name for c in households])
                 member_w.writerow([c.name for c in members])
-                book_w.writerows([CODEBOOK_HEADER, *_codebook([*households, *members])])
-                async for page in _pages(db, page_size):
-                    for household, member_rows in rows_of(page):
+                building_w.writerow([c.name for c in houses])
+                book_w.writerows([CODEBOOK_HEADER,
+                                  *_codebook([*households, *members, *houses])])
+                async for page in _pages(db, page_size, until):
+                    for household, member_rows, building in rows_of(page):
                         house_w.writerow(household)
                         member_w.writerows(member_rows)
+                        if building is not None:
+                            building_w.writerow(building)
+                            counts[2] += 1
                         counts[0] += 1
                         counts[1] += len(member_rows)
                     if progress is not None:
@@ -297,17 +361,21 @@ async def _export(
         else:
             book.sheet(HOUSEHOLDS_SHEET, [c.name for c in households])
             book.sheet(MEMBERS_SHEET, [c.name for c in members])
-            async for page in _pages(db, page_size):
-                for household, member_rows in rows_of(page):
+            book.sheet(HOUSES_SHEET, [c.name for c in houses])
+            async for page in _pages(db, page_size, until):
+                for household, member_rows, building in rows_of(page):
                     book.append(HOUSEHOLDS_SHEET, household)
                     for member_row in member_rows:
                         book.append(MEMBERS_SHEET, member_row)
+                    if building is not None:
+                        book.append(HOUSES_SHEET, building)
+                        counts[2] += 1
                     counts[0] += 1
                     counts[1] += len(member_rows)
                 if progress is not None:
                     progress(counts[0])
             book.sheet(CODEBOOK_SHEET, CODEBOOK_HEADER)
-            for line in _codebook([*households, *members]):
+            for line in _codebook([*households, *members, *houses]):
                 book.append(CODEBOOK_SHEET, [_xlsx_value(v) for v in line])
             book.save(partials[0])
         for partial, target in zip(partials, targets, strict=True):
@@ -319,4 +387,5 @@ async def _export(
             partial.unlink(missing_ok=True)
     if progress is not None and counts[0] == 0:
         progress(0)
-    return ExportResult(households=counts[0], members=counts[1], files=targets)
+    return ExportResult(households=counts[0], members=counts[1], files=targets,
+                        houses=counts[2])

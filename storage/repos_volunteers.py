@@ -198,8 +198,22 @@ class VolunteerRepo:
     async def count_assessments(self) -> int:
         return int((await self.s.execute(select(func.count(Assessment.id)))).scalar_one())
 
-    async def assessment_page(self, after_id: int, limit: int) -> Sequence[Any]:
-        """Rows for the export in id order (keyset pagination: bounded memory)."""
+    async def last_assessment_id(self) -> int:
+        return int((await self.s.execute(select(func.max(Assessment.id)))).scalar() or 0)
+
+    async def shared_houses(self, until: int) -> dict[str, int]:
+        """House ref -> number of keluarga recorded in it, for the houses with more than
+        one (as many entries as such houses: the export keeps it in memory)."""
+        house = Assessment.answers["rumah"].as_string()
+        count = func.count(Assessment.id)
+        stmt = (select(house, count).where(Assessment.id <= until, house.is_not(None))
+                .group_by(house).having(count > 1))
+        return {str(ref): int(n) for ref, n in (await self.s.execute(stmt)).all()}
+
+    async def assessment_page(self, after_id: int, limit: int,
+                              until: int | None = None) -> Sequence[Any]:
+        """Rows for the export in id order (keyset pagination: bounded memory), up to
+        ``until`` when given."""
         earlier = Assessment.__table__.alias("earlier")
         stmt = (
             select(Assessment.id, Assessment.ref, Assessment.created_at, Assessment.contact_id,
@@ -216,6 +230,8 @@ class VolunteerRepo:
             .order_by(Assessment.id)
             .limit(limit)
         )
+        if until is not None:
+            stmt = stmt.where(Assessment.id <= until)
         return (await self.s.execute(stmt)).all()
 
     # -- drafts ----------------------------------------------------------------------------

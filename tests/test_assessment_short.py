@@ -15,7 +15,7 @@ from storage.crypto import IdentityCipher
 from storage.db import Database
 from storage.export_assessments import csv_paths, export_assessments
 from tests.harness import Button, Photo, Pin, check_golden, translator
-from tests.test_assessment_export import read_csv
+from tests.test_assessment_export import read_csv, read_sheet
 from tests.test_assessment_flow import ASSESSMENT, CARDS, DAY, KK, inbound, run
 from tests.test_assessment_flow import HEAD as FLOW_HEAD
 from tests.test_assessment_flow import HEAD_MEMBER as FLOW_HEAD_MEMBER
@@ -269,12 +269,27 @@ async def test_two_kk_in_one_house_share_the_house_answers(db: Database, tmp_pat
     for key in ("rt_rw", "luas_lantai", "atap", "penerangan_daya", "lokasi"):
         assert other.answers[key] == first.answers[key], key
     assert "Berapa luas lantai" not in second  # the house block is not asked again
-    households, members = export_columns()
-    await export_assessments(db, tmp_path / "a.csv", "csv", households=households,
-                             members=members)
-    rows = read_csv(csv_paths(tmp_path / "a.csv")[0])
+    households, members, buildings = export_columns()
+    # Two keluarga records sharing one house record, in both formats.
+    result = await export_assessments(db, tmp_path / "a.csv", "csv", households=households,
+                                      members=members, houses=buildings)
+    assert (result.households, result.houses) == (2, 1)
+    paths = csv_paths(tmp_path / "a.csv")
+    rows = read_csv(paths[0])
     assert [r["rumah"] for r in rows] == [first.ref, first.ref]
     assert [r["kk_ke"] for r in rows] == ["1", "2"]
+    [house] = read_csv(paths[2])
+    assert (house["rumah"], house["jumlah_kk_tercatat"], house["jumlah_kk_rumah"]) == (
+        first.ref, "2", "2")
+    assert house["luas_lantai"] == "24" and house["rt"] == "005"
+    result = await export_assessments(db, tmp_path / "a.xlsx", "xlsx", households=households,
+                                      members=members, houses=buildings)
+    assert (result.households, result.houses) == (2, 1)
+    rows = read_sheet(tmp_path / "a.xlsx", "Rumah tangga")
+    assert [(r["rumah"], r["kk_ke"]) for r in rows] == [(first.ref, 1), (first.ref, 2)]
+    [house] = read_sheet(tmp_path / "a.xlsx", "Bangunan rumah")
+    assert (house["rumah"], house["jumlah_kk_tercatat"], house["jumlah_kk_rumah"]) == (
+        first.ref, 2, "2")
 
 
 def _at_materials() -> tuple[Engine, Any]:

@@ -894,7 +894,7 @@ class Dashboard:
         try:
             # The one export path (bot.exports): streamed, in a child process. NIK / KK
             # stay masked here (the full numbers are for the command line only); CSV
-            # gives the households file (the XLSX holds all three sheets).
+            # gives the households file (the XLSX holds all the sheets).
             what = "assessments" if name.startswith("asesmen.") else "complaints"
             count = (await export(services.db, what, fmt, path,  # type: ignore[arg-type]
                                   tz=self.feature.tz, in_process=False,
@@ -915,7 +915,7 @@ class Dashboard:
             await response.write_eof()
             return response
         finally:
-            shutil.rmtree(folder, ignore_errors=True)  # the CSV export writes three files
+            shutil.rmtree(folder, ignore_errors=True)  # the CSV export writes one file a sheet
 
     @page
     async def media(self, request: web.Request, user: User) -> web.StreamResponse:

@@ -43,6 +43,7 @@ from bot.settings import Settings
 from conversations import library
 from conversations.assessment import (
     ASSESSMENT,
+    HOUSE_FIELDS,
     NOTICE_KEY,
     NOTICE_VERSION,
     consent_given,
@@ -893,9 +894,12 @@ class VolunteersFeature:
 
 # -- export (``warga export assessments``) --------------------------------------------------
 
+HOUSE_TITLE = "Nomor rumah (asesmen KK pertama di rumah ini)"
 
-def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
-    """Household and member columns of the export, built from the flow definition."""
+
+def export_columns(lang: str = "id") -> tuple[list[Any], list[Any], list[Any]]:
+    """Household (keluarga), member and house columns of the export, built from the flow
+    definition."""
     from storage.export_assessments import Column
 
     tr = library.translator()
@@ -928,8 +932,8 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
 
     households: list[Column] = [
         Column("ref", "Nomor asesmen", "ref", kind="row"),
-        Column("rumah", "Nomor rumah (asesmen KK pertama di rumah ini)", "rumah", kind="code"),
-        Column("kk_ke", "KK ke- di rumah ini", "kk_ke", kind="int"),
+        Column("rumah", HOUSE_TITLE, "rumah", kind="house"),
+        Column("kk_ke", "KK ke- di rumah ini", "kk_ke", kind="house_kk"),
         Column("dibuat", "Waktu (WIB)", "created_at", kind="row"),
         Column("relawan_id", "ID relawan", "contact_id", kind="row"),
         Column("relawan_kanal", "Kanal relawan", "channel", kind="row"),
@@ -971,7 +975,22 @@ def export_columns(lang: str = "id") -> tuple[list[Any], list[Any]]:
     ]
     for child in group.repeat.children:
         members += coded(child) if child.choices and not yes_no(child) else plain(child)
-    return households, members
+    # The house block (what the next keluarga of the house does not answer again) and what
+    # is calculated from it only, in the columns the households sheet gives them.
+    in_row = {"kelurahan": ("kelurahan_code",), "rt_rw": ("rw", "rt"),
+              "lokasi": ("latitude", "longitude")}
+    sources = {source for name in HOUSE_FIELDS for source in in_row.get(name, (name,))}
+    sources |= {step.name for step in ASSESSMENT.steps if step.calculation is not None
+                and step.calculation.refs() and step.calculation.refs() <= set(HOUSE_FIELDS)}
+    sources.add("luas_lantai")  # floor_area() of luas_lantai_ukuran: a function, no refs
+    stated = [c for c in households if c.source == "jumlah_kk_rumah"]
+    houses: list[Column] = [
+        Column("rumah", HOUSE_TITLE, "rumah", kind="house"),
+        Column("jumlah_kk_tercatat", "KK tercatat di rumah ini", "kk_count", kind="row"),
+        *stated,
+        *[c for c in households if c.source in sources and c not in stated],
+    ]
+    return households, members, houses
 
 
 async def run_assessment_export(settings: Settings, fmt: Literal["csv", "xlsx"], out: Path, *,
@@ -1008,9 +1027,9 @@ async def run_assessment_export(settings: Settings, fmt: Literal["csv", "xlsx"],
                 sys.stderr.write("\r" + progress_bar(done, total))
                 sys.stderr.flush()
 
-        households, members = export_columns()
+        households, members, houses = export_columns()
         result = await export_assessments(
-            db, out, fmt, households=households, members=members,
+            db, out, fmt, households=households, members=members, houses=houses,
             reveal=cipher.decrypt if full_ids else None, progress=progress,
             tz=settings.tz)
     finally:
