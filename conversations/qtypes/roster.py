@@ -3,7 +3,7 @@
 
 The answer is the list of codes in the order typed (``["2", "3", "3"]``), read like a
 multi-choice list so that ``count-selected()`` and ``selected-at()`` work on it; a code
-may come more than once. The first code of the list (the head) is not part of it.
+may come more than once. The head is not in it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ ALONE = frozenset({
 _PARTS = re.compile(r"\s*(?:[,;+&/\n]|\bdan\b|\bsama\b|\bdengan\b)\s*", re.IGNORECASE)
 _ORANG = re.compile(r"\borang\b", re.IGNORECASE)
 # "anak2", "anak-anak": children, but how many is not said.
-_DOUBLED = re.compile(r"^([a-z]+)(?:2|-\1)$")
+_DOUBLED = re.compile(r"^([a-z]+)(?:2|[\s-]\1)$")
 MAX_OTHERS = 29  # a household of at most 30
 
 _HUBUNGAN = (Option("1", "Kepala keluarga", ("kepala",)), Option("2", "Istri/suami",
@@ -88,6 +88,7 @@ class RosterType(QuestionType):
         Case("tidak ada", [], step={"choices": _HUBUNGAN}),
         Case("istri, kepala", error="answer.roster_head", step={"choices": _HUBUNGAN}),
         Case("istri, anak2", error="answer.roster_how_many", step={"choices": _HUBUNGAN}),
+        Case("istri, anak-anak", error="answer.roster_how_many", step={"choices": _HUBUNGAN}),
         Case("istri, tetangga", error="answer.roster_unknown", step={"choices": _HUBUNGAN}),
         Case("40 anak", error="answer.roster_too_many", step={"choices": _HUBUNGAN}),
     )
