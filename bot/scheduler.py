@@ -63,11 +63,17 @@ class Scheduler(AsyncIOScheduler):
         task.add_done_callback(self._running_jobs.discard)
 
     async def stop(self) -> None:
-        """Start no more jobs and wait (up to ten seconds) for the running ones."""
+        """Start no more jobs and wait (up to ten seconds) for the running ones.
+
+        Paused first and shut down after: APScheduler's shutdown cancels the coroutine
+        jobs still running, which would cut one off mid-transaction (and log it as a
+        failure)."""
         if self.running:
-            self.shutdown(wait=False)
+            self.pause()
         if self._running_jobs:
             await asyncio.wait(set(self._running_jobs), timeout=10.0)
+        if self.running:
+            self.shutdown(wait=False)
 
 
 def create_scheduler(timezone: str) -> Scheduler:
