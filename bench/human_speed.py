@@ -61,6 +61,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.baseline_ptb import SECRET as PTB_SECRET
+from bench.baseline_ptb import serve_argv
 from bench.intake import TG_SECRET, Child, free_port, loadavg, pct, service_env, start_child
 from bench.telegram_webhook import PHOTO, SCRIPT, Replies, update_for
 from bot.telegram import SECRET_HEADER, WEBHOOK_PATH
@@ -164,8 +165,7 @@ async def start_ours(args: argparse.Namespace, fake: FakeBotAPI, folder: Path,
 
 async def start_ptb(fake: FakeBotAPI, folder: Path) -> Bot:
     port = free_port()
-    argv = [sys.executable, str(HERE.with_name("baseline_ptb.py")), "--serve", "ptb",
-            "--port", str(port), "--api", fake.url, "--data", str(folder)]
+    argv = serve_argv("ptb", port, fake.url, folder)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WARGA_", "TELEGRAM_", "WHATSAPP_"))}
     env["PYTHONPATH"] = str(ROOT)
