@@ -67,8 +67,9 @@ LOST_AFTER = 3.0
 
 
 def run_ours(port: int, api: str, data_dir: Path) -> None:
-    """Our service as ``warga serve`` builds it, with the outbox unpaced (the baseline
-    has no rate limiter): SQLite, webhook mode, INFO logging with access lines."""
+    """Our service as ``warga serve`` builds it, with the outbox unpaced and no
+    per-contact inbound limit (the baseline has neither): SQLite, webhook mode, INFO
+    logging with access lines."""
     from aiohttp import web
 
     from bot.app import create_app
@@ -81,7 +82,10 @@ def run_ours(port: int, api: str, data_dir: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{data_dir}/warga.db",
                         data_dir=data_dir, port=port, secret_key=Secret("b" * 40),
                         telegram_bot_token=Secret(TOKEN), telegram_api_url=api,
-                        telegram_mode="webhook", telegram_webhook_secret=Secret(SECRET))
+                        telegram_mode="webhook", telegram_webhook_secret=Secret(SECRET),
+                        # Residents here answer the moment a reply arrives, far above the
+                        # per-contact limit meant for people; the baseline has none either.
+                        inbound_per_minute=0.0)
     unpaced = Pacing(rate=1_000_000.0, per_recipient_interval=0.0, burst=1_000_000)
     app = create_app(settings, plugins=[TelegramPlugin(settings, pacing=unpaced)])
     web.run_app(app, host="127.0.0.1", port=port, print=None, shutdown_timeout=10)
