@@ -168,7 +168,6 @@ async def start_ptb(fake: FakeBotAPI, folder: Path) -> Bot:
     argv = serve_argv("ptb", port, fake.url, folder)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("WARGA_", "TELEGRAM_", "WHATSAPP_"))}
-    env["PYTHONPATH"] = str(ROOT)
     child = await start_child(argv, env, port, folder / "ptb.log")
     return Bot("ptb", child, PTB_SECRET)
 
